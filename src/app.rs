@@ -1,0 +1,131 @@
+//! Builds the shared state and the actix application, and runs the server.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::{accounts, sessions, setup, AuthError};
+use crate::config::Config;
+use crate::http::{limits, metrics, ApiError};
+use crate::store::Store;
+use crate::ui::PageError;
+
+/// Everything handlers share.
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub throttle: LoginThrottle,
+    pub metrics: metrics::Metrics,
+    /// When each API key's `last_used_at` was last written.
+    pub key_touches: Mutex<HashMap<i64, Instant>>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store) -> Self {
+        let throttle = LoginThrottle::new(
+            config.auth.login_max_failures,
+            Duration::from_secs(config.auth.login_window_secs),
+        );
+        Self {
+            config,
+            store,
+            throttle,
+            metrics: metrics::Metrics::new(),
+            key_touches: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Registers every route and the request-body limits.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
+    cfg.app_data(limits::json_config(max_body))
+        .app_data(limits::form_config(max_body))
+        .app_data(limits::payload_config(max_body))
+        .route("/assets/{path:.*}", web::get().to(crate::ui::assets::serve))
+        .configure(crate::ops::routes)
+        .configure(crate::auth::pages::routes)
+        .configure(crate::workspaces::routes)
+        .configure(crate::settings::routes)
+        .default_service(web::to(not_found));
+}
+
+/// Unknown routes: JSON under `/api`, a friendly page elsewhere.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if req.path().starts_with("/api/") || req.path() == "/api" {
+        Err(ApiError::not_found(format!("No route for {} {}", req.method(), req.path())).into())
+    } else {
+        Err(PageError::NotFound.into())
+    }
+}
+
+/// Turns actix's own bare 405s and similar into the right family's shape.
+fn framework_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let already_shaped = res
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
+    if already_shaped {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, _) = res.into_parts();
+    let response = if req.path().starts_with("/api") {
+        actix_web::ResponseError::error_response(&ApiError::new(status, status.canonical_reason().unwrap_or("Error")))
+    } else {
+        let page = match status {
+            StatusCode::NOT_FOUND => PageError::NotFound,
+            _ => PageError::BadRequest(status.canonical_reason().unwrap_or("Error").to_string()),
+        };
+        actix_web::ResponseError::error_response(&page)
+    };
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
+}
+
+/// Prints the setup link when nobody can sign in yet.
+async fn announce_setup(state: &AppState) -> Result<(), AuthError> {
+    if state.store.read(accounts::any_user)? {
+        return Ok(());
+    }
+    let ttl = state.config.auth.setup_link_ttl_minutes as i64 * 60_000;
+    let token = state.store.write(move |conn| setup::issue_token(conn, ttl)).await?;
+    let link = format!("{}/setup/{token}", state.config.base_url());
+    tracing::warn!(%link, "no accounts yet: open the setup link to create the owner account (valid {} minutes, works once)", state.config.auth.setup_link_ttl_minutes);
+    Ok(())
+}
+
+/// Runs the HTTP server until SIGINT / SIGTERM, then drains and stops.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = Store::open(&config.store)?;
+    let listen = config.server.listen;
+    let workers = config.server.workers;
+    let max_body = config.server.max_body_bytes;
+    let shutdown = config.server.shutdown_timeout_secs;
+    let state = web::Data::new(AppState::new(config, store));
+    announce_setup(&state).await?;
+    state.store.write(|conn| sessions::purge_expired(conn)).await?;
+
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(ErrorHandlers::new().default_handler(framework_errors))
+            .wrap(from_fn(metrics::record))
+            .configure(|cfg| configure(cfg, max_body))
+    })
+    .shutdown_timeout(shutdown)
+    .bind(listen)
+    .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    tracing::info!(%listen, base_url = %state.config.base_url(), "herald is listening");
+    server.run().await?;
+    tracing::info!("herald stopped");
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! Workspaces, users and memberships as stored.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{AuthError, Role};
+use crate::store::now_ms;
+
+/// A tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+}
+
+/// A person who can sign in.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+/// A user's place in a workspace.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub workspace: Workspace,
+    pub role: Role,
+}
+
+/// A member as listed on the settings page.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+fn check_workspace_name(name: &str) -> Result<String, AuthError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AuthError::Invalid(
+            "Workspace name must be 1 to 100 characters.".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Finds a workspace by name (case-insensitive).
+pub fn find_workspace_by_name(conn: &Connection, name: &str) -> Result<Option<Workspace>, AuthError> {
+    Ok(conn
+        .prepare_cached("SELECT id, name FROM workspaces WHERE name = ?1")?
+        .query_row([name.trim()], |r| Ok(Workspace { id: r.get(0)?, name: r.get(1)? }))
+        .optional()?)
+}
+
+/// Finds a workspace by id.
+pub fn find_workspace(conn: &Connection, id: &str) -> Result<Option<Workspace>, AuthError> {
+    Ok(conn
+        .prepare_cached("SELECT id, name FROM workspaces WHERE id = ?1")?
+        .query_row([id], |r| Ok(Workspace { id: r.get(0)?, name: r.get(1)? }))
+        .optional()?)
+}
+
+/// Returns the named workspace, creating it if it does not exist.
+pub fn ensure_workspace(conn: &Connection, name: &str) -> Result<Workspace, AuthError> {
+    let name = check_workspace_name(name)?;
+    if let Some(ws) = find_workspace_by_name(conn, &name)? {
+        return Ok(ws);
+    }
+    let ws = Workspace { id: uuid::Uuid::new_v4().to_string(), name };
+    conn.prepare_cached("INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![ws.id, ws.name, now_ms()])?;
+    Ok(ws)
+}
+
+/// Renames a workspace; names stay unique.
+pub fn rename_workspace(conn: &Connection, id: &str, name: &str) -> Result<Workspace, AuthError> {
+    let name = check_workspace_name(name)?;
+    if find_workspace_by_name(conn, &name)?.is_some_and(|other| other.id != id) {
+        return Err(AuthError::Conflict(format!("A workspace named '{name}' already exists.")));
+    }
+    let changed = conn
+        .prepare_cached("UPDATE workspaces SET name = ?2 WHERE id = ?1")?
+        .execute(params![id, name])?;
+    if changed == 0 {
+        return Err(AuthError::NotFound("workspace"));
+    }
+    Ok(Workspace { id: id.into(), name })
+}
+
+/// Finds a user by (normalised) email.
+pub fn find_user_by_email(conn: &Connection, email: &str) -> Result<Option<User>, AuthError> {
+    Ok(conn
+        .prepare_cached("SELECT id, email, password_hash FROM users WHERE email = ?1")?
+        .query_row([email], |r| {
+            Ok(User { id: r.get(0)?, email: r.get(1)?, password_hash: r.get(2)? })
+        })
+        .optional()?)
+}
+
+/// Finds a user by id.
+pub fn find_user(conn: &Connection, id: i64) -> Result<Option<User>, AuthError> {
+    Ok(conn
+        .prepare_cached("SELECT id, email, password_hash FROM users WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(User { id: r.get(0)?, email: r.get(1)?, password_hash: r.get(2)? })
+        })
+        .optional()?)
+}
+
+/// Whether anyone can sign in yet (decides whether the setup link is offered).
+pub fn any_user(conn: &Connection) -> Result<bool, AuthError> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+}
+
+/// Creates a user with an already-hashed password.
+pub fn insert_user(conn: &Connection, email: &str, password_hash: &str) -> Result<User, AuthError> {
+    if find_user_by_email(conn, email)?.is_some() {
+        return Err(AuthError::Conflict(format!("A user with email {email} already exists.")));
+    }
+    let now = now_ms();
+    conn.prepare_cached(
+        "INSERT INTO users (email, password_hash, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?3)",
+    )?
+    .execute(params![email, password_hash, now])?;
+    Ok(User { id: conn.last_insert_rowid(), email: email.into(), password_hash: password_hash.into() })
+}
+
+/// Replaces a user's password hash.
+pub fn set_password_hash(conn: &Connection, user_id: i64, password_hash: &str) -> Result<(), AuthError> {
+    conn.prepare_cached("UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1")?
+        .execute(params![user_id, password_hash, now_ms()])?;
+    Ok(())
+}
+
+/// Adds the user to the workspace, or changes their role if already a member.
+pub fn upsert_membership(conn: &Connection, workspace_id: &str, user_id: i64, role: Role) -> Result<(), AuthError> {
+    conn.prepare_cached(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+    )?
+    .execute(params![workspace_id, user_id, role.as_str(), now_ms()])?;
+    Ok(())
+}
+
+/// Removes a member; the last owner cannot be removed.
+pub fn remove_membership(conn: &Connection, workspace_id: &str, user_id: i64) -> Result<(), AuthError> {
+    let role = membership_role(conn, workspace_id, user_id)?.ok_or(AuthError::NotFound("member"))?;
+    if role == Role::Owner {
+        let owners: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM memberships WHERE workspace_id = ?1 AND role = 'owner'",
+            [workspace_id],
+            |r| r.get(0),
+        )?;
+        if owners <= 1 {
+            return Err(AuthError::Invalid("The last owner cannot be removed.".into()));
+        }
+    }
+    conn.prepare_cached("DELETE FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
+        .execute(params![workspace_id, user_id])?;
+    conn.prepare_cached("DELETE FROM sessions WHERE workspace_id = ?1 AND user_id = ?2")?
+        .execute(params![workspace_id, user_id])?;
+    Ok(())
+}
+
+/// The user's role in a workspace, if a member.
+pub fn membership_role(conn: &Connection, workspace_id: &str, user_id: i64) -> Result<Option<Role>, AuthError> {
+    let role: Option<String> = conn
+        .prepare_cached("SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
+        .query_row(params![workspace_id, user_id], |r| r.get(0))
+        .optional()?;
+    Ok(role.and_then(|r| r.parse().ok()))
+}
+
+/// Every workspace the user belongs to, by name.
+pub fn memberships_of(conn: &Connection, user_id: i64) -> Result<Vec<Membership>, AuthError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+         WHERE m.user_id = ?1 ORDER BY w.name",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        let role: String = r.get(2)?;
+        Ok(Membership {
+            workspace: Workspace { id: r.get(0)?, name: r.get(1)? },
+            role: role.parse().unwrap_or(Role::Member),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Members of a workspace, by email.
+pub fn members_of(conn: &Connection, workspace_id: &str) -> Result<Vec<Member>, AuthError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = ?1 ORDER BY u.email",
+    )?;
+    let rows = stmt.query_map([workspace_id], |r| {
+        let role: String = r.get(2)?;
+        Ok(Member {
+            user_id: r.get(0)?,
+            email: r.get(1)?,
+            role: role.parse().unwrap_or(Role::Member),
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Creates the user if new (with `password_hash`), ensures the workspace and the membership.
+/// An existing user keeps their password. Returns the user and whether they were created.
+pub fn add_user_to_workspace(
+    conn: &Connection,
+    email: &str,
+    password_hash: &str,
+    workspace_name: &str,
+    role: Role,
+) -> Result<(User, Workspace, bool), AuthError> {
+    let workspace = ensure_workspace(conn, workspace_name)?;
+    let (user, created) = match find_user_by_email(conn, email)? {
+        Some(user) => (user, false),
+        None => (insert_user(conn, email, password_hash)?, true),
+    };
+    upsert_membership(conn, &workspace.id, user.id, role)?;
+    super::setup::clear_tokens(conn)?;
+    Ok((user, workspace, created))
+}

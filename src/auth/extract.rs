@@ -1,0 +1,144 @@
+//! Request extractors: `SignedIn` for pages, `ApiCaller` for the JSON API.
+
+use std::future::{ready, Ready};
+use std::time::Instant;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::sessions::{self, Session};
+use super::{accounts, api_keys, AuthError};
+use crate::app::AppState;
+use crate::http::ApiError;
+use crate::ui::{Nav, PageError};
+
+fn state(req: &HttpRequest) -> &web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>().expect("AppState is registered")
+}
+
+/// The session behind the request's cookie, if it is live.
+pub fn session_of(state: &AppState, req: &HttpRequest) -> Result<Option<Session>, AuthError> {
+    let Some(cookie) = req.cookie(sessions::COOKIE) else {
+        return Ok(None);
+    };
+    let token = cookie.value().to_string();
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    state.store.read(|conn| sessions::find(conn, &token))
+}
+
+/// A signed-in browser; pages that need one redirect to the login page otherwise.
+pub struct SignedIn(pub Session);
+
+impl SignedIn {
+    /// Header and navigation data for this user's pages.
+    pub fn nav(&self, state: &AppState, active: &'static str) -> Result<Nav, PageError> {
+        let user_id = self.0.user_id;
+        let memberships = state.store.read(|conn| accounts::memberships_of(conn, user_id))?;
+        Ok(Nav { session: self.0.clone(), memberships, active })
+    }
+
+    /// Refuses a state-changing form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        if super::csrf::verify_session(&self.0.csrf_token, submitted) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden(
+                "This form has expired or did not come from Herald. Reload the page and try again.".into(),
+            ))
+        }
+    }
+
+    /// Refuses users who may not manage the workspace.
+    pub fn require_manager(&self) -> Result<(), PageError> {
+        if self.0.role.can_manage() {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden("Only owners and admins can do this.".into()))
+        }
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = Ready<Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let next = match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{q}", req.path()),
+        };
+        ready(match session_of(state(req), req) {
+            Ok(Some(session)) => Ok(SignedIn(session)),
+            Ok(None) => Err(PageError::LoginRequired(next)),
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+/// Who is calling the API and for which workspace: an API key, or a signed-in session.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub workspace_id: String,
+    pub key_id: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+fn presented_key(req: &HttpRequest) -> Option<String> {
+    // Header names are case-insensitive, so this also accepts `X-Api-Key`.
+    if let Some(v) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string());
+    }
+    let auth = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = auth.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
+    let state = state(req);
+    let caller = if let Some(key) = presented_key(req) {
+        let found = state.store.read(|conn| api_keys::authenticate(conn, &key))?;
+        let (key_id, workspace_id) = found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
+        note_key_use(state, key_id);
+        ApiCaller { workspace_id, key_id: Some(key_id), user_id: None }
+    } else if let Some(session) = session_of(state, req)? {
+        ApiCaller { workspace_id: session.workspace.id, key_id: None, user_id: Some(session.user_id) }
+    } else {
+        return Err(ApiError::unauthorized(
+            "Missing API key: send X-API-Key or Authorization: Bearer <key>",
+        ));
+    };
+    if let Some(team) = req.headers().get("x-team-id") {
+        let team = team.to_str().unwrap_or("").trim();
+        if team != caller.workspace_id {
+            return Err(ApiError::forbidden("X-Team-ID does not match the API key's workspace"));
+        }
+    }
+    Ok(caller)
+}
+
+/// Records when a key was last used, at most once a minute per key, off the request path.
+fn note_key_use(state: &web::Data<AppState>, key_id: i64) {
+    {
+        let mut touched = state.key_touches.lock().expect("key touch lock");
+        let due = touched.get(&key_id).is_none_or(|t| t.elapsed().as_secs() >= 60);
+        if !due {
+            return;
+        }
+        touched.insert(key_id, Instant::now());
+    }
+    let store = state.store.clone();
+    actix_web::rt::spawn(async move {
+        let _ = store.write(move |conn| api_keys::touch(conn, key_id)).await;
+    });
+}
+
+impl FromRequest for ApiCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}

@@ -1,0 +1,286 @@
+//! Typed configuration: defaults < TOML file < `HERALD_SECTION__KEY` environment < flags.
+//!
+//! One source of truth, validated once at start so a bad key is reported by name
+//! before anything touches the store.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of one Herald process.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+/// How the HTTP server listens and what it tells the outside world about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to bind.
+    pub listen: SocketAddr,
+    /// Public origin used in links (setup link, unsubscribe, event source URLs).
+    /// Empty means `http://<listen>`.
+    pub base_url: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish on SIGTERM / SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Where data lives and how hard SQLite works to keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Directory holding `herald.db` (created if missing).
+    pub data_dir: PathBuf,
+    /// `full` survives power loss, `normal` survives a process crash, `off` neither.
+    pub durability: Durability,
+    /// How long a connection waits for a lock before giving up.
+    pub busy_timeout_ms: u64,
+    /// Read connections in the pool.
+    pub read_pool_size: u32,
+    /// Most writes folded into one group commit.
+    pub max_batch: usize,
+}
+
+/// SQLite `synchronous` level for the single writer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Full,
+    Normal,
+    Off,
+}
+
+/// Sessions, setup link and login throttling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a sign-in session.
+    pub session_ttl_hours: u64,
+    /// Lifetime of the first-run setup link.
+    pub setup_link_ttl_minutes: u64,
+    /// Failed logins allowed per email or address inside the window.
+    pub login_max_failures: u32,
+    /// Window (and lock-out) for failed logins.
+    pub login_window_secs: u64,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log shippers.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `herald=debug,actix_web=info`.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: String::new(),
+            max_body_bytes: 1024 * 1024,
+            workers: 0,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            durability: Durability::Full,
+            busy_timeout_ms: 5000,
+            read_pool_size: 8,
+            max_batch: 512,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24 * 14,
+            setup_link_ttl_minutes: 60,
+            login_max_failures: 5,
+            login_window_secs: 300,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+/// A configuration problem, always naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Loads defaults, the optional file, the environment and the flags, then validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError {
+                    key: "--config".into(),
+                    message: format!("file {} does not exist", file.display()),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(
+            Env::prefixed("HERALD_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("store.data_dir", dir));
+        }
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("server.listen", listen.to_string()));
+        }
+        let config: Config = figment.extract().map_err(from_figment)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: &str| {
+            Err(ConfigError {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        let base = &self.server.base_url;
+        if !base.is_empty() && !(base.starts_with("http://") || base.starts_with("https://")) {
+            return fail("server.base_url", "must start with http:// or https://");
+        }
+        if self.server.max_body_bytes < 1024 {
+            return fail("server.max_body_bytes", "must be at least 1024");
+        }
+        if self.store.read_pool_size == 0 {
+            return fail("store.read_pool_size", "must be at least 1");
+        }
+        if self.store.max_batch == 0 {
+            return fail("store.max_batch", "must be at least 1");
+        }
+        if self.auth.session_ttl_hours == 0 {
+            return fail("auth.session_ttl_hours", "must be at least 1");
+        }
+        if self.auth.login_max_failures == 0 {
+            return fail("auth.login_max_failures", "must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return fail("log.level", "is not a valid log filter");
+        }
+        Ok(())
+    }
+
+    /// The public origin, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        if self.server.base_url.is_empty() {
+            format!("http://{}", self.server.listen)
+        } else {
+            self.server.base_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// Whether cookies must be marked `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url().starts_with("https://")
+    }
+
+    /// Path of the SQLite database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.store.data_dir.join("herald.db")
+    }
+
+    /// The effective configuration as TOML, with secrets replaced by `********`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut value = toml::Value::try_from(self).expect("config serializes");
+        mask_secrets(&mut value);
+        toml::to_string_pretty(&value).expect("config renders")
+    }
+}
+
+fn mask_secrets(value: &mut toml::Value) {
+    if let toml::Value::Table(table) = value {
+        for (key, value) in table.iter_mut() {
+            let secret = ["password", "secret", "token"]
+                .iter()
+                .any(|word| key.contains(word));
+            match value {
+                toml::Value::String(s) if secret && !s.is_empty() => *s = "********".into(),
+                _ => mask_secrets(value),
+            }
+        }
+    }
+}
+
+fn from_figment(error: figment::Error) -> ConfigError {
+    use figment::error::Kind;
+    let mut key = error.path.join(".");
+    let message = match &error.kind {
+        Kind::UnknownField(field, _) => {
+            if error.path.last() != Some(field) {
+                key = if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
+            "unknown key".to_string()
+        }
+        other => other.to_string(),
+    };
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {source})"),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    ConfigError {
+        key: if key.is_empty() { "config".into() } else { key },
+        message: format!("{message}{source}"),
+    }
+}

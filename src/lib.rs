@@ -1,0 +1,13 @@
+//! Herald: a self-hosted messaging backbone in one binary and one SQLite file.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod ops;
+pub mod settings;
+pub mod store;
+pub mod ui;
+pub mod workspaces;

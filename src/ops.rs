@@ -1,0 +1,25 @@
+//! Operations endpoints: health for load balancers, metrics for Prometheus.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// Routes of this module.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.healthy() {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok" })),
+        Err(e) => HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "error": e.to_string() })),
+    }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&state))
+}

@@ -1,0 +1,113 @@
+//! API keys on the settings page: list, create (shown once), revoke.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{csrf_input, members};
+use crate::app::AppState;
+use crate::auth::api_keys::{self, ApiKeyInfo};
+use crate::auth::extract::SignedIn;
+use crate::auth::AuthError;
+use crate::ui::{format_time, render, Flash, PageError};
+
+/// The settings page: API keys and members of the current workspace.
+pub async fn settings_page(state: web::Data<AppState>, req: HttpRequest, user: SignedIn) -> Result<HttpResponse, PageError> {
+    let nav = user.nav(&state, "settings")?;
+    let ws = user.0.workspace.id.clone();
+    let keys = state.store.read(|conn| api_keys::list(conn, &ws))?;
+    let members_section = members::section(&state, &user)?;
+    let body = html! {
+        p.muted { "Workspace ID (for X-Team-ID): " code { (user.0.workspace.id) } }
+        (keys_section(&user, &keys))
+        (members_section)
+    };
+    Ok(render(&req, Some(&nav), "Settings", body))
+}
+
+fn keys_section(user: &SignedIn, keys: &[ApiKeyInfo]) -> Markup {
+    let manager = user.0.role.can_manage();
+    html! {
+        section.card {
+            h2 { "API keys" }
+            p.muted { "Programs authenticate with " code { "X-API-Key: <key>" } " or " code { "Authorization: Bearer <key>" } "." }
+            @if keys.is_empty() {
+                p.empty { "No API keys yet." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Label" } th { "Key" } th { "Created" } th { "Last used" } th { "Status" } th {} } }
+                    tbody {
+                        @for key in keys {
+                            tr {
+                                td { (key.name) }
+                                td { code { (key.prefix) "…" } }
+                                td { (format_time(key.created_at)) }
+                                td { (key.last_used_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                                td { @if key.revoked_at.is_some() { span.badge.bad { "revoked" } } @else { span.badge.good { "active" } } }
+                                td {
+                                    @if manager && key.revoked_at.is_none() {
+                                        form.inline method="post" action=(format!("/settings/api-keys/{}/revoke", key.id)) data-confirm=(format!("Revoke the key {}? Programs using it stop working at once.", key.name)) {
+                                            (csrf_input(&user.0.csrf_token))
+                                            button.danger type="submit" { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+            @if manager {
+                form.row method="post" action="/settings/api-keys" {
+                    (csrf_input(&user.0.csrf_token))
+                    label { "Label" input type="text" name="name" maxlength="100" placeholder="e.g. website backend"; }
+                    button type="submit" { "Create API key" }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Creates a key and shows it once, on this response only.
+pub async fn create(state: web::Data<AppState>, req: HttpRequest, user: SignedIn, form: web::Form<CreateForm>) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let ws = user.0.workspace.id.clone();
+    let name = form.into_inner().name;
+    let key = state.store.write(move |conn| api_keys::create(conn, &ws, &name)).await?;
+    let nav = user.nav(&state, "settings")?;
+    let body = html! {
+        section.card {
+            p { "Copy this key now. Herald stores only a hash of it and cannot show it again." }
+            p { code.secret data-copy { (key.secret) } }
+            p.muted { "Label: " (key.info.name) " · prefix " code { (key.info.prefix) } }
+            p { a.button href="/settings" { "Done" } }
+        }
+    };
+    Ok(render(&req, Some(&nav), "API key created", body))
+}
+
+/// Revokes a key of the current workspace.
+pub async fn revoke(state: web::Data<AppState>, user: SignedIn, id: web::Path<i64>, form: web::Form<super::members::CsrfOnly>) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let ws = user.0.workspace.id.clone();
+    let id = id.into_inner().to_string();
+    let revoked = state
+        .store
+        .write(move |conn| -> Result<ApiKeyInfo, AuthError> { api_keys::revoke(conn, &ws, &id) })
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/settings"))
+        .cookie(Flash::success(format!("API key {} revoked.", revoked.name)).cookie())
+        .finish())
+}

@@ -1,0 +1,137 @@
+//! Members of the workspace: list, add (creating the user if new), remove.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::csrf_input;
+use crate::app::AppState;
+use crate::auth::extract::SignedIn;
+use crate::auth::passwords::{check_password_rules, hash_password};
+use crate::auth::{accounts, normalize_email, AuthError, Role};
+use crate::ui::{format_time, Flash, PageError};
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+/// The members card of the settings page.
+pub fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageError> {
+    let ws = user.0.workspace.id.clone();
+    let members = state.store.read(|conn| accounts::members_of(conn, &ws))?;
+    let manager = user.0.role.can_manage();
+    Ok(html! {
+        section.card {
+            h2 { "Members" }
+            div.table-wrap { table {
+                thead { tr { th { "Email" } th { "Role" } th { "Added" } th {} } }
+                tbody {
+                    @for m in &members {
+                        tr {
+                            td { (m.email) }
+                            td { (m.role) }
+                            td { (format_time(m.created_at)) }
+                            td {
+                                @if manager && m.user_id != user.0.user_id {
+                                    form.inline method="post" action=(format!("/settings/members/{}/remove", m.user_id)) data-confirm=(format!("Remove {} from this workspace?", m.email)) {
+                                        (csrf_input(&user.0.csrf_token))
+                                        button.danger type="submit" { "Remove" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
+            @if manager {
+                h3 { "Add a member" }
+                form.row method="post" action="/settings/members" {
+                    (csrf_input(&user.0.csrf_token))
+                    label { "Email" input type="email" name="email" required; }
+                    label { "Role" select name="role" { option value="member" { "member" } option value="admin" { "admin" } @if user.0.role == Role::Owner { option value="owner" { "owner" } } } }
+                    label { "Initial password (new users)" input type="password" name="password" autocomplete="new-password"; }
+                    button type="submit" { "Add member" }
+                }
+            }
+        }
+    })
+}
+
+fn back(flash: Flash) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/settings"))
+        .cookie(flash.cookie())
+        .finish()
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    email: String,
+    role: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Adds someone to the workspace; a new user gets the given initial password.
+pub async fn add(state: web::Data<AppState>, user: SignedIn, form: web::Form<AddForm>) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let form = form.into_inner();
+    let role: Role = match form.role.parse() {
+        Ok(role) => role,
+        Err(e) => return Ok(back(Flash::error(e))),
+    };
+    if role == Role::Owner && user.0.role != Role::Owner {
+        return Err(PageError::Forbidden("Only owners can add owners.".into()));
+    }
+    let email = match normalize_email(&form.email) {
+        Ok(email) => email,
+        Err(e) => return Ok(back(Flash::error(e.to_string()))),
+    };
+    let lookup = email.clone();
+    let exists = state.store.read(|conn| accounts::find_user_by_email(conn, &lookup))?.is_some();
+    if !exists {
+        if let Err(problem) = check_password_rules(&form.password) {
+            return Ok(back(Flash::error(format!("A new user needs an initial password. {problem}"))));
+        }
+    }
+    let password = form.password;
+    let hash = web::block(move || if exists { String::new() } else { hash_password(&password) })
+        .await
+        .map_err(|_| PageError::Unavailable("Adding members is unavailable.".into()))?;
+    let ws_id = user.0.workspace.id.clone();
+    let added = email.clone();
+    state
+        .store
+        .write(move |conn| -> Result<(), AuthError> {
+            let user_id = match accounts::find_user_by_email(conn, &added)? {
+                Some(u) => u.id,
+                None => accounts::insert_user(conn, &added, &hash)?.id,
+            };
+            accounts::upsert_membership(conn, &ws_id, user_id, role)
+        })
+        .await?;
+    Ok(back(Flash::success(format!("{email} is now a {role} of this workspace."))))
+}
+
+/// Removes a member (never the last owner, never yourself).
+pub async fn remove(state: web::Data<AppState>, user: SignedIn, id: web::Path<i64>, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let target = id.into_inner();
+    if target == user.0.user_id {
+        return Ok(back(Flash::error("You cannot remove yourself.")));
+    }
+    let ws_id = user.0.workspace.id.clone();
+    let result = state.store.write(move |conn| accounts::remove_membership(conn, &ws_id, target)).await;
+    match result {
+        Ok(()) => Ok(back(Flash::success("Member removed."))),
+        Err(AuthError::Invalid(m)) => Ok(back(Flash::error(m))),
+        Err(e) => Err(e.into()),
+    }
+}

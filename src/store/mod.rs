@@ -1,0 +1,159 @@
+//! The one SQLite file: a pool of readers and a single group-committing writer.
+//!
+//! Every write goes through [`Store::write`], so the process never fights itself for
+//! the write lock and many small writes share one fsync.
+
+mod backup;
+mod migrate;
+mod writer;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::config::{Durability, StoreConfig};
+pub use backup::backup_to;
+pub use migrate::migrate;
+pub use writer::WriterStats;
+use writer::Writer;
+
+/// Something went wrong below the domain: the database, the pool or the writer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("connection pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("a write panicked and was rolled back")]
+    WritePanicked,
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    writer: Writer,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let path = config.data_dir.join("herald.db");
+        let mut conn = open_connection(&path, config)?;
+        migrate(&mut conn)?;
+        apply_durability(&conn, config.durability)?;
+        let writer = Writer::start(conn, config.max_batch);
+        let busy = config.busy_timeout_ms;
+        let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
+            c.busy_timeout(Duration::from_millis(busy))?;
+            c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA query_only = ON;")
+        });
+        let readers = r2d2::Pool::builder()
+            .max_size(config.read_pool_size)
+            .min_idle(Some(1))
+            .build(manager)?;
+        Ok(Store { readers, writer })
+    }
+
+    /// Runs a read on a pooled connection on the calling thread. Keep it short.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.readers.get().map_err(StoreError::from)?;
+        f(&conn)
+    }
+
+    /// Runs a read on the blocking thread pool; for queries that may take a while.
+    pub async fn read_async<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read(f))
+            .await
+            .map_err(|_| E::from(StoreError::WritePanicked))?
+    }
+
+    /// Runs `f` inside the writer's transaction; resolves only once it is committed.
+    pub async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.submit(f).await
+    }
+
+    /// Blocking form of [`Store::write`] for the command line and other threads.
+    pub fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.submit_blocking(f)
+    }
+
+    /// Whether a reader answers and the writer thread is alive.
+    pub fn healthy(&self) -> Result<(), StoreError> {
+        if !self.writer.alive() {
+            return Err(StoreError::WriterGone);
+        }
+        let conn = self.readers.get()?;
+        conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Pool and writer figures for `/metrics`.
+    pub fn stats(&self) -> (r2d2::State, WriterStats) {
+        (self.readers.state(), self.writer.stats())
+    }
+}
+
+/// Opens a read-write connection with the pragmas every Herald connection needs.
+pub fn open_connection(path: &Path, config: &StoreConfig) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+fn apply_durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
+    let level = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+        Durability::Off => "OFF",
+    };
+    conn.execute_batch(&format!("PRAGMA synchronous = {level};"))?;
+    Ok(())
+}
+
+/// Current time in Unix milliseconds, the unit every timestamp column uses.
+pub fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
