@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use crate::auth::throttle::LoginThrottle;
-use crate::auth::{accounts, sessions, setup, AuthError};
+use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
-use crate::http::{limits, metrics, ApiError};
+use crate::http::{ApiError, limits, metrics};
 use crate::store::Store;
 use crate::ui::PageError;
 
@@ -66,17 +66,19 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
 
 /// Turns actix's own bare 405s and similar into the right family's shape.
 fn framework_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let already_shaped = res
-        .headers()
-        .get("content-type")
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
+    let already_shaped = res.headers().get("content-type").is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+    });
     if already_shaped {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
     let (req, _) = res.into_parts();
     let response = if req.path().starts_with("/api") {
-        actix_web::ResponseError::error_response(&ApiError::new(status, status.canonical_reason().unwrap_or("Error")))
+        actix_web::ResponseError::error_response(&ApiError::new(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+        ))
     } else {
         let page = match status {
             StatusCode::NOT_FOUND => PageError::NotFound,
@@ -84,7 +86,9 @@ fn framework_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandle
         };
         actix_web::ResponseError::error_response(&page)
     };
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
 }
 
 /// Prints the setup link when nobody can sign in yet.
@@ -93,7 +97,10 @@ async fn announce_setup(state: &AppState) -> Result<(), AuthError> {
         return Ok(());
     }
     let ttl = state.config.auth.setup_link_ttl_minutes as i64 * 60_000;
-    let token = state.store.write(move |conn| setup::issue_token(conn, ttl)).await?;
+    let token = state
+        .store
+        .write(move |conn| setup::issue_token(conn, ttl))
+        .await?;
     let link = format!("{}/setup/{token}", state.config.base_url());
     tracing::warn!(%link, "no accounts yet: open the setup link to create the owner account (valid {} minutes, works once)", state.config.auth.setup_link_ttl_minutes);
     Ok(())
@@ -108,7 +115,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = config.server.shutdown_timeout_secs;
     let state = web::Data::new(AppState::new(config, store));
     announce_setup(&state).await?;
-    state.store.write(|conn| sessions::purge_expired(conn)).await?;
+    state.store.write(sessions::purge_expired).await?;
 
     let app_state = state.clone();
     let mut server = HttpServer::new(move || {

@@ -4,11 +4,11 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::passwords::{check_password_rules, hash_password};
-use crate::auth::{accounts, api_keys, normalize_email, AuthError, Role};
+use crate::auth::{AuthError, Role, accounts, api_keys, normalize_email};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::store::{self, Store};
 
@@ -117,12 +117,18 @@ pub fn run() -> anyhow::Result<()> {
         Some(Command::Serve { listen }) => *listen,
         _ => None,
     };
-    let overrides = Overrides { data_dir: cli.global.data_dir.clone(), listen };
+    let overrides = Overrides {
+        data_dir: cli.global.data_dir.clone(),
+        listen,
+    };
     let config = match Config::load(cli.global.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(e) => return config_failure(e),
     };
-    if let Some(Command::Config { command: ConfigCommand::Check }) = &cli.command {
+    if let Some(Command::Config {
+        command: ConfigCommand::Check,
+    }) = &cli.command
+    {
         print!("{}", config.to_masked_toml());
         eprintln!("configuration is valid");
         return Ok(());
@@ -132,12 +138,19 @@ pub fn run() -> anyhow::Result<()> {
         Command::Serve { .. } => actix_web::rt::System::new().block_on(crate::app::serve(config)),
         Command::Migrate => migrate(&config),
         Command::Config { .. } => unreachable!("handled above"),
-        Command::User { command: UserCommand::Add { email, workspace, role, .. } } => {
-            user_add(&config, &email, &workspace, &role)
-        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    workspace,
+                    role,
+                    ..
+                },
+        } => user_add(&config, &email, &workspace, &role),
         Command::Apikey { command } => apikey(&config, command),
         Command::Backup { file } => {
-            store::backup_to(&config.db_path(), &file).with_context(|| format!("backup to {}", file.display()))?;
+            store::backup_to(&config.db_path(), &file)
+                .with_context(|| format!("backup to {}", file.display()))?;
             println!("backup written to {} (integrity_check: ok)", file.display());
             Ok(())
         }
@@ -183,16 +196,24 @@ fn user_add(config: &Config, email: &str, workspace: &str, role: &str) -> anyhow
         accounts::add_user_to_workspace(conn, &email, &hash, &workspace, role)
     })?;
     if created {
-        println!("created user {} as {role} of workspace {} ({})", user.email, ws.name, ws.id);
+        println!(
+            "created user {} as {role} of workspace {} ({})",
+            user.email, ws.name, ws.id
+        );
     } else {
-        println!("user {} already existed (password unchanged); now {role} of workspace {} ({})", user.email, ws.name, ws.id);
+        println!(
+            "user {} already existed (password unchanged); now {role} of workspace {} ({})",
+            user.email, ws.name, ws.id
+        );
     }
     Ok(())
 }
 
 fn workspace_id(store: &Store, name: &str) -> anyhow::Result<String> {
     let found = store.read(|conn| accounts::find_workspace_by_name(conn, name))?;
-    Ok(found.with_context(|| format!("no workspace named '{name}'"))?.id)
+    Ok(found
+        .with_context(|| format!("no workspace named '{name}'"))?
+        .id)
 }
 
 fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
@@ -201,21 +222,33 @@ fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
         ApikeyCommand::Create { workspace, name } => {
             let ws = workspace_id(&store, &workspace)?;
             let key = store.write_blocking(move |conn| api_keys::create(conn, &ws, &name))?;
-            println!("created API key {} ({}) for workspace {workspace}; it is shown only now:", key.info.id, key.info.name);
+            println!(
+                "created API key {} ({}) for workspace {workspace}; it is shown only now:",
+                key.info.id, key.info.name
+            );
             println!("{}", key.secret);
         }
         ApikeyCommand::List { workspace } => {
             let ws = workspace_id(&store, &workspace)?;
             let keys = store.read(|conn| api_keys::list(conn, &ws))?;
-            println!("{:<6} {:<14} {:<8} {}", "ID", "PREFIX", "STATUS", "LABEL");
+            println!("{:<6} {:<14} {:<8} LABEL", "ID", "PREFIX", "STATUS");
             for key in keys {
-                let status = if key.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{:<6} {:<14} {:<8} {}", key.id, key.prefix, status, key.name);
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<6} {:<14} {:<8} {}",
+                    key.id, key.prefix, status, key.name
+                );
             }
         }
         ApikeyCommand::Revoke { workspace, key } => {
             let ws = workspace_id(&store, &workspace)?;
-            let revoked = store.write_blocking(move |conn| -> Result<_, AuthError> { api_keys::revoke(conn, &ws, &key) })?;
+            let revoked = store.write_blocking(move |conn| -> Result<_, AuthError> {
+                api_keys::revoke(conn, &ws, &key)
+            })?;
             println!("revoked API key {} ({})", revoked.id, revoked.name);
         }
     }

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration of one Herald process.
@@ -190,7 +190,7 @@ impl Config {
             })
         };
         let base = &self.server.base_url;
-        if !base.is_empty() && !(base.starts_with("http://") || base.starts_with("https://")) {
+        if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
             return fail("server.base_url", "must start with http:// or https://");
         }
         if self.server.max_body_bytes < 1024 {

@@ -1,6 +1,6 @@
 //! Operations endpoints: health for load balancers, metrics for Prometheus.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -14,7 +14,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.healthy() {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok" })),
-        Err(e) => HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "error": e.to_string() })),
+        Err(e) => HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "unavailable", "error": e.to_string() })),
     }
 }
 

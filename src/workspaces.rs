@@ -1,7 +1,7 @@
 //! The current workspace: dashboard, switcher and `GET /api/workspace`.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +11,7 @@ use crate::auth::accounts::{self, Workspace};
 use crate::auth::extract::{ApiCaller, SignedIn};
 use crate::auth::{api_keys, sessions};
 use crate::http::ApiError;
-use crate::ui::{render, PageError};
+use crate::ui::{PageError, render};
 
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -22,7 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn current(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
-    let ws: Option<Workspace> = state.store.read(|conn| accounts::find_workspace(conn, &caller.workspace_id))?;
+    let ws: Option<Workspace> = state
+        .store
+        .read(|conn| accounts::find_workspace(conn, &caller.workspace_id))?;
     let ws = ws.ok_or_else(|| ApiError::not_found("Workspace not found"))?;
     Ok(HttpResponse::Ok().json(json!({ "id": ws.id, "name": ws.name })))
 }
@@ -34,12 +36,20 @@ struct RenameBody {
 }
 
 /// Renames the workspace (API keys, owners and admins).
-async fn rename(state: web::Data<AppState>, caller: ApiCaller, body: web::Json<RenameBody>) -> Result<HttpResponse, ApiError> {
+async fn rename(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: web::Json<RenameBody>,
+) -> Result<HttpResponse, ApiError> {
     if let Some(user_id) = caller.user_id {
         let ws = caller.workspace_id.clone();
-        let role = state.store.read(|conn| accounts::membership_role(conn, &ws, user_id))?;
+        let role = state
+            .store
+            .read(|conn| accounts::membership_role(conn, &ws, user_id))?;
         if !role.is_some_and(|r| r.can_manage()) {
-            return Err(ApiError::forbidden("Only owners and admins can rename the workspace"));
+            return Err(ApiError::forbidden(
+                "Only owners and admins can rename the workspace",
+            ));
         }
     }
     let ws_id = caller.workspace_id.clone();
@@ -51,11 +61,18 @@ async fn rename(state: web::Data<AppState>, caller: ApiCaller, body: web::Json<R
     Ok(HttpResponse::Ok().json(json!({ "id": ws.id, "name": ws.name })))
 }
 
-async fn dashboard(state: web::Data<AppState>, req: HttpRequest, user: SignedIn) -> Result<HttpResponse, PageError> {
+async fn dashboard(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "dashboard")?;
     let ws = user.0.workspace.id.clone();
     let (keys, members) = state.store.read(|conn| {
-        let keys = api_keys::list(conn, &ws)?.iter().filter(|k| k.revoked_at.is_none()).count();
+        let keys = api_keys::list(conn, &ws)?
+            .iter()
+            .filter(|k| k.revoked_at.is_none())
+            .count();
         let members = accounts::members_of(conn, &ws)?.len();
         Ok::<_, PageError>((keys, members))
     })?;
@@ -81,7 +98,11 @@ struct SwitchForm {
     csrf_token: String,
 }
 
-async fn switch(state: web::Data<AppState>, user: SignedIn, form: web::Form<SwitchForm>) -> Result<HttpResponse, PageError> {
+async fn switch(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    form: web::Form<SwitchForm>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     let (session_id, user_id) = (user.0.id, user.0.user_id);
     let target = form.into_inner().workspace_id;
@@ -89,5 +110,7 @@ async fn switch(state: web::Data<AppState>, user: SignedIn, form: web::Form<Swit
         .store
         .write(move |conn| sessions::switch_workspace(conn, session_id, user_id, &target))
         .await?;
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/")).finish())
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .finish())
 }

@@ -3,12 +3,15 @@
 
 mod support;
 
-use support::{csrf_from, login, page_csrf, Herald};
+use support::{Herald, csrf_from, login, page_csrf};
 
 fn setup_link(herald: &Herald) -> String {
     let log = herald.log();
     let start = log.find("/setup/").expect("setup link in the log");
-    let token: String = log[start + 7..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    let token: String = log[start + 7..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
     assert_eq!(token.len(), 64, "setup token has 256 bits");
     format!("/setup/{token}")
 }
@@ -43,7 +46,12 @@ fn setup_link_creates_the_owner_once_then_expires() {
     // The link is spent: a second visitor gets a clear "gone" page, for GET and POST.
     let other = herald.browser();
     assert_eq!(other.get(herald.url(&link)).send().unwrap().status(), 410);
-    let login_page = other.get(herald.url("/login")).send().unwrap().text().unwrap();
+    let login_page = other
+        .get(herald.url("/login"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let token = csrf_from(&login_page);
     let again = other
         .post(herald.url(&link))
@@ -57,7 +65,16 @@ fn setup_link_creates_the_owner_once_then_expires() {
         .send()
         .unwrap();
     assert_eq!(again.status(), 410);
-    assert!(login(&herald, &herald.browser(), "intruder@example.com", "whatever123").status() == 401);
+    assert!(
+        login(
+            &herald,
+            &herald.browser(),
+            "intruder@example.com",
+            "whatever123"
+        )
+        .status()
+            == 401
+    );
 }
 
 #[test]
@@ -65,11 +82,23 @@ fn no_setup_link_once_a_user_exists() {
     let mut herald = Herald::start();
     let link = setup_link(&herald);
     herald.add_user("admin@example.com", "Acme", "password-one", "owner");
-    assert_eq!(herald.browser().get(herald.url(&link)).send().unwrap().status(), 410);
+    assert_eq!(
+        herald
+            .browser()
+            .get(herald.url(&link))
+            .send()
+            .unwrap()
+            .status(),
+        410
+    );
     herald.terminate();
     let before = herald.log().matches("/setup/").count();
     herald.spawn();
-    assert_eq!(herald.log().matches("/setup/").count(), before, "no new setup link is printed");
+    assert_eq!(
+        herald.log().matches("/setup/").count(),
+        before,
+        "no new setup link is printed"
+    );
 }
 
 #[test]
@@ -78,21 +107,54 @@ fn login_logout_and_wrong_password() {
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
     let browser = herald.browser();
 
-    assert_eq!(browser.get(herald.url("/settings")).send().unwrap().status(), 303, "signed out is sent to login");
+    assert_eq!(
+        browser
+            .get(herald.url("/settings"))
+            .send()
+            .unwrap()
+            .status(),
+        303,
+        "signed out is sent to login"
+    );
     let wrong = login(&herald, &browser, "ada@example.com", "wrong password");
     assert_eq!(wrong.status(), 401);
     assert!(wrong.text().unwrap().contains("Wrong email or password"));
-    assert_eq!(browser.get(herald.url("/settings")).send().unwrap().status(), 303);
+    assert_eq!(
+        browser
+            .get(herald.url("/settings"))
+            .send()
+            .unwrap()
+            .status(),
+        303
+    );
 
     // Email is matched case-insensitively.
     let ok = login(&herald, &browser, "ADA@example.com", "analytical-engine");
     assert_eq!(ok.status(), 303);
-    assert_eq!(browser.get(herald.url("/settings")).send().unwrap().status(), 200);
+    assert_eq!(
+        browser
+            .get(herald.url("/settings"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
 
     let token = page_csrf(&herald, &browser, "/");
-    let out = browser.post(herald.url("/logout")).form(&[("csrf_token", token.as_str())]).send().unwrap();
+    let out = browser
+        .post(herald.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .unwrap();
     assert_eq!(out.status(), 303);
-    assert_eq!(browser.get(herald.url("/settings")).send().unwrap().status(), 303);
+    assert_eq!(
+        browser
+            .get(herald.url("/settings"))
+            .send()
+            .unwrap()
+            .status(),
+        303
+    );
 }
 
 #[test]
@@ -110,7 +172,11 @@ fn logged_out_session_token_is_dead_even_if_replayed() {
         .unwrap();
     let value = cookie.split(';').next().unwrap().to_string();
     let token = page_csrf(&herald, &browser, "/");
-    browser.post(herald.url("/logout")).form(&[("csrf_token", token.as_str())]).send().unwrap();
+    browser
+        .post(herald.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .unwrap();
     let replay = herald
         .browser()
         .get(herald.url("/api/workspace"))
@@ -126,12 +192,19 @@ fn repeated_failed_logins_are_throttled() {
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
     let browser = herald.browser();
     for _ in 0..3 {
-        assert_eq!(login(&herald, &browser, "ada@example.com", "guess").status(), 401);
+        assert_eq!(
+            login(&herald, &browser, "ada@example.com", "guess").status(),
+            401
+        );
     }
     // Even the right password is refused while locked out, with a Retry-After.
     let locked = login(&herald, &browser, "ada@example.com", "analytical-engine");
     assert_eq!(locked.status(), 429);
-    let retry: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
 }
 
@@ -149,16 +222,29 @@ fn forms_without_a_valid_csrf_token_are_refused() {
             .unwrap();
         assert_eq!(created.status(), 403);
     }
-    let settings = browser.get(herald.url("/settings")).send().unwrap().text().unwrap();
+    let settings = browser
+        .get(herald.url("/settings"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(!settings.contains("sneaky"), "nothing was created");
-    let logout = browser.post(herald.url("/logout")).form(&[("csrf_token", "nope")]).send().unwrap();
+    let logout = browser
+        .post(herald.url("/logout"))
+        .form(&[("csrf_token", "nope")])
+        .send()
+        .unwrap();
     assert_eq!(logout.status(), 403);
 
     // The login form itself needs the browser's own token.
     let stranger = herald.browser();
     let forged = stranger
         .post(herald.url("/login"))
-        .form(&[("email", "ada@example.com"), ("password", "analytical-engine"), ("csrf_token", "x")])
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", "analytical-engine"),
+            ("csrf_token", "x"),
+        ])
         .send()
         .unwrap();
     assert_eq!(forged.status(), 403);
@@ -178,7 +264,12 @@ fn cookie_header(response: &reqwest::blocking::Response, name: &str) -> String {
 fn session_cookie_is_httponly_lax_and_secure_only_over_https() {
     let herald = Herald::start();
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let response = login(&herald, &herald.browser(), "ada@example.com", "analytical-engine");
+    let response = login(
+        &herald,
+        &herald.browser(),
+        "ada@example.com",
+        "analytical-engine",
+    );
     let cookie = cookie_header(&response, "herald_session");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -188,14 +279,21 @@ fn session_cookie_is_httponly_lax_and_secure_only_over_https() {
 
     let https = Herald::start_with(&[("HERALD_SERVER__BASE_URL", "https://herald.example.com")]);
     https.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let response = login(&https, &https.browser(), "ada@example.com", "analytical-engine");
+    let response = login(
+        &https,
+        &https.browser(),
+        "ada@example.com",
+        "analytical-engine",
+    );
     let cookie = cookie_header(&response, "herald_session");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
 
     // Only a hash of the token is stored.
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-    let stored: Vec<u8> = conn.query_row("SELECT token_hash FROM sessions", [], |r| r.get(0)).unwrap();
+    let stored: Vec<u8> = conn
+        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
+        .unwrap();
     assert_ne!(stored, value.as_bytes());
     assert_eq!(stored.len(), 32);
 }
@@ -209,14 +307,45 @@ fn password_change_revokes_every_session() {
     let token = page_csrf(&herald, &laptop, "/account");
     let changed = laptop
         .post(herald.url("/account/password"))
-        .form(&[("current", "analytical-engine"), ("new", "difference-engine"), ("confirm", "difference-engine"), ("csrf_token", &token)])
+        .form(&[
+            ("current", "analytical-engine"),
+            ("new", "difference-engine"),
+            ("confirm", "difference-engine"),
+            ("csrf_token", &token),
+        ])
         .send()
         .unwrap();
     assert_eq!(changed.status(), 303);
-    assert_eq!(phone.get(herald.url("/account")).send().unwrap().status(), 303, "other session is gone");
-    assert_eq!(laptop.get(herald.url("/account")).send().unwrap().status(), 200, "this browser stays in");
-    assert_eq!(login(&herald, &herald.browser(), "ada@example.com", "analytical-engine").status(), 401);
-    assert_eq!(login(&herald, &herald.browser(), "ada@example.com", "difference-engine").status(), 303);
+    assert_eq!(
+        phone.get(herald.url("/account")).send().unwrap().status(),
+        303,
+        "other session is gone"
+    );
+    assert_eq!(
+        laptop.get(herald.url("/account")).send().unwrap().status(),
+        200,
+        "this browser stays in"
+    );
+    assert_eq!(
+        login(
+            &herald,
+            &herald.browser(),
+            "ada@example.com",
+            "analytical-engine"
+        )
+        .status(),
+        401
+    );
+    assert_eq!(
+        login(
+            &herald,
+            &herald.browser(),
+            "ada@example.com",
+            "difference-engine"
+        )
+        .status(),
+        303
+    );
 }
 
 #[test]
@@ -227,12 +356,31 @@ fn wrong_current_password_changes_nothing() {
     let token = page_csrf(&herald, &browser, "/account");
     browser
         .post(herald.url("/account/password"))
-        .form(&[("current", "nope-nope"), ("new", "difference-engine"), ("confirm", "difference-engine"), ("csrf_token", &token)])
+        .form(&[
+            ("current", "nope-nope"),
+            ("new", "difference-engine"),
+            ("confirm", "difference-engine"),
+            ("csrf_token", &token),
+        ])
         .send()
         .unwrap();
-    let page = browser.get(herald.url("/account")).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url("/account"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("current password is wrong"));
-    assert_eq!(login(&herald, &herald.browser(), "ada@example.com", "analytical-engine").status(), 303);
+    assert_eq!(
+        login(
+            &herald,
+            &herald.browser(),
+            "ada@example.com",
+            "analytical-engine"
+        )
+        .status(),
+        303
+    );
 }
 
 #[test]
@@ -243,11 +391,19 @@ fn workspace_switcher_moves_the_session_between_memberships() {
     herald.add_user("eve@example.com", "Initech", "eve-password", "owner");
     let browser = herald.signed_in("ada@example.com", "analytical-engine");
     let home = browser.get(herald.url("/")).send().unwrap().text().unwrap();
-    assert!(home.contains("workspace_id"), "switcher shown for two workspaces");
+    assert!(
+        home.contains("workspace_id"),
+        "switcher shown for two workspaces"
+    );
     assert!(home.contains("Globex") && home.contains("Acme"));
     assert!(!home.contains("Initech"), "only own workspaces are offered");
 
-    let current: serde_json::Value = browser.get(herald.url("/api/workspace")).send().unwrap().json().unwrap();
+    let current: serde_json::Value = browser
+        .get(herald.url("/api/workspace"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(current["name"], "Acme");
     let globex_id = extract_option_value(&home, "Globex");
     let token = csrf_from(&home);
@@ -257,19 +413,35 @@ fn workspace_switcher_moves_the_session_between_memberships() {
         .send()
         .unwrap();
     assert_eq!(switched.status(), 303);
-    let current: serde_json::Value = browser.get(herald.url("/api/workspace")).send().unwrap().json().unwrap();
+    let current: serde_json::Value = browser
+        .get(herald.url("/api/workspace"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(current["name"], "Globex");
 
     // A workspace the user is not a member of cannot be switched to.
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-    let initech: String = conn.query_row("SELECT id FROM workspaces WHERE name = 'Initech'", [], |r| r.get(0)).unwrap();
+    let initech: String = conn
+        .query_row(
+            "SELECT id FROM workspaces WHERE name = 'Initech'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let refused = browser
         .post(herald.url("/workspaces/switch"))
         .form(&[("workspace_id", initech.as_str()), ("csrf_token", &token)])
         .send()
         .unwrap();
     assert_eq!(refused.status(), 404);
-    let current: serde_json::Value = browser.get(herald.url("/api/workspace")).send().unwrap().json().unwrap();
+    let current: serde_json::Value = browser
+        .get(herald.url("/api/workspace"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(current["name"], "Globex");
 }
 
@@ -287,11 +459,21 @@ fn members_can_be_added_and_only_managers_manage() {
     let token = page_csrf(&herald, &owner, "/settings");
     let added = owner
         .post(herald.url("/settings/members"))
-        .form(&[("email", "Bob@Example.com"), ("role", "member"), ("password", "bob-password"), ("csrf_token", &token)])
+        .form(&[
+            ("email", "Bob@Example.com"),
+            ("role", "member"),
+            ("password", "bob-password"),
+            ("csrf_token", &token),
+        ])
         .send()
         .unwrap();
     assert_eq!(added.status(), 303);
-    let settings = owner.get(herald.url("/settings")).send().unwrap().text().unwrap();
+    let settings = owner
+        .get(herald.url("/settings"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(settings.contains("bob@example.com"));
 
     let bob = herald.signed_in("bob@example.com", "bob-password");
@@ -307,15 +489,28 @@ fn members_can_be_added_and_only_managers_manage() {
 #[test]
 fn user_data_is_escaped_in_pages() {
     let herald = Herald::start();
-    herald.add_user("ada@example.com", "<script>alert(1)</script>", "analytical-engine", "owner");
+    herald.add_user(
+        "ada@example.com",
+        "<script>alert(1)</script>",
+        "analytical-engine",
+        "owner",
+    );
     let browser = herald.signed_in("ada@example.com", "analytical-engine");
     let token = page_csrf(&herald, &browser, "/settings");
     browser
         .post(herald.url("/settings/api-keys"))
-        .form(&[("name", "<img src=x onerror=alert(2)>"), ("csrf_token", &token)])
+        .form(&[
+            ("name", "<img src=x onerror=alert(2)>"),
+            ("csrf_token", &token),
+        ])
         .send()
         .unwrap();
-    let settings = browser.get(herald.url("/settings")).send().unwrap().text().unwrap();
+    let settings = browser
+        .get(herald.url("/settings"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(!settings.contains("<script>alert(1)"));
     assert!(!settings.contains("<img src=x"));
     assert!(settings.contains("&lt;img src=x onerror=alert(2)&gt;"));

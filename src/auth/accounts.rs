@@ -1,6 +1,6 @@
 //! Workspaces, users and memberships as stored.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{AuthError, Role};
@@ -48,10 +48,18 @@ fn check_workspace_name(name: &str) -> Result<String, AuthError> {
 }
 
 /// Finds a workspace by name (case-insensitive).
-pub fn find_workspace_by_name(conn: &Connection, name: &str) -> Result<Option<Workspace>, AuthError> {
+pub fn find_workspace_by_name(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<Workspace>, AuthError> {
     Ok(conn
         .prepare_cached("SELECT id, name FROM workspaces WHERE name = ?1")?
-        .query_row([name.trim()], |r| Ok(Workspace { id: r.get(0)?, name: r.get(1)? }))
+        .query_row([name.trim()], |r| {
+            Ok(Workspace {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })
         .optional()?)
 }
 
@@ -59,7 +67,12 @@ pub fn find_workspace_by_name(conn: &Connection, name: &str) -> Result<Option<Wo
 pub fn find_workspace(conn: &Connection, id: &str) -> Result<Option<Workspace>, AuthError> {
     Ok(conn
         .prepare_cached("SELECT id, name FROM workspaces WHERE id = ?1")?
-        .query_row([id], |r| Ok(Workspace { id: r.get(0)?, name: r.get(1)? }))
+        .query_row([id], |r| {
+            Ok(Workspace {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })
         .optional()?)
 }
 
@@ -69,7 +82,10 @@ pub fn ensure_workspace(conn: &Connection, name: &str) -> Result<Workspace, Auth
     if let Some(ws) = find_workspace_by_name(conn, &name)? {
         return Ok(ws);
     }
-    let ws = Workspace { id: uuid::Uuid::new_v4().to_string(), name };
+    let ws = Workspace {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+    };
     conn.prepare_cached("INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)")?
         .execute(params![ws.id, ws.name, now_ms()])?;
     Ok(ws)
@@ -79,7 +95,9 @@ pub fn ensure_workspace(conn: &Connection, name: &str) -> Result<Workspace, Auth
 pub fn rename_workspace(conn: &Connection, id: &str, name: &str) -> Result<Workspace, AuthError> {
     let name = check_workspace_name(name)?;
     if find_workspace_by_name(conn, &name)?.is_some_and(|other| other.id != id) {
-        return Err(AuthError::Conflict(format!("A workspace named '{name}' already exists.")));
+        return Err(AuthError::Conflict(format!(
+            "A workspace named '{name}' already exists."
+        )));
     }
     let changed = conn
         .prepare_cached("UPDATE workspaces SET name = ?2 WHERE id = ?1")?
@@ -87,7 +105,10 @@ pub fn rename_workspace(conn: &Connection, id: &str, name: &str) -> Result<Works
     if changed == 0 {
         return Err(AuthError::NotFound("workspace"));
     }
-    Ok(Workspace { id: id.into(), name })
+    Ok(Workspace {
+        id: id.into(),
+        name,
+    })
 }
 
 /// Finds a user by (normalised) email.
@@ -95,7 +116,11 @@ pub fn find_user_by_email(conn: &Connection, email: &str) -> Result<Option<User>
     Ok(conn
         .prepare_cached("SELECT id, email, password_hash FROM users WHERE email = ?1")?
         .query_row([email], |r| {
-            Ok(User { id: r.get(0)?, email: r.get(1)?, password_hash: r.get(2)? })
+            Ok(User {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                password_hash: r.get(2)?,
+            })
         })
         .optional()?)
 }
@@ -105,7 +130,11 @@ pub fn find_user(conn: &Connection, id: i64) -> Result<Option<User>, AuthError> 
     Ok(conn
         .prepare_cached("SELECT id, email, password_hash FROM users WHERE id = ?1")?
         .query_row([id], |r| {
-            Ok(User { id: r.get(0)?, email: r.get(1)?, password_hash: r.get(2)? })
+            Ok(User {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                password_hash: r.get(2)?,
+            })
         })
         .optional()?)
 }
@@ -118,25 +147,42 @@ pub fn any_user(conn: &Connection) -> Result<bool, AuthError> {
 /// Creates a user with an already-hashed password.
 pub fn insert_user(conn: &Connection, email: &str, password_hash: &str) -> Result<User, AuthError> {
     if find_user_by_email(conn, email)?.is_some() {
-        return Err(AuthError::Conflict(format!("A user with email {email} already exists.")));
+        return Err(AuthError::Conflict(format!(
+            "A user with email {email} already exists."
+        )));
     }
     let now = now_ms();
     conn.prepare_cached(
         "INSERT INTO users (email, password_hash, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?3)",
     )?
     .execute(params![email, password_hash, now])?;
-    Ok(User { id: conn.last_insert_rowid(), email: email.into(), password_hash: password_hash.into() })
+    Ok(User {
+        id: conn.last_insert_rowid(),
+        email: email.into(),
+        password_hash: password_hash.into(),
+    })
 }
 
 /// Replaces a user's password hash.
-pub fn set_password_hash(conn: &Connection, user_id: i64, password_hash: &str) -> Result<(), AuthError> {
-    conn.prepare_cached("UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1")?
-        .execute(params![user_id, password_hash, now_ms()])?;
+pub fn set_password_hash(
+    conn: &Connection,
+    user_id: i64,
+    password_hash: &str,
+) -> Result<(), AuthError> {
+    conn.prepare_cached(
+        "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![user_id, password_hash, now_ms()])?;
     Ok(())
 }
 
 /// Adds the user to the workspace, or changes their role if already a member.
-pub fn upsert_membership(conn: &Connection, workspace_id: &str, user_id: i64, role: Role) -> Result<(), AuthError> {
+pub fn upsert_membership(
+    conn: &Connection,
+    workspace_id: &str,
+    user_id: i64,
+    role: Role,
+) -> Result<(), AuthError> {
     conn.prepare_cached(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
@@ -146,8 +192,13 @@ pub fn upsert_membership(conn: &Connection, workspace_id: &str, user_id: i64, ro
 }
 
 /// Removes a member; the last owner cannot be removed.
-pub fn remove_membership(conn: &Connection, workspace_id: &str, user_id: i64) -> Result<(), AuthError> {
-    let role = membership_role(conn, workspace_id, user_id)?.ok_or(AuthError::NotFound("member"))?;
+pub fn remove_membership(
+    conn: &Connection,
+    workspace_id: &str,
+    user_id: i64,
+) -> Result<(), AuthError> {
+    let role =
+        membership_role(conn, workspace_id, user_id)?.ok_or(AuthError::NotFound("member"))?;
     if role == Role::Owner {
         let owners: i64 = conn.query_row(
             "SELECT COUNT(*) FROM memberships WHERE workspace_id = ?1 AND role = 'owner'",
@@ -155,7 +206,9 @@ pub fn remove_membership(conn: &Connection, workspace_id: &str, user_id: i64) ->
             |r| r.get(0),
         )?;
         if owners <= 1 {
-            return Err(AuthError::Invalid("The last owner cannot be removed.".into()));
+            return Err(AuthError::Invalid(
+                "The last owner cannot be removed.".into(),
+            ));
         }
     }
     conn.prepare_cached("DELETE FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
@@ -166,7 +219,11 @@ pub fn remove_membership(conn: &Connection, workspace_id: &str, user_id: i64) ->
 }
 
 /// The user's role in a workspace, if a member.
-pub fn membership_role(conn: &Connection, workspace_id: &str, user_id: i64) -> Result<Option<Role>, AuthError> {
+pub fn membership_role(
+    conn: &Connection,
+    workspace_id: &str,
+    user_id: i64,
+) -> Result<Option<Role>, AuthError> {
     let role: Option<String> = conn
         .prepare_cached("SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
         .query_row(params![workspace_id, user_id], |r| r.get(0))
@@ -183,7 +240,10 @@ pub fn memberships_of(conn: &Connection, user_id: i64) -> Result<Vec<Membership>
     let rows = stmt.query_map([user_id], |r| {
         let role: String = r.get(2)?;
         Ok(Membership {
-            workspace: Workspace { id: r.get(0)?, name: r.get(1)? },
+            workspace: Workspace {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            },
             role: role.parse().unwrap_or(Role::Member),
         })
     })?;

@@ -1,10 +1,10 @@
 //! Workspace API keys: shown once, stored as a SHA-256 hash, listed by prefix and label.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::secrets::{new_token, token_hash};
 use super::AuthError;
+use super::secrets::{new_token, token_hash};
 use crate::store::now_ms;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.
@@ -32,7 +32,9 @@ pub struct NewApiKey {
 pub fn create(conn: &Connection, workspace_id: &str, name: &str) -> Result<NewApiKey, AuthError> {
     let name = name.trim();
     if name.chars().count() > 100 {
-        return Err(AuthError::Invalid("Key label must be at most 100 characters.".into()));
+        return Err(AuthError::Invalid(
+            "Key label must be at most 100 characters.".into(),
+        ));
     }
     let name = if name.is_empty() { "API key" } else { name };
     let secret = new_token(KEY_PREFIX);
@@ -75,7 +77,11 @@ pub fn list(conn: &Connection, workspace_id: &str) -> Result<Vec<ApiKeyInfo>, Au
 }
 
 /// Revokes a key of this workspace, by id or by prefix. Revoking twice is harmless.
-pub fn revoke(conn: &Connection, workspace_id: &str, id_or_prefix: &str) -> Result<ApiKeyInfo, AuthError> {
+pub fn revoke(
+    conn: &Connection,
+    workspace_id: &str,
+    id_or_prefix: &str,
+) -> Result<ApiKeyInfo, AuthError> {
     let id: Option<i64> = conn
         .prepare_cached(
             "SELECT id FROM api_keys WHERE workspace_id = ?1 AND (CAST(id AS TEXT) = ?2 OR prefix = ?2)",
@@ -97,7 +103,9 @@ pub fn authenticate(conn: &Connection, secret: &str) -> Result<Option<(i64, Stri
         return Ok(None);
     }
     Ok(conn
-        .prepare_cached("SELECT id, workspace_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")?
+        .prepare_cached(
+            "SELECT id, workspace_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+        )?
         .query_row([token_hash(secret)], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }

@@ -4,8 +4,8 @@
 //! setup) use a double-submit cookie: a random value in a cookie and the same value in
 //! the form; a cross-site page can send the cookie but cannot read it to fill the form.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite};
 
 use super::secrets::{constant_time_eq, new_token};
 
@@ -16,10 +16,10 @@ pub const COOKIE: &str = "herald_csrf";
 
 /// The pre-sign-in token for this browser, and a cookie to set if it is new.
 pub fn anonymous_token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
-    if let Some(existing) = req.cookie(COOKIE).map(|c| c.value().to_string()) {
-        if existing.len() == 64 {
-            return (existing, None);
-        }
+    if let Some(existing) = req.cookie(COOKIE).map(|c| c.value().to_string())
+        && existing.len() == 64
+    {
+        return (existing, None);
     }
     let token = new_token("");
     let cookie = Cookie::build(COOKIE, token.clone())
@@ -33,8 +33,9 @@ pub fn anonymous_token(req: &HttpRequest, secure: bool) -> (String, Option<Cooki
 
 /// Whether a pre-sign-in form's token matches this browser's cookie.
 pub fn verify_anonymous(req: &HttpRequest, submitted: &str) -> bool {
-    req.cookie(COOKIE)
-        .is_some_and(|c| !submitted.is_empty() && constant_time_eq(c.value().as_bytes(), submitted.as_bytes()))
+    req.cookie(COOKIE).is_some_and(|c| {
+        !submitted.is_empty() && constant_time_eq(c.value().as_bytes(), submitted.as_bytes())
+    })
 }
 
 /// Whether a signed-in form's token matches the session's.

@@ -1,19 +1,20 @@
 //! Request extractors: `SignedIn` for pages, `ApiCaller` for the JSON API.
 
-use std::future::{ready, Ready};
+use std::future::{Ready, ready};
 use std::time::Instant;
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 
 use super::sessions::{self, Session};
-use super::{accounts, api_keys, AuthError};
+use super::{AuthError, accounts, api_keys};
 use crate::app::AppState;
 use crate::http::ApiError;
 use crate::ui::{Nav, PageError};
 
 fn state(req: &HttpRequest) -> &web::Data<AppState> {
-    req.app_data::<web::Data<AppState>>().expect("AppState is registered")
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
 }
 
 /// The session behind the request's cookie, if it is live.
@@ -35,8 +36,14 @@ impl SignedIn {
     /// Header and navigation data for this user's pages.
     pub fn nav(&self, state: &AppState, active: &'static str) -> Result<Nav, PageError> {
         let user_id = self.0.user_id;
-        let memberships = state.store.read(|conn| accounts::memberships_of(conn, user_id))?;
-        Ok(Nav { session: self.0.clone(), memberships, active })
+        let memberships = state
+            .store
+            .read(|conn| accounts::memberships_of(conn, user_id))?;
+        Ok(Nav {
+            session: self.0.clone(),
+            memberships,
+            active,
+        })
     }
 
     /// Refuses a state-changing form whose CSRF token is not this session's.
@@ -45,7 +52,8 @@ impl SignedIn {
             Ok(())
         } else {
             Err(PageError::Forbidden(
-                "This form has expired or did not come from Herald. Reload the page and try again.".into(),
+                "This form has expired or did not come from Herald. Reload the page and try again."
+                    .into(),
             ))
         }
     }
@@ -55,7 +63,9 @@ impl SignedIn {
         if self.0.role.can_manage() {
             Ok(())
         } else {
-            Err(PageError::Forbidden("Only owners and admins can do this.".into()))
+            Err(PageError::Forbidden(
+                "Only owners and admins can do this.".into(),
+            ))
         }
     }
 }
@@ -92,18 +102,31 @@ fn presented_key(req: &HttpRequest) -> Option<String> {
     }
     let auth = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = auth.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     let state = state(req);
     let caller = if let Some(key) = presented_key(req) {
-        let found = state.store.read(|conn| api_keys::authenticate(conn, &key))?;
-        let (key_id, workspace_id) = found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
+        let found = state
+            .store
+            .read(|conn| api_keys::authenticate(conn, &key))?;
+        let (key_id, workspace_id) =
+            found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
         note_key_use(state, key_id);
-        ApiCaller { workspace_id, key_id: Some(key_id), user_id: None }
+        ApiCaller {
+            workspace_id,
+            key_id: Some(key_id),
+            user_id: None,
+        }
     } else if let Some(session) = session_of(state, req)? {
-        ApiCaller { workspace_id: session.workspace.id, key_id: None, user_id: Some(session.user_id) }
+        ApiCaller {
+            workspace_id: session.workspace.id,
+            key_id: None,
+            user_id: Some(session.user_id),
+        }
     } else {
         return Err(ApiError::unauthorized(
             "Missing API key: send X-API-Key or Authorization: Bearer <key>",
@@ -112,7 +135,9 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     if let Some(team) = req.headers().get("x-team-id") {
         let team = team.to_str().unwrap_or("").trim();
         if team != caller.workspace_id {
-            return Err(ApiError::forbidden("X-Team-ID does not match the API key's workspace"));
+            return Err(ApiError::forbidden(
+                "X-Team-ID does not match the API key's workspace",
+            ));
         }
     }
     Ok(caller)
@@ -122,7 +147,9 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
 fn note_key_use(state: &web::Data<AppState>, key_id: i64) {
     {
         let mut touched = state.key_touches.lock().expect("key touch lock");
-        let due = touched.get(&key_id).is_none_or(|t| t.elapsed().as_secs() >= 60);
+        let due = touched
+            .get(&key_id)
+            .is_none_or(|t| t.elapsed().as_secs() >= 60);
         if !due {
             return;
         }

@@ -82,12 +82,18 @@ pub fn normalize_email(raw: &str) -> Result<String, AuthError> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(email)
     } else {
-        Err(AuthError::Invalid(format!("'{}' is not a valid email address", raw.trim())))
+        Err(AuthError::Invalid(format!(
+            "'{}' is not a valid email address",
+            raw.trim()
+        )))
     }
 }

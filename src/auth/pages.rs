@@ -1,18 +1,20 @@
 //! Sign-in, sign-out and first-run setup pages.
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use maud::{html, Markup};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::extract::{session_of, SignedIn};
-use super::passwords::{check_password_rules, hash_password, verify_against_dummy, verify_password};
-use super::{accounts, csrf, normalize_email, sessions, setup, AuthError, Role};
+use super::extract::{SignedIn, session_of};
+use super::passwords::{
+    check_password_rules, hash_password, verify_against_dummy, verify_password,
+};
+use super::{AuthError, Role, accounts, csrf, normalize_email, sessions, setup};
 use crate::app::AppState;
 use crate::ui::error::safe_next;
 use crate::ui::layout::render_with_status;
-use crate::ui::{render, Flash, PageError};
+use crate::ui::{Flash, PageError, render};
 
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -30,7 +32,9 @@ pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
         .http_only(true)
         .secure(state.config.secure_cookies())
         .same_site(SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::hours(state.config.auth.session_ttl_hours as i64))
+        .max_age(actix_web::cookie::time::Duration::hours(
+            state.config.auth.session_ttl_hours as i64,
+        ))
         .finish()
 }
 
@@ -39,7 +43,9 @@ fn session_ttl_ms(state: &AppState) -> i64 {
 }
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
 }
 
 #[derive(Deserialize)]
@@ -60,7 +66,11 @@ fn login_form(token: &str, next: &str, email: &str, error: Option<&str>) -> Mark
     }
 }
 
-async fn login_page(state: web::Data<AppState>, req: HttpRequest, query: web::Query<NextQuery>) -> Result<HttpResponse, PageError> {
+async fn login_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
     let next = safe_next(query.next.as_deref().unwrap_or("/")).to_string();
     if session_of(&state, &req)?.is_some() {
         return Ok(redirect(&next));
@@ -83,14 +93,24 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpResponse, PageError> {
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     if !csrf::verify_anonymous(&req, &form.csrf_token) {
-        return Err(PageError::Forbidden("This sign-in form has expired. Reload the page and try again.".into()));
+        return Err(PageError::Forbidden(
+            "This sign-in form has expired. Reload the page and try again.".into(),
+        ));
     }
     let next = safe_next(&form.next).to_string();
     let email = form.email.trim().to_lowercase();
-    let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_string();
+    let ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_string();
     let email_key = format!("email:{email}");
     let ip_key = format!("ip:{ip}");
     let keys = [email_key.as_str(), ip_key.as_str()];
@@ -99,7 +119,9 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Log
         return Err(PageError::TooManyAttempts(wait));
     }
     let lookup = email.clone();
-    let user = state.store.read(|conn| accounts::find_user_by_email(conn, &lookup))?;
+    let user = state
+        .store
+        .read(|conn| accounts::find_user_by_email(conn, &lookup))?;
     let password = form.password;
     let verified = web::block(move || match user {
         Some(user) => verify_password(&password, &user.password_hash).then_some(user),
@@ -115,7 +137,13 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Log
         tracing::info!(%email, %ip, "failed sign-in");
         let (token, _) = csrf::anonymous_token(&req, state.config.secure_cookies());
         let form = login_form(&token, &next, &email, Some("Wrong email or password."));
-        return Ok(render_with_status(&req, StatusCode::UNAUTHORIZED, None, "Sign in", form));
+        return Ok(render_with_status(
+            &req,
+            StatusCode::UNAUTHORIZED,
+            None,
+            "Sign in",
+            form,
+        ));
     };
     state.throttle.record_success(&keys);
     let ttl = session_ttl_ms(&state);
@@ -131,7 +159,9 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Log
         })
         .await?;
     let Some(token) = token else {
-        return Err(PageError::Forbidden("Your account is not a member of any workspace.".into()));
+        return Err(PageError::Forbidden(
+            "Your account is not a member of any workspace.".into(),
+        ));
     };
     tracing::info!(%email, "signed in");
     Ok(HttpResponse::SeeOther()
@@ -146,10 +176,17 @@ struct CsrfOnly {
     csrf_token: String,
 }
 
-async fn logout(state: web::Data<AppState>, user: SignedIn, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+async fn logout(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     let session_id = user.0.id;
-    state.store.write(move |conn| sessions::delete(conn, session_id)).await?;
+    state
+        .store
+        .write(move |conn| sessions::delete(conn, session_id))
+        .await?;
     let mut gone = Cookie::build(sessions::COOKIE, "").path("/").finish();
     gone.make_removal();
     Ok(HttpResponse::SeeOther()
@@ -178,13 +215,22 @@ fn setup_gone() -> PageError {
     PageError::Gone("This setup link has expired or was already used. Restart Herald with no accounts to get a new one, or ask an owner to add you.".into())
 }
 
-async fn setup_page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn setup_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let token = token.into_inner();
     if !state.store.read(|conn| setup::token_valid(conn, &token))? {
         return Err(setup_gone());
     }
     let (csrf_token, cookie) = csrf::anonymous_token(&req, state.config.secure_cookies());
-    let mut response = render(&req, None, "Set up Herald", setup_form(&csrf_token, "", "My workspace", None));
+    let mut response = render(
+        &req,
+        None,
+        "Set up Herald",
+        setup_form(&csrf_token, "", "My workspace", None),
+    );
     if let Some(cookie) = cookie {
         response.add_cookie(&cookie).ok();
     }
@@ -210,7 +256,9 @@ async fn setup_submit(
     let token = token.into_inner();
     let form = form.into_inner();
     if !csrf::verify_anonymous(&req, &form.csrf_token) {
-        return Err(PageError::Forbidden("This setup form has expired. Reload the page and try again.".into()));
+        return Err(PageError::Forbidden(
+            "This setup form has expired. Reload the page and try again.".into(),
+        ));
     }
     if !state.store.read(|conn| setup::token_valid(conn, &token))? {
         return Err(setup_gone());
@@ -219,10 +267,24 @@ async fn setup_submit(
         .err()
         .map(|e| e.to_string())
         .or_else(|| check_password_rules(&form.password).err())
-        .or_else(|| (form.password != form.password_confirm).then(|| "The passwords do not match.".to_string()));
+        .or_else(|| {
+            (form.password != form.password_confirm)
+                .then(|| "The passwords do not match.".to_string())
+        });
     if let Some(problem) = problem {
-        let page = setup_form(&form.csrf_token, &form.email, &form.workspace, Some(&problem));
-        return Ok(render_with_status(&req, StatusCode::BAD_REQUEST, None, "Set up Herald", page));
+        let page = setup_form(
+            &form.csrf_token,
+            &form.email,
+            &form.workspace,
+            Some(&problem),
+        );
+        return Ok(render_with_status(
+            &req,
+            StatusCode::BAD_REQUEST,
+            None,
+            "Set up Herald",
+            page,
+        ));
     }
     let email = normalize_email(&form.email)?;
     let password = form.password;
@@ -238,7 +300,8 @@ async fn setup_submit(
             if !setup::token_valid(conn, &token)? {
                 return Ok(None);
             }
-            let (user, ws, _) = accounts::add_user_to_workspace(conn, &email, &hash, &workspace, Role::Owner)?;
+            let (user, ws, _) =
+                accounts::add_user_to_workspace(conn, &email, &hash, &workspace, Role::Owner)?;
             Ok(Some(sessions::create(conn, user.id, &ws.id, ttl)?))
         })
         .await?;

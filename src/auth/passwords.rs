@@ -1,8 +1,8 @@
 //! Password hashing with Argon2id at the argon2 crate's defaults (OWASP parameters).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::sync::OnceLock;
 
 /// Shortest password accepted anywhere.

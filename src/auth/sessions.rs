@@ -1,6 +1,6 @@
 //! Sign-in sessions: a random token in an HttpOnly cookie, only its hash in the store.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::accounts::Workspace;
 use super::secrets::{new_token, token_hash};
@@ -22,7 +22,12 @@ pub struct Session {
 }
 
 /// Starts a session in `workspace_id`; returns the token for the cookie.
-pub fn create(conn: &Connection, user_id: i64, workspace_id: &str, ttl_ms: i64) -> Result<String, AuthError> {
+pub fn create(
+    conn: &Connection,
+    user_id: i64,
+    workspace_id: &str,
+    ttl_ms: i64,
+) -> Result<String, AuthError> {
     let token = new_token("");
     let csrf = new_token("");
     let now = now_ms();
@@ -51,7 +56,10 @@ pub fn find(conn: &Connection, token: &str) -> Result<Option<Session>, AuthError
                 id: r.get(0)?,
                 user_id: r.get(1)?,
                 email: r.get(2)?,
-                workspace: Workspace { id: r.get(3)?, name: r.get(4)? },
+                workspace: Workspace {
+                    id: r.get(3)?,
+                    name: r.get(4)?,
+                },
                 role: role.parse().unwrap_or(Role::Member),
                 csrf_token: r.get(6)?,
             })
@@ -61,17 +69,25 @@ pub fn find(conn: &Connection, token: &str) -> Result<Option<Session>, AuthError
 
 /// Ends one session (logout).
 pub fn delete(conn: &Connection, session_id: i64) -> Result<(), AuthError> {
-    conn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?.execute([session_id])?;
+    conn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+        .execute([session_id])?;
     Ok(())
 }
 
 /// Ends every session of a user (password change).
 pub fn delete_all_for_user(conn: &Connection, user_id: i64) -> Result<usize, AuthError> {
-    Ok(conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?.execute([user_id])?)
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+        .execute([user_id])?)
 }
 
 /// Moves a session to another workspace the user belongs to.
-pub fn switch_workspace(conn: &Connection, session_id: i64, user_id: i64, workspace_id: &str) -> Result<(), AuthError> {
+pub fn switch_workspace(
+    conn: &Connection,
+    session_id: i64,
+    user_id: i64,
+    workspace_id: &str,
+) -> Result<(), AuthError> {
     if super::accounts::membership_role(conn, workspace_id, user_id)?.is_none() {
         return Err(AuthError::NotFound("workspace"));
     }
@@ -82,5 +98,7 @@ pub fn switch_workspace(conn: &Connection, session_id: i64, user_id: i64, worksp
 
 /// Drops expired sessions; run now and then so the table does not grow forever.
 pub fn purge_expired(conn: &Connection) -> Result<usize, AuthError> {
-    Ok(conn.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?.execute([now_ms()])?)
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+        .execute([now_ms()])?)
 }

@@ -1,9 +1,9 @@
 //! The one-time setup link that lets the first visitor create the owner account.
 
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 
-use super::secrets::{new_token, token_hash};
 use super::AuthError;
+use super::secrets::{new_token, token_hash};
 use crate::store::now_ms;
 
 /// Issues a fresh setup token (dropping older ones) valid for `ttl_ms`.
@@ -11,8 +11,10 @@ pub fn issue_token(conn: &Connection, ttl_ms: i64) -> Result<String, AuthError> 
     clear_tokens(conn)?;
     let token = new_token("");
     let now = now_ms();
-    conn.prepare_cached("INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![token_hash(&token), now, now + ttl_ms])?;
+    conn.prepare_cached(
+        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![token_hash(&token), now, now + ttl_ms])?;
     Ok(token)
 }
 
@@ -22,7 +24,9 @@ pub fn token_valid(conn: &Connection, token: &str) -> Result<bool, AuthError> {
         return Ok(false);
     }
     Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = ?1 AND expires_at > ?2)")?
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = ?1 AND expires_at > ?2)",
+        )?
         .query_row(params![token_hash(token), now_ms()], |r| r.get(0))?)
 }
 

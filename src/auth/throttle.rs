@@ -14,7 +14,11 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        Self { max_failures, window, failures: Mutex::new(HashMap::new()) }
+        Self {
+            max_failures,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Seconds the caller must wait if any of `keys` is locked out.

@@ -1,9 +1,9 @@
 //! The JSON error shape of the `/api` family: `{statusCode, message, error}`.
 
-use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
@@ -19,14 +19,18 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), details: None, headers: Vec::new() }
+        Self {
+            status,
+            message: message.into(),
+            details: None,
+            headers: Vec::new(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, message)
-            .with_header(header::WWW_AUTHENTICATE, "Bearer")
+        Self::new(StatusCode::UNAUTHORIZED, message).with_header(header::WWW_AUTHENTICATE, "Bearer")
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, message)
@@ -80,7 +84,10 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure behind an API request");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable, try again")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database is unavailable, try again",
+        )
     }
 }
 

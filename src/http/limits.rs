@@ -3,7 +3,7 @@
 
 use actix_web::error::{JsonPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest};
+use actix_web::{HttpRequest, web};
 
 use super::ApiError;
 use crate::ui::PageError;

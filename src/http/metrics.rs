@@ -40,15 +40,21 @@ impl Metrics {
         )
         .expect("metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("herald_http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ]),
+            HistogramOpts::new(
+                "herald_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route", "status"],
         )
         .expect("metric");
         let pool = IntGaugeVec::new(
-            Opts::new("herald_db_pool_connections", "Read pool connections by state"),
+            Opts::new(
+                "herald_db_pool_connections",
+                "Read pool connections by state",
+            ),
             &["state"],
         )
         .expect("metric");
@@ -57,7 +63,8 @@ impl Metrics {
         let writer_writes =
             IntGauge::new("herald_db_writes", "Writes committed by the writer").expect("metric");
         let writer_queued =
-            IntGauge::new("herald_db_writes_queued", "Writes waiting for the writer").expect("metric");
+            IntGauge::new("herald_db_writes_queued", "Writes waiting for the writer")
+                .expect("metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -68,7 +75,15 @@ impl Metrics {
         ] {
             registry.register(collector).expect("register metric");
         }
-        Self { registry, requests, latency, pool, writer_commits, writer_writes, writer_queued }
+        Self {
+            registry,
+            requests,
+            latency,
+            pool,
+            writer_commits,
+            writer_writes,
+            writer_queued,
+        }
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -81,8 +96,12 @@ impl Metrics {
     /// Renders the Prometheus text exposition, refreshing gauges first.
     pub fn render(&self, state: &AppState) -> String {
         let (pool, writer) = state.store.stats();
-        self.pool.with_label_values(&["open"]).set(pool.connections as i64);
-        self.pool.with_label_values(&["idle"]).set(pool.idle_connections as i64);
+        self.pool
+            .with_label_values(&["open"])
+            .set(pool.connections as i64);
+        self.pool
+            .with_label_values(&["idle"])
+            .set(pool.idle_connections as i64);
         self.writer_commits.set(writer.commits as i64);
         self.writer_writes.set(writer.writes as i64);
         self.writer_queued.set(writer.queued as i64);
@@ -110,7 +129,9 @@ pub async fn record(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
         let status = response.status().as_u16();
-        state.metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
+        state
+            .metrics
+            .observe(&method, &route, status, started.elapsed().as_secs_f64());
         tracing::debug!(%method, %route, status, micros = started.elapsed().as_micros() as u64, "request");
     }
     Ok(response)

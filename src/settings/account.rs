@@ -1,7 +1,7 @@
 //! The signed-in user's own account: change password (which ends every other session).
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
 
@@ -10,11 +10,15 @@ use crate::app::AppState;
 use crate::auth::extract::SignedIn;
 use crate::auth::pages::session_cookie;
 use crate::auth::passwords::{check_password_rules, hash_password, verify_password};
-use crate::auth::{accounts, sessions, AuthError};
-use crate::ui::{render, Flash, PageError};
+use crate::auth::{AuthError, accounts, sessions};
+use crate::ui::{Flash, PageError, render};
 
 /// The account page.
-pub async fn page(state: web::Data<AppState>, req: HttpRequest, user: SignedIn) -> Result<HttpResponse, PageError> {
+pub async fn page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "account")?;
     let body = html! {
         section.card.narrow {
@@ -50,7 +54,11 @@ fn back(flash: Flash) -> HttpResponse {
 }
 
 /// Changes the password, revokes all sessions and signs this browser in afresh.
-pub async fn change_password(state: web::Data<AppState>, user: SignedIn, form: web::Form<PasswordForm>) -> Result<HttpResponse, PageError> {
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     let form = form.into_inner();
     if let Err(problem) = check_password_rules(&form.new) {
@@ -65,9 +73,11 @@ pub async fn change_password(state: web::Data<AppState>, user: SignedIn, form: w
         .read(|conn| accounts::find_user(conn, user_id))?
         .ok_or(PageError::NotFound)?;
     let (current, new) = (form.current, form.new);
-    let hash = web::block(move || verify_password(&current, &stored.password_hash).then(|| hash_password(&new)))
-        .await
-        .map_err(|_| PageError::Unavailable("Password change is unavailable.".into()))?;
+    let hash = web::block(move || {
+        verify_password(&current, &stored.password_hash).then(|| hash_password(&new))
+    })
+    .await
+    .map_err(|_| PageError::Unavailable("Password change is unavailable.".into()))?;
     let Some(hash) = hash else {
         return Ok(back(Flash::error("The current password is wrong.")));
     };
@@ -84,6 +94,8 @@ pub async fn change_password(state: web::Data<AppState>, user: SignedIn, form: w
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/account"))
         .cookie(session_cookie(&state, token))
-        .cookie(Flash::success("Password changed. Every other session has been signed out.").cookie())
+        .cookie(
+            Flash::success("Password changed. Every other session has been signed out.").cookie(),
+        )
         .finish())
 }

@@ -1,19 +1,23 @@
 //! API keys on the settings page: list, create (shown once), revoke.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use maud::{html, Markup};
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{csrf_input, members};
 use crate::app::AppState;
+use crate::auth::AuthError;
 use crate::auth::api_keys::{self, ApiKeyInfo};
 use crate::auth::extract::SignedIn;
-use crate::auth::AuthError;
-use crate::ui::{format_time, render, Flash, PageError};
+use crate::ui::{Flash, PageError, format_time, render};
 
 /// The settings page: API keys and members of the current workspace.
-pub async fn settings_page(state: web::Data<AppState>, req: HttpRequest, user: SignedIn) -> Result<HttpResponse, PageError> {
+pub async fn settings_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "settings")?;
     let ws = user.0.workspace.id.clone();
     let keys = state.store.read(|conn| api_keys::list(conn, &ws))?;
@@ -78,12 +82,20 @@ pub struct CreateForm {
 }
 
 /// Creates a key and shows it once, on this response only.
-pub async fn create(state: web::Data<AppState>, req: HttpRequest, user: SignedIn, form: web::Form<CreateForm>) -> Result<HttpResponse, PageError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    form: web::Form<CreateForm>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;
     let ws = user.0.workspace.id.clone();
     let name = form.into_inner().name;
-    let key = state.store.write(move |conn| api_keys::create(conn, &ws, &name)).await?;
+    let key = state
+        .store
+        .write(move |conn| api_keys::create(conn, &ws, &name))
+        .await?;
     let nav = user.nav(&state, "settings")?;
     let body = html! {
         section.card {
@@ -97,7 +109,12 @@ pub async fn create(state: web::Data<AppState>, req: HttpRequest, user: SignedIn
 }
 
 /// Revokes a key of the current workspace.
-pub async fn revoke(state: web::Data<AppState>, user: SignedIn, id: web::Path<i64>, form: web::Form<super::members::CsrfOnly>) -> Result<HttpResponse, PageError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<i64>,
+    form: web::Form<super::members::CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;
     let ws = user.0.workspace.id.clone();

@@ -1,16 +1,16 @@
 //! Members of the workspace: list, add (creating the user if new), remove.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
-use maud::{html, Markup};
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::csrf_input;
 use crate::app::AppState;
 use crate::auth::extract::SignedIn;
 use crate::auth::passwords::{check_password_rules, hash_password};
-use crate::auth::{accounts, normalize_email, AuthError, Role};
-use crate::ui::{format_time, Flash, PageError};
+use crate::auth::{AuthError, Role, accounts, normalize_email};
+use crate::ui::{Flash, PageError, format_time};
 
 #[derive(Deserialize)]
 pub struct CsrfOnly {
@@ -78,7 +78,11 @@ pub struct AddForm {
 }
 
 /// Adds someone to the workspace; a new user gets the given initial password.
-pub async fn add(state: web::Data<AppState>, user: SignedIn, form: web::Form<AddForm>) -> Result<HttpResponse, PageError> {
+pub async fn add(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    form: web::Form<AddForm>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;
     let form = form.into_inner();
@@ -94,16 +98,25 @@ pub async fn add(state: web::Data<AppState>, user: SignedIn, form: web::Form<Add
         Err(e) => return Ok(back(Flash::error(e.to_string()))),
     };
     let lookup = email.clone();
-    let exists = state.store.read(|conn| accounts::find_user_by_email(conn, &lookup))?.is_some();
-    if !exists {
-        if let Err(problem) = check_password_rules(&form.password) {
-            return Ok(back(Flash::error(format!("A new user needs an initial password. {problem}"))));
-        }
+    let exists = state
+        .store
+        .read(|conn| accounts::find_user_by_email(conn, &lookup))?
+        .is_some();
+    if let (false, Err(problem)) = (exists, check_password_rules(&form.password)) {
+        return Ok(back(Flash::error(format!(
+            "A new user needs an initial password. {problem}"
+        ))));
     }
     let password = form.password;
-    let hash = web::block(move || if exists { String::new() } else { hash_password(&password) })
-        .await
-        .map_err(|_| PageError::Unavailable("Adding members is unavailable.".into()))?;
+    let hash = web::block(move || {
+        if exists {
+            String::new()
+        } else {
+            hash_password(&password)
+        }
+    })
+    .await
+    .map_err(|_| PageError::Unavailable("Adding members is unavailable.".into()))?;
     let ws_id = user.0.workspace.id.clone();
     let added = email.clone();
     state
@@ -116,11 +129,18 @@ pub async fn add(state: web::Data<AppState>, user: SignedIn, form: web::Form<Add
             accounts::upsert_membership(conn, &ws_id, user_id, role)
         })
         .await?;
-    Ok(back(Flash::success(format!("{email} is now a {role} of this workspace."))))
+    Ok(back(Flash::success(format!(
+        "{email} is now a {role} of this workspace."
+    ))))
 }
 
 /// Removes a member (never the last owner, never yourself).
-pub async fn remove(state: web::Data<AppState>, user: SignedIn, id: web::Path<i64>, form: web::Form<CsrfOnly>) -> Result<HttpResponse, PageError> {
+pub async fn remove(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<i64>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;
     let target = id.into_inner();
@@ -128,7 +148,10 @@ pub async fn remove(state: web::Data<AppState>, user: SignedIn, id: web::Path<i6
         return Ok(back(Flash::error("You cannot remove yourself.")));
     }
     let ws_id = user.0.workspace.id.clone();
-    let result = state.store.write(move |conn| accounts::remove_membership(conn, &ws_id, target)).await;
+    let result = state
+        .store
+        .write(move |conn| accounts::remove_membership(conn, &ws_id, target))
+        .await;
     match result {
         Ok(()) => Ok(back(Flash::success("Member removed."))),
         Err(AuthError::Invalid(m)) => Ok(back(Flash::error(m))),

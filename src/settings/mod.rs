@@ -5,7 +5,7 @@ mod keys;
 mod members;
 
 use actix_web::web;
-use maud::{html, Markup};
+use maud::{Markup, html};
 
 use crate::auth::csrf;
 
@@ -13,11 +13,20 @@ use crate::auth::csrf;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(keys::settings_page))
         .route("/settings/api-keys", web::post().to(keys::create))
-        .route("/settings/api-keys/{id}/revoke", web::post().to(keys::revoke))
+        .route(
+            "/settings/api-keys/{id}/revoke",
+            web::post().to(keys::revoke),
+        )
         .route("/settings/members", web::post().to(members::add))
-        .route("/settings/members/{user_id}/remove", web::post().to(members::remove))
+        .route(
+            "/settings/members/{user_id}/remove",
+            web::post().to(members::remove),
+        )
         .route("/account", web::get().to(account::page))
-        .route("/account/password", web::post().to(account::change_password));
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        );
 }
 
 /// Hidden CSRF input for a signed-in form.

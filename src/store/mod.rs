@@ -16,8 +16,8 @@ use rusqlite::Connection;
 use crate::config::{Durability, StoreConfig};
 pub use backup::backup_to;
 pub use migrate::migrate;
-pub use writer::WriterStats;
 use writer::Writer;
+pub use writer::WriterStats;
 
 /// Something went wrong below the domain: the database, the pool or the writer.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,9 @@ impl Store {
         std::fs::create_dir_all(&config.data_dir)?;
         let path = config.data_dir.join("herald.db");
         let mut conn = open_connection(&path, config)?;
-        migrate(&mut conn)?;
+        for applied in migrate(&mut conn)? {
+            tracing::info!(migration = %applied, "applied database migration");
+        }
         apply_durability(&conn, config.durability)?;
         let writer = Writer::start(conn, config.max_batch);
         let busy = config.busy_timeout_ms;

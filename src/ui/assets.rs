@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
@@ -17,7 +17,10 @@ fn hashes() -> &'static HashMap<String, String> {
         Assets::iter()
             .filter_map(|name| {
                 let file = Assets::get(&name)?;
-                Some((name.to_string(), hex::encode(&file.metadata.sha256_hash()[..8])))
+                Some((
+                    name.to_string(),
+                    hex::encode(&file.metadata.sha256_hash()[..8]),
+                ))
             })
             .collect()
     })
@@ -45,7 +48,10 @@ pub async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == etag);
     if matches {
-        return HttpResponse::NotModified().insert_header((header::ETAG, etag)).insert_header(cache).finish();
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header(cache)
+            .finish();
     }
     let mime = mime_guess::from_path(&name).first_or_octet_stream();
     HttpResponse::Ok()

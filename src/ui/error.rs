@@ -1,6 +1,6 @@
 //! Friendly error pages for the UI (the API has its own JSON errors).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use maud::html;
 
@@ -42,12 +42,17 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         if let PageError::LoginRequired(next) = self {
             let target = format!("/login?next={}", form_urlencoded_path(next));
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
         }
         let (title, message) = match self {
             PageError::BadRequest(m) => ("Something is wrong with that request", m.clone()),
             PageError::Forbidden(m) => ("Not allowed", m.clone()),
-            PageError::NotFound => ("Page not found", "There is nothing at this address.".to_string()),
+            PageError::NotFound => (
+                "Page not found",
+                "There is nothing at this address.".to_string(),
+            ),
             PageError::Gone(m) => ("No longer available", m.clone()),
             PageError::TooManyAttempts(secs) => (
                 "Too many attempts",

@@ -1,7 +1,7 @@
 //! One-shot messages carried across a redirect in a short-lived cookie.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -23,11 +23,17 @@ pub enum FlashKind {
 
 impl Flash {
     pub fn success(message: impl Into<String>) -> Self {
-        Self { kind: FlashKind::Success, message: message.into() }
+        Self {
+            kind: FlashKind::Success,
+            message: message.into(),
+        }
     }
 
     pub fn error(message: impl Into<String>) -> Self {
-        Self { kind: FlashKind::Error, message: message.into() }
+        Self {
+            kind: FlashKind::Error,
+            message: message.into(),
+        }
     }
 
     /// The cookie that carries this message to the next page.
@@ -37,7 +43,11 @@ impl Flash {
             FlashKind::Error => 'e',
         };
         let value = URL_SAFE_NO_PAD.encode(format!("{tag}{}", self.message));
-        Cookie::build(COOKIE, value).path("/").http_only(true).same_site(SameSite::Lax).finish()
+        Cookie::build(COOKIE, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .finish()
     }
 
     /// The message waiting for this request, if any.
@@ -50,7 +60,10 @@ impl Flash {
             's' => FlashKind::Success,
             _ => FlashKind::Error,
         };
-        Some(Flash { kind, message: chars.as_str().to_string() })
+        Some(Flash {
+            kind,
+            message: chars.as_str().to_string(),
+        })
     }
 
     /// A cookie that removes the shown message.

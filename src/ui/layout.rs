@@ -2,9 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
-use maud::{html, Markup, DOCTYPE};
+use maud::{DOCTYPE, Markup, html};
 
-use super::{assets, Flash};
+use super::{Flash, assets};
 use crate::auth::accounts::Membership;
 use crate::auth::csrf;
 use crate::auth::sessions::Session;

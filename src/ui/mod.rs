@@ -7,7 +7,7 @@ pub mod layout;
 
 pub use error::PageError;
 pub use flash::Flash;
-pub use layout::{render, Nav};
+pub use layout::{Nav, render};
 
 /// Formats a Unix-millisecond timestamp for people (UTC, minute precision).
 pub fn format_time(ms: i64) -> String {

@@ -24,7 +24,11 @@ pub struct Herald {
 
 /// A free loopback port (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Herald {
@@ -41,7 +45,10 @@ impl Herald {
             port: 0,
             base: String::new(),
             child: None,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         herald.spawn();
         herald
@@ -96,10 +103,10 @@ impl Herald {
         let client = Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(r) = client.get(self.url("/healthz")).send() {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = client.get(self.url("/healthz")).send()
+                && r.status() == 200
+            {
+                return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("herald exited with {status}:\n{}", self.log());
@@ -120,7 +127,11 @@ impl Herald {
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("server running");
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -139,22 +150,60 @@ impl Herald {
     /// Creates a user in a workspace through the CLI.
     pub fn add_user(&self, email: &str, workspace: &str, password: &str, role: &str) {
         let out = self.cli(
-            &["user", "add", "--email", email, "--workspace", workspace, "--role", role, "--password-stdin"],
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--workspace",
+                workspace,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
             Some(&format!("{password}\n")),
         );
-        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Creates an API key through the CLI and returns it.
     pub fn create_key(&self, workspace: &str) -> String {
-        let out = self.cli(&["apikey", "create", "--workspace", workspace, "--name", "test"], None);
-        assert!(out.status.success(), "apikey create failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
+        let out = self.cli(
+            &[
+                "apikey",
+                "create",
+                "--workspace",
+                workspace,
+                "--name",
+                "test",
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "apikey create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub fn browser(&self) -> Client {
-        Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// Signs a new browser in and returns it.
@@ -214,18 +263,38 @@ pub fn csrf_from(html: &str) -> String {
 }
 
 /// Submits the login form the way a browser does: load the page, post with its token.
-pub fn login(herald: &Herald, browser: &Client, email: &str, password: &str) -> reqwest::blocking::Response {
-    let page = browser.get(herald.url("/login")).send().unwrap().text().unwrap();
+pub fn login(
+    herald: &Herald,
+    browser: &Client,
+    email: &str,
+    password: &str,
+) -> reqwest::blocking::Response {
+    let page = browser
+        .get(herald.url("/login"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let token = csrf_from(&page);
     browser
         .post(herald.url("/login"))
-        .form(&[("email", email), ("password", password), ("csrf_token", token.as_str()), ("next", "/")])
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", token.as_str()),
+            ("next", "/"),
+        ])
         .send()
         .unwrap()
 }
 
 /// GETs a page and returns its CSRF token (the page must be signed in).
 pub fn page_csrf(herald: &Herald, browser: &Client, path: &str) -> String {
-    let page = browser.get(herald.url(path)).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url(path))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     csrf_from(&page)
 }

@@ -1,0 +1,234 @@
+//! Operations: health, metrics, online backup, graceful shutdown, cached assets.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use support::Herald;
+
+#[test]
+fn healthz_reports_ok_with_the_database_reachable() {
+    let herald = Herald::start();
+    let r = Client::new().get(herald.url("/healthz")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_status_with_latency() {
+    let herald = Herald::start();
+    let client = Client::new();
+    for _ in 0..3 {
+        client.get(herald.url("/healthz")).send().unwrap();
+    }
+    client.get(herald.url("/api/workspace")).send().unwrap();
+    client.get(herald.url("/setup/abc")).send().unwrap();
+    let r = client.get(herald.url("/metrics")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().unwrap();
+    assert!(
+        text.contains(r#"herald_http_requests_total{method="GET",route="/healthz",status="200"} "#),
+        "{text}"
+    );
+    let healthz_count: u64 = text
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                r#"herald_http_requests_total{method="GET",route="/healthz",status="200"}"#,
+            )
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(healthz_count >= 3);
+    assert!(
+        text.contains(r#"route="/api/workspace",status="401""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/setup/{token}""#),
+        "route pattern, never the token: {text}"
+    );
+    assert!(!text.contains("/setup/abc"));
+    assert!(text.contains("herald_http_request_duration_seconds_bucket"));
+    assert!(text.contains("herald_db_pool_connections"));
+    assert!(text.contains("herald_db_writes_queued"));
+}
+
+#[test]
+fn backup_taken_while_writing_is_consistent_and_opens() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    herald.add_user("keys@example.com", "Keys", "keys-password", "owner");
+    let key = herald.create_key("Acme");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (url, stop, writes) = (herald.url("/api/workspace"), stop.clone(), writes.clone());
+        std::thread::spawn(move || {
+            let client = Client::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let r = client
+                    .patch(&url)
+                    .header("X-API-Key", &key)
+                    .json(&json!({"name": format!("Acme {n}")}))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                writes.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    for i in 0..5 {
+        herald.create_key("Keys");
+        let target = herald.dir.path().join(format!("backup-{i}.db"));
+        let out = herald.cli(&["backup", target.to_str().unwrap()], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let copy = rusqlite::Connection::open(&target).unwrap();
+        let verdict: String = copy
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(verdict, "ok");
+        let name: String = copy
+            .query_row("SELECT name FROM workspaces", [], |r| r.get(0))
+            .unwrap();
+        assert!(name.starts_with("Acme"));
+        let keys: i64 = copy
+            .query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            keys,
+            i + 2,
+            "every key committed before the backup is in it"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(
+        writes.load(Ordering::Relaxed) > 0,
+        "the server was writing during the backups"
+    );
+
+    // Refuses to overwrite an existing file.
+    let existing = herald.dir.path().join("backup-0.db");
+    let out = herald.cli(&["backup", existing.to_str().unwrap()], None);
+    assert!(!out.status.success());
+
+    // The copy is a working Herald store: a server started on it lets the owner in.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(restored.path().join("data")).unwrap();
+    std::fs::copy(
+        herald.dir.path().join("backup-4.db"),
+        restored.path().join("data/herald.db"),
+    )
+    .unwrap();
+    let out = support::run_cli(
+        support::bare_command(&restored.path().join("data")),
+        &[
+            "apikey",
+            "list",
+            "--workspace",
+            &current_name(&restored.path().join("data/herald.db")),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn current_name(db: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT name FROM workspaces", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully_and_data_survives() {
+    let mut herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    let key = herald.create_key("Acme");
+    let renamed = Client::new()
+        .patch(herald.url("/api/workspace"))
+        .header("X-API-Key", &key)
+        .json(&json!({"name": "Renamed before shutdown"}))
+        .send()
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    let status = herald.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert!(herald.log().contains("herald stopped"));
+    herald.spawn();
+    let body: Value = Client::new()
+        .get(herald.url("/api/workspace"))
+        .header("X-API-Key", &key)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(body["name"], "Renamed before shutdown");
+}
+
+#[test]
+fn assets_are_served_with_long_caching_and_etags() {
+    let herald = Herald::start();
+    let client = Client::new();
+    let login = client
+        .get(herald.url("/login"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let start = login
+        .find("/assets/app.css?v=")
+        .expect("hashed asset URL in the page");
+    let url: String = login[start..].chars().take_while(|c| *c != '"').collect();
+    let css = client.get(herald.url(&url)).send().unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    let etag = css.headers()["etag"].to_str().unwrap().to_string();
+    let again = client
+        .get(herald.url(&url))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(
+        client
+            .get(herald.url("/assets/nope.css"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+}
