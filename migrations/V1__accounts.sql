@@ -2,7 +2,8 @@
 -- Timestamps are Unix milliseconds.
 
 CREATE TABLE workspaces (
-    id          TEXT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
+    uid         TEXT NOT NULL UNIQUE,
     name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
     created_at  INTEGER NOT NULL
 );
@@ -16,7 +17,7 @@ CREATE TABLE users (
 );
 
 CREATE TABLE memberships (
-    workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    workspace_id  INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     role          TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
     created_at    INTEGER NOT NULL,
@@ -28,7 +29,7 @@ CREATE TABLE sessions (
     id            INTEGER PRIMARY KEY,
     token_hash    BLOB NOT NULL UNIQUE,
     user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    workspace_id  INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     csrf_token    TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
     expires_at    INTEGER NOT NULL
@@ -37,7 +38,7 @@ CREATE INDEX sessions_by_user ON sessions(user_id);
 
 CREATE TABLE api_keys (
     id            INTEGER PRIMARY KEY,
-    workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    workspace_id  INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     name          TEXT NOT NULL,
     prefix        TEXT NOT NULL,
     key_hash      BLOB NOT NULL UNIQUE,

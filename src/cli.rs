@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::accounts::WorkspaceId;
 use crate::auth::passwords::{check_password_rules, hash_password};
 use crate::auth::{AuthError, Role, accounts, api_keys, normalize_email};
 use crate::config::{Config, ConfigError, Overrides};
@@ -198,18 +199,18 @@ fn user_add(config: &Config, email: &str, workspace: &str, role: &str) -> anyhow
     if created {
         println!(
             "created user {} as {role} of workspace {} ({})",
-            user.email, ws.name, ws.id
+            user.email, ws.name, ws.uid
         );
     } else {
         println!(
             "user {} already existed (password unchanged); now {role} of workspace {} ({})",
-            user.email, ws.name, ws.id
+            user.email, ws.name, ws.uid
         );
     }
     Ok(())
 }
 
-fn workspace_id(store: &Store, name: &str) -> anyhow::Result<String> {
+fn workspace_id(store: &Store, name: &str) -> anyhow::Result<WorkspaceId> {
     let found = store.read(|conn| accounts::find_workspace_by_name(conn, name))?;
     Ok(found
         .with_context(|| format!("no workspace named '{name}'"))?
@@ -221,7 +222,7 @@ fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
     match command {
         ApikeyCommand::Create { workspace, name } => {
             let ws = workspace_id(&store, &workspace)?;
-            let key = store.write_blocking(move |conn| api_keys::create(conn, &ws, &name))?;
+            let key = store.write_blocking(move |conn| api_keys::create(conn, ws, &name))?;
             println!(
                 "created API key {} ({}) for workspace {workspace}; it is shown only now:",
                 key.info.id, key.info.name
@@ -230,7 +231,7 @@ fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
         }
         ApikeyCommand::List { workspace } => {
             let ws = workspace_id(&store, &workspace)?;
-            let keys = store.read(|conn| api_keys::list(conn, &ws))?;
+            let keys = store.read(|conn| api_keys::list(conn, ws))?;
             println!("{:<6} {:<14} {:<8} LABEL", "ID", "PREFIX", "STATUS");
             for key in keys {
                 let status = if key.revoked_at.is_some() {
@@ -247,7 +248,7 @@ fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
         ApikeyCommand::Revoke { workspace, key } => {
             let ws = workspace_id(&store, &workspace)?;
             let revoked = store.write_blocking(move |conn| -> Result<_, AuthError> {
-                api_keys::revoke(conn, &ws, &key)
+                api_keys::revoke(conn, ws, &key)
             })?;
             println!("revoked API key {} ({})", revoked.id, revoked.name);
         }

@@ -24,9 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn current(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
     let ws: Option<Workspace> = state
         .store
-        .read(|conn| accounts::find_workspace(conn, &caller.workspace_id))?;
+        .read(|conn| accounts::find_workspace(conn, caller.workspace_id))?;
     let ws = ws.ok_or_else(|| ApiError::not_found("Workspace not found"))?;
-    Ok(HttpResponse::Ok().json(json!({ "id": ws.id, "name": ws.name })))
+    Ok(HttpResponse::Ok().json(json!({ "id": ws.uid, "name": ws.name })))
 }
 
 #[derive(Deserialize)]
@@ -42,23 +42,23 @@ async fn rename(
     body: web::Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(user_id) = caller.user_id {
-        let ws = caller.workspace_id.clone();
+        let ws = caller.workspace_id;
         let role = state
             .store
-            .read(|conn| accounts::membership_role(conn, &ws, user_id))?;
+            .read(|conn| accounts::membership_role(conn, ws, user_id))?;
         if !role.is_some_and(|r| r.can_manage()) {
             return Err(ApiError::forbidden(
                 "Only owners and admins can rename the workspace",
             ));
         }
     }
-    let ws_id = caller.workspace_id.clone();
+    let ws_id = caller.workspace_id;
     let name = body.into_inner().name;
     let ws = state
         .store
-        .write(move |conn| accounts::rename_workspace(conn, &ws_id, &name))
+        .write(move |conn| accounts::rename_workspace(conn, ws_id, &name))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "id": ws.id, "name": ws.name })))
+    Ok(HttpResponse::Ok().json(json!({ "id": ws.uid, "name": ws.name })))
 }
 
 async fn dashboard(
@@ -67,13 +67,13 @@ async fn dashboard(
     user: SignedIn,
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "dashboard")?;
-    let ws = user.0.workspace.id.clone();
+    let ws = user.0.workspace.id;
     let (keys, members) = state.store.read(|conn| {
-        let keys = api_keys::list(conn, &ws)?
+        let keys = api_keys::list(conn, ws)?
             .iter()
             .filter(|k| k.revoked_at.is_none())
             .count();
-        let members = accounts::members_of(conn, &ws)?.len();
+        let members = accounts::members_of(conn, ws)?.len();
         Ok::<_, PageError>((keys, members))
     })?;
     let base = state.config.base_url();
@@ -108,7 +108,7 @@ async fn switch(
     let target = form.into_inner().workspace_id;
     state
         .store
-        .write(move |conn| sessions::switch_workspace(conn, session_id, user_id, &target))
+        .write(move |conn| sessions::switch_workspace_by_uid(conn, session_id, user_id, &target))
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))

@@ -425,7 +425,7 @@ fn workspace_switcher_moves_the_session_between_memberships() {
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
     let initech: String = conn
         .query_row(
-            "SELECT id FROM workspaces WHERE name = 'Initech'",
+            "SELECT uid FROM workspaces WHERE name = 'Initech'",
             [],
             |r| r.get(0),
         )

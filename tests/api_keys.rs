@@ -121,10 +121,18 @@ fn x_team_id_must_name_the_keys_workspace() {
         .header("X-Team-ID", globex["id"].as_str().unwrap())
         .send()
         .unwrap();
-    assert_eq!(wrong.status(), 403);
+    assert_eq!(wrong.status(), 401, "the seed's status for a foreign team");
     let body: Value = wrong.json().unwrap();
-    assert_eq!(body["statusCode"], 403);
-    assert!(body["message"].as_str().unwrap().contains("X-Team-ID"));
+    assert_eq!(body["statusCode"], 401);
+    assert_eq!(body["message"], "Invalid team context");
+
+    let garbage = client
+        .get(herald.url("/api/workspace"))
+        .header("X-API-Key", &acme_key)
+        .header("X-Team-ID", "not-a-team")
+        .send()
+        .unwrap();
+    assert_eq!(garbage.status(), 401);
 }
 
 #[test]

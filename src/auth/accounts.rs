@@ -1,16 +1,43 @@
 //! Workspaces, users and memberships as stored.
 
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{AuthError, Role};
 use crate::store::now_ms;
 
-/// A tenant.
+/// Internal key of a workspace; every tenant-scoped row carries one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct WorkspaceId(pub i64);
+
+impl ToSql for WorkspaceId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0))
+    }
+}
+
+impl FromSql for WorkspaceId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(value).map(WorkspaceId)
+    }
+}
+
+/// A tenant. `uid` is its public id (the API's `id` and `X-Team-ID`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Workspace {
-    pub id: String,
+    pub id: WorkspaceId,
+    pub uid: String,
     pub name: String,
+}
+
+/// Reads `id, uid, name` starting at column `at`.
+pub fn workspace_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Workspace> {
+    Ok(Workspace {
+        id: r.get(at)?,
+        uid: r.get(at + 1)?,
+        name: r.get(at + 2)?,
+    })
 }
 
 /// A person who can sign in.
@@ -53,26 +80,16 @@ pub fn find_workspace_by_name(
     name: &str,
 ) -> Result<Option<Workspace>, AuthError> {
     Ok(conn
-        .prepare_cached("SELECT id, name FROM workspaces WHERE name = ?1")?
-        .query_row([name.trim()], |r| {
-            Ok(Workspace {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            })
-        })
+        .prepare_cached("SELECT id, uid, name FROM workspaces WHERE name = ?1")?
+        .query_row([name.trim()], |r| workspace_from_row(r, 0))
         .optional()?)
 }
 
 /// Finds a workspace by id.
-pub fn find_workspace(conn: &Connection, id: &str) -> Result<Option<Workspace>, AuthError> {
+pub fn find_workspace(conn: &Connection, id: WorkspaceId) -> Result<Option<Workspace>, AuthError> {
     Ok(conn
-        .prepare_cached("SELECT id, name FROM workspaces WHERE id = ?1")?
-        .query_row([id], |r| {
-            Ok(Workspace {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            })
-        })
+        .prepare_cached("SELECT id, uid, name FROM workspaces WHERE id = ?1")?
+        .query_row([id], |r| workspace_from_row(r, 0))
         .optional()?)
 }
 
@@ -82,17 +99,22 @@ pub fn ensure_workspace(conn: &Connection, name: &str) -> Result<Workspace, Auth
     if let Some(ws) = find_workspace_by_name(conn, &name)? {
         return Ok(ws);
     }
-    let ws = Workspace {
-        id: uuid::Uuid::new_v4().to_string(),
+    let uid = uuid::Uuid::new_v4().to_string();
+    conn.prepare_cached("INSERT INTO workspaces (uid, name, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![uid, name, now_ms()])?;
+    Ok(Workspace {
+        id: WorkspaceId(conn.last_insert_rowid()),
+        uid,
         name,
-    };
-    conn.prepare_cached("INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![ws.id, ws.name, now_ms()])?;
-    Ok(ws)
+    })
 }
 
 /// Renames a workspace; names stay unique.
-pub fn rename_workspace(conn: &Connection, id: &str, name: &str) -> Result<Workspace, AuthError> {
+pub fn rename_workspace(
+    conn: &Connection,
+    id: WorkspaceId,
+    name: &str,
+) -> Result<Workspace, AuthError> {
     let name = check_workspace_name(name)?;
     if find_workspace_by_name(conn, &name)?.is_some_and(|other| other.id != id) {
         return Err(AuthError::Conflict(format!(
@@ -105,10 +127,7 @@ pub fn rename_workspace(conn: &Connection, id: &str, name: &str) -> Result<Works
     if changed == 0 {
         return Err(AuthError::NotFound("workspace"));
     }
-    Ok(Workspace {
-        id: id.into(),
-        name,
-    })
+    find_workspace(conn, id)?.ok_or(AuthError::NotFound("workspace"))
 }
 
 /// Finds a user by (normalised) email.
@@ -179,7 +198,7 @@ pub fn set_password_hash(
 /// Adds the user to the workspace, or changes their role if already a member.
 pub fn upsert_membership(
     conn: &Connection,
-    workspace_id: &str,
+    workspace_id: WorkspaceId,
     user_id: i64,
     role: Role,
 ) -> Result<(), AuthError> {
@@ -194,7 +213,7 @@ pub fn upsert_membership(
 /// Removes a member; the last owner cannot be removed.
 pub fn remove_membership(
     conn: &Connection,
-    workspace_id: &str,
+    workspace_id: WorkspaceId,
     user_id: i64,
 ) -> Result<(), AuthError> {
     let role =
@@ -221,7 +240,7 @@ pub fn remove_membership(
 /// The user's role in a workspace, if a member.
 pub fn membership_role(
     conn: &Connection,
-    workspace_id: &str,
+    workspace_id: WorkspaceId,
     user_id: i64,
 ) -> Result<Option<Role>, AuthError> {
     let role: Option<String> = conn
@@ -234,16 +253,13 @@ pub fn membership_role(
 /// Every workspace the user belongs to, by name.
 pub fn memberships_of(conn: &Connection, user_id: i64) -> Result<Vec<Membership>, AuthError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+        "SELECT w.id, w.uid, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
          WHERE m.user_id = ?1 ORDER BY w.name",
     )?;
     let rows = stmt.query_map([user_id], |r| {
-        let role: String = r.get(2)?;
+        let role: String = r.get(3)?;
         Ok(Membership {
-            workspace: Workspace {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            },
+            workspace: workspace_from_row(r, 0)?,
             role: role.parse().unwrap_or(Role::Member),
         })
     })?;
@@ -251,7 +267,7 @@ pub fn memberships_of(conn: &Connection, user_id: i64) -> Result<Vec<Membership>
 }
 
 /// Members of a workspace, by email.
-pub fn members_of(conn: &Connection, workspace_id: &str) -> Result<Vec<Member>, AuthError> {
+pub fn members_of(conn: &Connection, workspace_id: WorkspaceId) -> Result<Vec<Member>, AuthError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.workspace_id = ?1 ORDER BY u.email",
@@ -282,7 +298,7 @@ pub fn add_user_to_workspace(
         Some(user) => (user, false),
         None => (insert_user(conn, email, password_hash)?, true),
     };
-    upsert_membership(conn, &workspace.id, user.id, role)?;
+    upsert_membership(conn, workspace.id, user.id, role)?;
     super::setup::clear_tokens(conn)?;
     Ok((user, workspace, created))
 }

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::AuthError;
+use super::accounts::WorkspaceId;
 use super::secrets::{new_token, token_hash};
 use crate::store::now_ms;
 
@@ -29,7 +30,11 @@ pub struct NewApiKey {
 }
 
 /// Creates a key for the workspace.
-pub fn create(conn: &Connection, workspace_id: &str, name: &str) -> Result<NewApiKey, AuthError> {
+pub fn create(
+    conn: &Connection,
+    workspace_id: WorkspaceId,
+    name: &str,
+) -> Result<NewApiKey, AuthError> {
     let name = name.trim();
     if name.chars().count() > 100 {
         return Err(AuthError::Invalid(
@@ -58,7 +63,7 @@ pub fn create(conn: &Connection, workspace_id: &str, name: &str) -> Result<NewAp
 }
 
 /// The workspace's keys, newest first.
-pub fn list(conn: &Connection, workspace_id: &str) -> Result<Vec<ApiKeyInfo>, AuthError> {
+pub fn list(conn: &Connection, workspace_id: WorkspaceId) -> Result<Vec<ApiKeyInfo>, AuthError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
          WHERE workspace_id = ?1 ORDER BY id DESC",
@@ -79,7 +84,7 @@ pub fn list(conn: &Connection, workspace_id: &str) -> Result<Vec<ApiKeyInfo>, Au
 /// Revokes a key of this workspace, by id or by prefix. Revoking twice is harmless.
 pub fn revoke(
     conn: &Connection,
-    workspace_id: &str,
+    workspace_id: WorkspaceId,
     id_or_prefix: &str,
 ) -> Result<ApiKeyInfo, AuthError> {
     let id: Option<i64> = conn
@@ -97,16 +102,20 @@ pub fn revoke(
         .ok_or(AuthError::NotFound("API key"))
 }
 
-/// Resolves a presented key to `(key id, workspace id)` if it is live.
-pub fn authenticate(conn: &Connection, secret: &str) -> Result<Option<(i64, String)>, AuthError> {
+/// Resolves a presented key to `(key id, workspace id, workspace uid)` if it is live.
+pub fn authenticate(
+    conn: &Connection,
+    secret: &str,
+) -> Result<Option<(i64, WorkspaceId, String)>, AuthError> {
     if !secret.starts_with(KEY_PREFIX) {
         return Ok(None);
     }
     Ok(conn
         .prepare_cached(
-            "SELECT id, workspace_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+            "SELECT k.id, k.workspace_id, w.uid FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+             WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
         )?
-        .query_row([token_hash(secret)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([token_hash(secret)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?)
 }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
+use super::accounts::WorkspaceId;
 use super::sessions::{self, Session};
 use super::{AuthError, accounts, api_keys};
 use crate::app::AppState;
@@ -90,7 +91,9 @@ impl FromRequest for SignedIn {
 /// Who is calling the API and for which workspace: an API key, or a signed-in session.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
+    /// The workspace's public id, which `X-Team-ID` must equal when sent.
+    pub workspace_uid: String,
     pub key_id: Option<i64>,
     pub user_id: Option<i64>,
 }
@@ -113,17 +116,19 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
         let found = state
             .store
             .read(|conn| api_keys::authenticate(conn, &key))?;
-        let (key_id, workspace_id) =
+        let (key_id, workspace_id, workspace_uid) =
             found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
         note_key_use(state, key_id);
         ApiCaller {
             workspace_id,
+            workspace_uid,
             key_id: Some(key_id),
             user_id: None,
         }
     } else if let Some(session) = session_of(state, req)? {
         ApiCaller {
             workspace_id: session.workspace.id,
+            workspace_uid: session.workspace.uid,
             key_id: None,
             user_id: Some(session.user_id),
         }
@@ -134,10 +139,9 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     };
     if let Some(team) = req.headers().get("x-team-id") {
         let team = team.to_str().unwrap_or("").trim();
-        if team != caller.workspace_id {
-            return Err(ApiError::forbidden(
-                "X-Team-ID does not match the API key's workspace",
-            ));
+        if team != caller.workspace_uid {
+            // The seed's wording and status for a team that is not the key's.
+            return Err(ApiError::unauthorized("Invalid team context"));
         }
     }
     Ok(caller)

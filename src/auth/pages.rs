@@ -153,7 +153,7 @@ async fn login(
         .write(move |conn| -> Result<Option<String>, AuthError> {
             let memberships = accounts::memberships_of(conn, user_id)?;
             match memberships.first() {
-                Some(m) => Ok(Some(sessions::create(conn, user_id, &m.workspace.id, ttl)?)),
+                Some(m) => Ok(Some(sessions::create(conn, user_id, m.workspace.id, ttl)?)),
                 None => Ok(None),
             }
         })
@@ -302,7 +302,7 @@ async fn setup_submit(
             }
             let (user, ws, _) =
                 accounts::add_user_to_workspace(conn, &email, &hash, &workspace, Role::Owner)?;
-            Ok(Some(sessions::create(conn, user.id, &ws.id, ttl)?))
+            Ok(Some(sessions::create(conn, user.id, ws.id, ttl)?))
         })
         .await?;
     let Some(session_token) = session_token else {

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::Workspace;
+use super::accounts::{Workspace, WorkspaceId, workspace_from_row};
 use super::secrets::{new_token, token_hash};
 use super::{AuthError, Role};
 use crate::store::now_ms;
@@ -25,7 +25,7 @@ pub struct Session {
 pub fn create(
     conn: &Connection,
     user_id: i64,
-    workspace_id: &str,
+    workspace_id: WorkspaceId,
     ttl_ms: i64,
 ) -> Result<String, AuthError> {
     let token = new_token("");
@@ -43,7 +43,7 @@ pub fn create(
 pub fn find(conn: &Connection, token: &str) -> Result<Option<Session>, AuthError> {
     Ok(conn
         .prepare_cached(
-            "SELECT s.id, s.user_id, u.email, w.id, w.name, m.role, s.csrf_token
+            "SELECT s.id, s.user_id, u.email, w.id, w.uid, w.name, m.role, s.csrf_token
              FROM sessions s
              JOIN users u ON u.id = s.user_id
              JOIN workspaces w ON w.id = s.workspace_id
@@ -51,17 +51,14 @@ pub fn find(conn: &Connection, token: &str) -> Result<Option<Session>, AuthError
              WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )?
         .query_row(params![token_hash(token), now_ms()], |r| {
-            let role: String = r.get(5)?;
+            let role: String = r.get(6)?;
             Ok(Session {
                 id: r.get(0)?,
                 user_id: r.get(1)?,
                 email: r.get(2)?,
-                workspace: Workspace {
-                    id: r.get(3)?,
-                    name: r.get(4)?,
-                },
+                workspace: workspace_from_row(r, 3)?,
                 role: role.parse().unwrap_or(Role::Member),
-                csrf_token: r.get(6)?,
+                csrf_token: r.get(7)?,
             })
         })
         .optional()?)
@@ -86,7 +83,7 @@ pub fn switch_workspace(
     conn: &Connection,
     session_id: i64,
     user_id: i64,
-    workspace_id: &str,
+    workspace_id: WorkspaceId,
 ) -> Result<(), AuthError> {
     if super::accounts::membership_role(conn, workspace_id, user_id)?.is_none() {
         return Err(AuthError::NotFound("workspace"));
@@ -94,6 +91,25 @@ pub fn switch_workspace(
     conn.prepare_cached("UPDATE sessions SET workspace_id = ?2 WHERE id = ?1")?
         .execute(params![session_id, workspace_id])?;
     Ok(())
+}
+
+/// Moves a session to the workspace with public id `uid`, if the user belongs to it.
+pub fn switch_workspace_by_uid(
+    conn: &Connection,
+    session_id: i64,
+    user_id: i64,
+    uid: &str,
+) -> Result<(), AuthError> {
+    let id: Option<WorkspaceId> = conn
+        .prepare_cached("SELECT id FROM workspaces WHERE uid = ?1")?
+        .query_row([uid], |r| r.get(0))
+        .optional()?;
+    switch_workspace(
+        conn,
+        session_id,
+        user_id,
+        id.ok_or(AuthError::NotFound("workspace"))?,
+    )
 }
 
 /// Drops expired sessions; run now and then so the table does not grow forever.

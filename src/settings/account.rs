@@ -81,14 +81,14 @@ pub async fn change_password(
     let Some(hash) = hash else {
         return Ok(back(Flash::error("The current password is wrong.")));
     };
-    let ws = user.0.workspace.id.clone();
+    let ws = user.0.workspace.id;
     let ttl = state.config.auth.session_ttl_hours as i64 * 3_600_000;
     let token = state
         .store
         .write(move |conn| -> Result<String, AuthError> {
             accounts::set_password_hash(conn, user_id, &hash)?;
             sessions::delete_all_for_user(conn, user_id)?;
-            sessions::create(conn, user_id, &ws, ttl)
+            sessions::create(conn, user_id, ws, ttl)
         })
         .await?;
     Ok(HttpResponse::SeeOther()

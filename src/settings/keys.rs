@@ -19,11 +19,11 @@ pub async fn settings_page(
     user: SignedIn,
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "settings")?;
-    let ws = user.0.workspace.id.clone();
-    let keys = state.store.read(|conn| api_keys::list(conn, &ws))?;
+    let ws = user.0.workspace.id;
+    let keys = state.store.read(|conn| api_keys::list(conn, ws))?;
     let members_section = members::section(&state, &user)?;
     let body = html! {
-        p.muted { "Workspace ID (for X-Team-ID): " code { (user.0.workspace.id) } }
+        p.muted { "Workspace ID (for X-Team-ID): " code { (user.0.workspace.uid) } }
         (keys_section(&user, &keys))
         (members_section)
     };
@@ -90,11 +90,11 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;
-    let ws = user.0.workspace.id.clone();
+    let ws = user.0.workspace.id;
     let name = form.into_inner().name;
     let key = state
         .store
-        .write(move |conn| api_keys::create(conn, &ws, &name))
+        .write(move |conn| api_keys::create(conn, ws, &name))
         .await?;
     let nav = user.nav(&state, "settings")?;
     let body = html! {
@@ -117,11 +117,11 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;
-    let ws = user.0.workspace.id.clone();
+    let ws = user.0.workspace.id;
     let id = id.into_inner().to_string();
     let revoked = state
         .store
-        .write(move |conn| -> Result<ApiKeyInfo, AuthError> { api_keys::revoke(conn, &ws, &id) })
+        .write(move |conn| -> Result<ApiKeyInfo, AuthError> { api_keys::revoke(conn, ws, &id) })
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/settings"))

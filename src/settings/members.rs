@@ -20,8 +20,8 @@ pub struct CsrfOnly {
 
 /// The members card of the settings page.
 pub fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageError> {
-    let ws = user.0.workspace.id.clone();
-    let members = state.store.read(|conn| accounts::members_of(conn, &ws))?;
+    let ws = user.0.workspace.id;
+    let members = state.store.read(|conn| accounts::members_of(conn, ws))?;
     let manager = user.0.role.can_manage();
     Ok(html! {
         section.card {
@@ -117,7 +117,7 @@ pub async fn add(
     })
     .await
     .map_err(|_| PageError::Unavailable("Adding members is unavailable.".into()))?;
-    let ws_id = user.0.workspace.id.clone();
+    let ws_id = user.0.workspace.id;
     let added = email.clone();
     state
         .store
@@ -126,7 +126,7 @@ pub async fn add(
                 Some(u) => u.id,
                 None => accounts::insert_user(conn, &added, &hash)?.id,
             };
-            accounts::upsert_membership(conn, &ws_id, user_id, role)
+            accounts::upsert_membership(conn, ws_id, user_id, role)
         })
         .await?;
     Ok(back(Flash::success(format!(
@@ -147,10 +147,10 @@ pub async fn remove(
     if target == user.0.user_id {
         return Ok(back(Flash::error("You cannot remove yourself.")));
     }
-    let ws_id = user.0.workspace.id.clone();
+    let ws_id = user.0.workspace.id;
     let result = state
         .store
-        .write(move |conn| accounts::remove_membership(conn, &ws_id, target))
+        .write(move |conn| accounts::remove_membership(conn, ws_id, target))
         .await;
     match result {
         Ok(()) => Ok(back(Flash::success("Member removed."))),

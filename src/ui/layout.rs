@@ -107,7 +107,7 @@ fn switcher(nav: &Nav) -> Markup {
                 label for="workspace-switch" class="sr-only" { "Workspace" }
                 select id="workspace-switch" name="workspace_id" data-autosubmit {
                     @for m in &nav.memberships {
-                        option value=(m.workspace.id) selected[m.workspace.id == nav.session.workspace.id] { (m.workspace.name) }
+                        option value=(m.workspace.uid) selected[m.workspace.id == nav.session.workspace.id] { (m.workspace.name) }
                     }
                 }
                 noscript { button type="submit" { "Switch" } }
