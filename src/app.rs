@@ -12,7 +12,10 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
-use crate::http::{ApiError, limits, metrics};
+use crate::http::ratelimit::RateLimiter;
+use crate::http::{ApiError, idempotency, limits, metrics};
+use crate::jobs::scheduler::{self, Wakeup};
+use crate::jobs::{self, ClaimedJob, JobKind};
 use crate::store::Store;
 use crate::ui::PageError;
 
@@ -24,6 +27,10 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// When each API key's `last_used_at` was last written.
     pub key_touches: Mutex<HashMap<i64, Instant>>,
+    /// Per-key request budget.
+    pub ratelimit: RateLimiter,
+    /// Pokes the job scheduler after new work commits.
+    pub wakeup: Wakeup,
 }
 
 impl AppState {
@@ -32,12 +39,15 @@ impl AppState {
             config.auth.login_max_failures,
             Duration::from_secs(config.auth.login_window_secs),
         );
+        let ratelimit = RateLimiter::new(&config.ratelimit);
         Self {
             config,
             store,
             throttle,
             metrics: metrics::Metrics::new(),
             key_touches: Mutex::new(HashMap::new()),
+            ratelimit,
+            wakeup: Wakeup::default(),
         }
     }
 }
@@ -52,6 +62,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .configure(crate::auth::pages::routes)
         .configure(crate::workspaces::routes)
         .configure(crate::settings::routes)
+        .configure(crate::contacts::api::routes)
+        .configure(crate::contacts::pages::routes)
+        .configure(crate::events::api::routes)
+        .configure(crate::events::v1::routes)
+        .configure(crate::events::sources::routes)
+        .configure(crate::events::pages::routes)
         .default_service(web::to(not_found));
 }
 
@@ -106,6 +122,44 @@ async fn announce_setup(state: &AppState) -> Result<(), AuthError> {
     Ok(())
 }
 
+const MAINTENANCE_EVERY_MS: i64 = 3_600_000;
+
+/// Makes sure one maintenance job is queued.
+async fn ensure_maintenance(state: &AppState) -> Result<(), crate::store::StoreError> {
+    let attempts = state.config.jobs.max_attempts;
+    state
+        .store
+        .write(move |conn| {
+            let queued: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = 'maintenance' AND status != 'failed')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !queued {
+                jobs::enqueue(conn, None, &JobKind::Maintenance, crate::store::now_ms(), attempts)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Hourly clean-up: expired sessions and idempotency records; then schedules itself again.
+pub async fn maintenance(state: &web::Data<AppState>, job: &ClaimedJob) -> Result<(), String> {
+    let job = job.clone();
+    let attempts = state.config.jobs.max_attempts;
+    state
+        .store
+        .write(move |conn| -> Result<(), AuthError> {
+            sessions::purge_expired(conn)?;
+            idempotency::purge(conn)?;
+            let next = crate::store::now_ms() + MAINTENANCE_EVERY_MS;
+            jobs::enqueue(conn, None, &JobKind::Maintenance, next, attempts)?;
+            jobs::complete(conn, &job)?.map_err(|stale| AuthError::Invalid(stale.to_string()))
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Runs the HTTP server until SIGINT / SIGTERM, then drains and stops.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
@@ -116,6 +170,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = web::Data::new(AppState::new(config, store));
     announce_setup(&state).await?;
     state.store.write(sessions::purge_expired).await?;
+    let released = scheduler::recover(&state).await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "resumed jobs left running by the previous process"
+        );
+    }
+    ensure_maintenance(&state).await?;
+    actix_web::rt::spawn(scheduler::run(state.clone()));
 
     let app_state = state.clone();
     let mut server = HttpServer::new(move || {

@@ -17,7 +17,87 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub ratelimit: RateLimitConfig,
+    pub jobs: JobsConfig,
+    pub contacts: ContactsConfig,
     pub log: LogConfig,
+}
+
+/// Bounds on what an ingested payload may contain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Longest string value accepted anywhere in event or contact properties, in bytes.
+    pub max_string_bytes: usize,
+    /// Deepest nesting of objects and arrays accepted in properties.
+    pub max_depth: usize,
+}
+
+/// Per-API-key token bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per API key; 0 turns rate limiting off.
+    pub requests_per_second: f64,
+    /// Requests a key may make in a burst above the sustained rate.
+    pub burst: f64,
+}
+
+/// The durable job queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How long a claimed job is held before another worker may take it over.
+    pub lease_secs: u64,
+    /// Most jobs claimed at once.
+    pub batch: usize,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: u32,
+}
+
+/// Contact imports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContactsConfig {
+    /// Largest CSV file accepted for import, in bytes.
+    pub import_max_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_string_bytes: 16 * 1024,
+            max_depth: 32,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 200.0,
+            burst: 400.0,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            lease_secs: 60,
+            batch: 256,
+            max_attempts: 10,
+        }
+    }
+}
+
+impl Default for ContactsConfig {
+    fn default() -> Self {
+        Self {
+            import_max_bytes: 1024 * 1024 * 1024,
+        }
+    }
 }
 
 /// How the HTTP server listens and what it tells the outside world about itself.
@@ -204,6 +284,24 @@ impl Config {
         }
         if self.auth.session_ttl_hours == 0 {
             return fail("auth.session_ttl_hours", "must be at least 1");
+        }
+        if self.ratelimit.requests_per_second < 0.0 || self.ratelimit.requests_per_second.is_nan() {
+            return fail("ratelimit.requests_per_second", "must be 0 (off) or more");
+        }
+        if self.ratelimit.requests_per_second > 0.0 && self.ratelimit.burst < 1.0 {
+            return fail("ratelimit.burst", "must be at least 1");
+        }
+        if self.jobs.lease_secs == 0 {
+            return fail("jobs.lease_secs", "must be at least 1");
+        }
+        if self.jobs.batch == 0 {
+            return fail("jobs.batch", "must be at least 1");
+        }
+        if self.jobs.max_attempts == 0 {
+            return fail("jobs.max_attempts", "must be at least 1");
+        }
+        if self.limits.max_depth == 0 {
+            return fail("limits.max_depth", "must be at least 1");
         }
         if self.auth.login_max_failures == 0 {
             return fail("auth.login_max_failures", "must be at least 1");

@@ -2,9 +2,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod automations;
 pub mod cli;
 pub mod config;
+pub mod contacts;
+pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod logging;
 pub mod ops;
 pub mod settings;

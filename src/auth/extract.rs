@@ -118,6 +118,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
             .read(|conn| api_keys::authenticate(conn, &key))?;
         let (key_id, workspace_id, workspace_uid) =
             found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
+        state.ratelimit.check(key_id)?;
         note_key_use(state, key_id);
         ApiCaller {
             workspace_id,

@@ -1,7 +1,10 @@
 //! HTTP plumbing shared by every feature: error shapes, body limits, metrics.
 
 pub mod error;
+pub mod idempotency;
+pub mod json;
 pub mod limits;
 pub mod metrics;
+pub mod ratelimit;
 
 pub use error::ApiError;

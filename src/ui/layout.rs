@@ -21,6 +21,8 @@ pub struct Nav {
 /// Navigation entries: only features that exist are listed.
 const NAV_ITEMS: &[(&str, &str, &str)] = &[
     ("dashboard", "/", "Dashboard"),
+    ("contacts", "/contacts", "Contacts"),
+    ("events", "/events", "Events"),
     ("settings", "/settings", "Settings"),
     ("account", "/account", "Account"),
 ];

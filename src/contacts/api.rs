@@ -1,0 +1,366 @@
+//! JSON API for contacts and custom fields.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::fields::{self, Field, FieldType};
+use super::store;
+use super::{
+    ContactError, ContactPatch, Identity, normalize_email, normalize_phone, normalize_tags,
+};
+use crate::app::AppState;
+use crate::auth::extract::ApiCaller;
+use crate::events::ingest::{Origin, record_contact_change};
+use crate::http::ApiError;
+use crate::http::json::{object_body, only_fields};
+
+/// Routes of this module.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/contacts", web::get().to(list))
+        .route("/api/contacts", web::post().to(create))
+        .route(
+            "/api/contacts/export",
+            web::get().to(super::export::csv_api),
+        )
+        .route(
+            "/api/contacts/import",
+            web::post().to(super::import::upload_api),
+        )
+        .route(
+            "/api/contacts/imports/{id}",
+            web::get().to(super::import::status_api),
+        )
+        .route("/api/contacts/{id}", web::get().to(get))
+        .route("/api/contacts/{id}", web::put().to(update))
+        .route("/api/contacts/{id}", web::delete().to(delete))
+        .route("/api/contact-fields", web::get().to(list_fields))
+        .route("/api/contact-fields", web::post().to(declare_field))
+        .route("/api/contact-fields/{key}", web::delete().to(remove_field));
+}
+
+fn text(value: &Value, key: &str, max: usize) -> Result<Option<String>, ContactError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.len() <= max => {
+            let t = s.trim();
+            Ok((!t.is_empty()).then(|| t.to_string()))
+        }
+        Value::String(_) => Err(ContactError::Invalid(format!(
+            "{key} is longer than {max} bytes"
+        ))),
+        _ => Err(ContactError::Invalid(format!("{key} must be a string"))),
+    }
+}
+
+/// Validates custom field values against the declared fields.
+pub fn custom_values(
+    values: &Map<String, Value>,
+    declared: &[Field],
+    max_string: usize,
+    what: &str,
+) -> Result<Map<String, Value>, ContactError> {
+    let mut out = Map::new();
+    for (key, value) in values {
+        let field = declared.iter().find(|f| &f.key == key).ok_or_else(|| {
+            ContactError::Invalid(format!(
+                "Unknown contact property '{key}' in {what}; declare it as a contact field first"
+            ))
+        })?;
+        out.insert(key.clone(), fields::coerce(field, value, max_string)?);
+    }
+    Ok(out)
+}
+
+/// Builds a patch from Sendra-style `contactProperties`: firstName, lastName, name and
+/// declared custom fields; anything else is refused by name.
+pub fn patch_from_contact_properties(
+    props: &Map<String, Value>,
+    declared: &[Field],
+    max_string: usize,
+) -> Result<ContactPatch, ContactError> {
+    let mut patch = ContactPatch::default();
+    let mut custom = Map::new();
+    for (key, value) in props {
+        match key.as_str() {
+            "firstName" => patch.first_name = Some(text(value, key, max_string)?),
+            "lastName" => patch.last_name = Some(text(value, key, max_string)?),
+            "name" => patch.name = Some(text(value, key, max_string)?),
+            _ => {
+                custom.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    patch.properties = custom_values(&custom, declared, max_string, "contactProperties")?;
+    Ok(patch)
+}
+
+/// Whether any key needs the workspace's field declarations to validate.
+pub fn needs_fields(props: &Map<String, Value>) -> bool {
+    props
+        .keys()
+        .any(|k| !matches!(k.as_str(), "firstName" | "lastName" | "name"))
+}
+
+const CONTACT_FIELDS: &[&str] = &[
+    "email",
+    "externalId",
+    "phone",
+    "firstName",
+    "lastName",
+    "name",
+    "properties",
+    "tags",
+    "subscribed",
+];
+
+/// Parses a contact body (create or update) into a patch.
+fn patch_from_body(
+    body: &Map<String, Value>,
+    declared: &[Field],
+    max_string: usize,
+) -> Result<ContactPatch, ContactError> {
+    let mut patch = ContactPatch::default();
+    if let Some(v) = body.get("email") {
+        let email = text(v, "email", 254)?
+            .ok_or_else(|| ContactError::Invalid("email cannot be empty".into()))?;
+        patch.email = Some(normalize_email(&email)?);
+    }
+    if let Some(v) = body.get("phone") {
+        patch.phone = Some(
+            text(v, "phone", 32)?
+                .map(|p| normalize_phone(&p))
+                .transpose()?,
+        );
+    }
+    if let Some(v) = body.get("externalId") {
+        patch.external_id = Some(text(v, "externalId", 255)?);
+    }
+    for (key, slot) in [
+        ("firstName", &mut patch.first_name),
+        ("lastName", &mut patch.last_name),
+        ("name", &mut patch.name),
+    ] {
+        if let Some(v) = body.get(key) {
+            *slot = Some(text(v, key, max_string)?);
+        }
+    }
+    match body.get("properties") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(props)) => {
+            patch.properties = custom_values(props, declared, max_string, "properties")?
+        }
+        Some(_) => return Err(ContactError::Invalid("properties must be an object".into())),
+    }
+    match body.get("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            let tags: Option<Vec<String>> =
+                items.iter().map(|t| t.as_str().map(String::from)).collect();
+            let tags = tags
+                .ok_or_else(|| ContactError::Invalid("tags must be an array of strings".into()))?;
+            patch.tags = Some(normalize_tags(&tags)?);
+        }
+        Some(_) => {
+            return Err(ContactError::Invalid(
+                "tags must be an array of strings".into(),
+            ));
+        }
+    }
+    match body.get("subscribed") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => patch.subscribed = Some(*b),
+        Some(_) => {
+            return Err(ContactError::Invalid(
+                "subscribed must be true or false".into(),
+            ));
+        }
+    }
+    Ok(patch)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    search: String,
+    page: Option<u32>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = query.page.unwrap_or(1).max(1);
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let ws = caller.workspace_id;
+    let found = state
+        .store
+        .read_async(move |conn| store::list(conn, ws, &query.search, page, limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "contacts": found.contacts.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+        "total": found.total,
+        "page": page,
+        "limit": limit,
+    })))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let contact = state
+        .store
+        .read(|conn| store::get(conn, caller.workspace_id, &id))?;
+    Ok(HttpResponse::Ok().json(contact.to_json()))
+}
+
+fn declared(state: &AppState, caller: &ApiCaller) -> Result<Vec<Field>, ApiError> {
+    Ok(state
+        .store
+        .read(|conn| fields::list(conn, caller.workspace_id))?)
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body = object_body(&req, &body)?;
+    only_fields(&body, CONTACT_FIELDS, "contact")?;
+    let declared = declared(&state, &caller)?;
+    let patch = patch_from_body(&body, &declared, state.config.limits.max_string_bytes)?;
+    let identity = Identity {
+        email: patch.email.clone(),
+        external_id: patch.external_id.clone().flatten(),
+        phone: patch.phone.clone().flatten(),
+    };
+    if identity.email.is_none() {
+        return Err(ApiError::bad_request("email is required"));
+    }
+    let ws = caller.workspace_id;
+    let contact = state
+        .store
+        .write(move |conn| -> Result<_, ContactError> {
+            if store::find_by_email(conn, ws, identity.email.as_deref().unwrap_or(""))?.is_some() {
+                return Err(ContactError::Conflict(
+                    "A contact with that email already exists".into(),
+                ));
+            }
+            let contact = store::insert(conn, ws, &identity, &patch)?;
+            let origin = Origin {
+                kind: "api",
+                detail: None,
+                trigger_id: None,
+            };
+            record_contact_change(conn, ws, &contact, true, &[], &origin)?;
+            Ok(contact)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(contact.to_json()))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body = object_body(&req, &body)?;
+    only_fields(&body, CONTACT_FIELDS, "contact")?;
+    let declared = declared(&state, &caller)?;
+    let patch = patch_from_body(&body, &declared, state.config.limits.max_string_bytes)?;
+    let ws = caller.workspace_id;
+    let uid = id.into_inner();
+    let contact = state
+        .store
+        .write(move |conn| -> Result<_, ContactError> {
+            let existing = store::get(conn, ws, &uid)?;
+            let (contact, changes) = store::apply(conn, existing, &patch)?;
+            let origin = Origin {
+                kind: "api",
+                detail: None,
+                trigger_id: None,
+            };
+            record_contact_change(conn, ws, &contact, false, &changes, &origin)?;
+            Ok(contact)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(contact.to_json()))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let uid = id.into_inner();
+    let erased = state
+        .store
+        .write(move |conn| store::erase(conn, ws, &uid))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"deleted": true, "id": erased.uid})))
+}
+
+async fn list_fields(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let fields = declared(&state, &caller)?;
+    Ok(HttpResponse::Ok().json(json!({ "fields": fields })))
+}
+
+async fn declare_field(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body = object_body(&req, &body)?;
+    only_fields(&body, &["key", "label", "type"], "contact field")?;
+    let key = body
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("key is required"))?
+        .to_string();
+    let label = body
+        .get("label")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let field_type = FieldType::parse(
+        body.get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request("type is required"))?,
+    )?;
+    let ws = caller.workspace_id;
+    let field = state
+        .store
+        .write(move |conn| fields::declare(conn, ws, &key, &label, field_type))
+        .await?;
+    Ok(HttpResponse::Created().json(field))
+}
+
+async fn remove_field(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let key = key.into_inner();
+    state
+        .store
+        .write(move |conn| fields::remove(conn, ws, &key))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

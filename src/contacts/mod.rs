@@ -1,0 +1,190 @@
+//! Contacts: the people a workspace messages, unique per workspace by lower-cased email,
+//! with declared custom fields, tags and a subscription status.
+
+pub mod api;
+pub mod export;
+pub mod fields;
+pub mod import;
+pub mod pages;
+pub mod store;
+
+use serde_json::{Map, Value, json};
+
+use crate::store::StoreError;
+
+/// Failures of the contact domain, each a client mistake except `Store`.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Contact not found")]
+    NotFound,
+    #[error("{0}")]
+    Missing(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ContactError {
+    fn from(e: rusqlite::Error) -> Self {
+        ContactError::Store(StoreError::from(e))
+    }
+}
+
+impl From<ContactError> for crate::http::ApiError {
+    fn from(e: ContactError) -> Self {
+        use crate::http::ApiError;
+        match e {
+            ContactError::Invalid(m) => ApiError::bad_request(m),
+            ContactError::NotFound => ApiError::not_found("Contact not found"),
+            ContactError::Missing(m) => ApiError::not_found(m),
+            ContactError::Conflict(m) => ApiError::new(actix_web::http::StatusCode::CONFLICT, m),
+            ContactError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ContactError> for crate::ui::PageError {
+    fn from(e: ContactError) -> Self {
+        use crate::ui::PageError;
+        match e {
+            ContactError::Invalid(m) | ContactError::Conflict(m) => PageError::BadRequest(m),
+            ContactError::NotFound | ContactError::Missing(_) => PageError::NotFound,
+            ContactError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A contact as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub id: i64,
+    pub uid: String,
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub properties: Map<String, Value>,
+    pub tags: Vec<String>,
+    pub subscribed: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Contact {
+    /// The API representation.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.uid,
+            "email": self.email,
+            "externalId": self.external_id,
+            "phone": self.phone,
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "name": self.name,
+            "properties": self.properties,
+            "tags": self.tags,
+            "subscribed": self.subscribed,
+            "createdAt": crate::events::iso_time(self.created_at),
+            "updatedAt": crate::events::iso_time(self.updated_at),
+        })
+    }
+
+    /// What people see as the contact's name.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = self.name.as_deref().filter(|n| !n.is_empty()) {
+            return name.to_string();
+        }
+        let joined = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if joined.is_empty() {
+            self.email
+                .clone()
+                .or(self.external_id.clone())
+                .or(self.phone.clone())
+                .unwrap_or_default()
+        } else {
+            joined
+        }
+    }
+}
+
+/// How an incoming event or API call names its contact; tried in this order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Identity {
+    pub fn is_empty(&self) -> bool {
+        self.external_id.is_none() && self.email.is_none() && self.phone.is_none()
+    }
+}
+
+/// A change to a contact's properties: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactPatch {
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+    pub email: Option<String>,
+    /// Custom fields; `Value::Null` removes one.
+    pub properties: Map<String, Value>,
+    /// Replaces the tag set when present.
+    pub tags: Option<Vec<String>>,
+    pub subscribed: Option<bool>,
+}
+
+/// Lower-cases and checks an email address.
+pub fn normalize_email(raw: &str) -> Result<String, ContactError> {
+    crate::auth::normalize_email(raw).map_err(|e| ContactError::Invalid(e.to_string()))
+}
+
+/// Checks a phone number is E.164 (`+` then 8 to 15 digits), ignoring spaces and dashes.
+pub fn normalize_phone(raw: &str) -> Result<String, ContactError> {
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    let digits = cleaned.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(cleaned)
+    } else {
+        Err(ContactError::Invalid(format!(
+            "'{raw}' is not an E.164 phone number (like +14155550123)"
+        )))
+    }
+}
+
+/// Tags: trimmed, 1 to 64 characters, de-duplicated, order kept.
+pub fn normalize_tags(raw: &[String]) -> Result<Vec<String>, ContactError> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in raw {
+        let tag = tag.trim();
+        if tag.is_empty() || tag.chars().count() > 64 {
+            return Err(ContactError::Invalid(
+                "Tags must be 1 to 64 characters".into(),
+            ));
+        }
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_string());
+        }
+    }
+    if tags.len() > 100 {
+        return Err(ContactError::Invalid(
+            "A contact can have at most 100 tags".into(),
+        ));
+    }
+    Ok(tags)
+}

@@ -1,0 +1,6 @@
+//! Contacts pages.
+
+use actix_web::web;
+
+/// Routes of this module.
+pub fn routes(_cfg: &mut web::ServiceConfig) {}

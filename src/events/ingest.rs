@@ -1,0 +1,156 @@
+//! The one ingest path every event takes, whatever door it came in by: upsert the contact,
+//! record `contact_added` / `contact_updated`, store the event, and offer each occurrence
+//! to the automation engine, all inside the caller's write transaction.
+
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value};
+
+use crate::auth::accounts::WorkspaceId;
+use crate::automations::{self, Occurrence, Outcome};
+use crate::contacts::store::{self as contacts, Change, changes_json};
+use crate::contacts::{Contact, ContactError, ContactPatch, Identity};
+use crate::store::now_ms;
+
+/// Name of the occurrence recorded when a contact is created.
+pub const CONTACT_ADDED: &str = "contact_added";
+/// Name of the occurrence recorded when a contact's properties change.
+pub const CONTACT_UPDATED: &str = "contact_updated";
+
+/// Where an event came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `api`, `webhook`, `form`, `ui` or `system`.
+    pub kind: &'static str,
+    /// Extra detail shown in the log: ip, user agent, source name, type.
+    pub detail: Option<Value>,
+    /// The tracking record this event belongs to, if any.
+    pub trigger_id: Option<i64>,
+}
+
+/// An event ready to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub name: String,
+    pub properties: Map<String, Value>,
+    pub origin: Origin,
+}
+
+/// What ingest did.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub contact: Contact,
+    pub contact_created: bool,
+    pub event_id: i64,
+    pub automations: Outcome,
+}
+
+/// Stores an event row and remembers its name.
+pub fn insert_event(
+    conn: &Connection,
+    ws: WorkspaceId,
+    contact_id: i64,
+    name: &str,
+    properties: &Map<String, Value>,
+    origin: &Origin,
+) -> Result<i64, ContactError> {
+    let now = now_ms();
+    conn.prepare_cached(
+        "INSERT INTO events (workspace_id, contact_id, name, properties, source, source_detail, trigger_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        ws,
+        contact_id,
+        name,
+        Value::Object(properties.clone()).to_string(),
+        origin.kind,
+        origin.detail.as_ref().map(|d| d.to_string()),
+        origin.trigger_id,
+        now
+    ])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO event_names (workspace_id, name, first_seen_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![ws, name, now])?;
+    Ok(id)
+}
+
+/// Records `contact_added` or `contact_updated` and offers it to automations.
+pub fn record_contact_change(
+    conn: &Connection,
+    ws: WorkspaceId,
+    contact: &Contact,
+    created: bool,
+    changes: &[Change],
+    origin: &Origin,
+) -> Result<Outcome, ContactError> {
+    let system = Origin {
+        kind: "system",
+        detail: Some(Value::String(origin.kind.into())),
+        trigger_id: origin.trigger_id,
+    };
+    if created {
+        insert_event(conn, ws, contact.id, CONTACT_ADDED, &Map::new(), &system)?;
+        return Ok(automations::on_occurrence(
+            conn,
+            ws,
+            contact,
+            Occurrence::ContactAdded,
+        )?);
+    }
+    if changes.is_empty() {
+        return Ok(Outcome::default());
+    }
+    let mut properties = Map::new();
+    properties.insert("changes".into(), changes_json(changes));
+    insert_event(conn, ws, contact.id, CONTACT_UPDATED, &properties, &system)?;
+    Ok(automations::on_occurrence(
+        conn,
+        ws,
+        contact,
+        Occurrence::ContactUpdated,
+    )?)
+}
+
+/// Upserts the contact, stores the event, runs automations. Call inside a write.
+pub fn ingest(
+    conn: &Connection,
+    ws: WorkspaceId,
+    identity: &Identity,
+    patch: &ContactPatch,
+    event: &NewEvent,
+) -> Result<Ingested, ContactError> {
+    let upserted = contacts::upsert(conn, ws, identity, patch)?;
+    let mut outcome = record_contact_change(
+        conn,
+        ws,
+        &upserted.contact,
+        upserted.created,
+        &upserted.changes,
+        &event.origin,
+    )?;
+    let event_id = insert_event(
+        conn,
+        ws,
+        upserted.contact.id,
+        &event.name,
+        &event.properties,
+        &event.origin,
+    )?;
+    outcome += automations::on_occurrence(
+        conn,
+        ws,
+        &upserted.contact,
+        Occurrence::Event {
+            name: &event.name,
+            event_id,
+        },
+    )?;
+    Ok(Ingested {
+        contact: upserted.contact,
+        contact_created: upserted.created,
+        event_id,
+        automations: outcome,
+    })
+}

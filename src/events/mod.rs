@@ -1,0 +1,112 @@
+//! Events: every way an event gets in (direct API, v1 async API, event sources), the
+//! event log, declared patterns and trigger tracking.
+
+pub mod api;
+pub mod ingest;
+pub mod log;
+pub mod pages;
+pub mod patterns;
+pub mod sources;
+pub mod v1;
+
+use serde_json::{Map, Value};
+
+use crate::config::LimitsConfig;
+
+/// Formats Unix milliseconds as ISO 8601 with milliseconds, as the APIs return times.
+pub fn iso_time(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// Parses an ISO 8601 / RFC 3339 timestamp (or a bare date, as midnight UTC) to Unix ms.
+pub fn parse_time(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let date = time::Date::parse(
+        s,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+/// Checks an event name: 1 to 120 characters, no control characters.
+pub fn check_event_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("Event name is required".into());
+    }
+    if name.chars().count() > 120 {
+        return Err("Event name must be at most 120 characters".into());
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err("Event name must not contain control characters".into());
+    }
+    Ok(name.to_string())
+}
+
+/// Checks an arbitrary JSON properties object against the configured limits.
+/// `what` names the field in the error (e.g. `eventProperties`).
+pub fn check_properties(
+    value: &Value,
+    what: &str,
+    limits: &LimitsConfig,
+) -> Result<Map<String, Value>, String> {
+    let Value::Object(map) = value else {
+        return Err(format!("{what} must be an object"));
+    };
+    check_value(value, what, 1, limits)?;
+    Ok(map.clone())
+}
+
+fn check_value(
+    value: &Value,
+    path: &str,
+    depth: usize,
+    limits: &LimitsConfig,
+) -> Result<(), String> {
+    match value {
+        Value::Object(map) => {
+            if depth > limits.max_depth {
+                return Err(format!(
+                    "{path} is nested deeper than {} levels",
+                    limits.max_depth
+                ));
+            }
+            for (key, v) in map {
+                if key.len() > 256 {
+                    return Err(format!("{path} has a key longer than 256 bytes"));
+                }
+                check_value(v, &format!("{path}.{key}"), depth + 1, limits)?;
+            }
+        }
+        Value::Array(items) => {
+            if depth > limits.max_depth {
+                return Err(format!(
+                    "{path} is nested deeper than {} levels",
+                    limits.max_depth
+                ));
+            }
+            for (i, v) in items.iter().enumerate() {
+                check_value(v, &format!("{path}.{i}"), depth + 1, limits)?;
+            }
+        }
+        Value::String(s) if s.len() > limits.max_string_bytes => {
+            return Err(format!(
+                "{path} is longer than {} bytes",
+                limits.max_string_bytes
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Event sources: inbound webhook URLs whose token is the credential.
+
+use actix_web::web;
+
+/// Routes of this module.
+pub fn routes(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,399 @@
+//! Sendmator-shaped v1 API: `POST /api/v1/events/send` queues the event durably and
+//! answers 201 at once; a job processes it (now or at `trigger_at`). Triggers track it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::ingest::{NewEvent, Origin, ingest};
+use super::{check_event_name, check_properties, iso_time, parse_time};
+use crate::app::AppState;
+use crate::auth::accounts::WorkspaceId;
+use crate::auth::extract::ApiCaller;
+use crate::contacts::api::custom_values;
+use crate::contacts::{
+    ContactError, ContactPatch, Identity, fields, normalize_email, normalize_phone,
+};
+use crate::http::ApiError;
+use crate::http::idempotency;
+use crate::http::json::{object_body, only_fields, opt_string};
+use crate::jobs::{self, ClaimedJob, JobKind};
+use crate::store::{StoreError, now_ms};
+
+/// Routes of this module.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/events/send", web::post().to(send))
+        .route("/api/v1/triggers/{id}", web::get().to(trigger))
+        .route(
+            "/api/v1/triggers/{id}/workflow",
+            web::get().to(trigger_workflows),
+        );
+}
+
+/// The queued form of an event, stored on its trigger until a worker ingests it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    pub event_name: String,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub custom_fields: Map<String, Value>,
+    pub event_data: Map<String, Value>,
+    pub variables: Map<String, Value>,
+    pub source: Value,
+}
+
+impl QueuedEvent {
+    fn identity(&self) -> Identity {
+        Identity {
+            external_id: self.external_id.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+        }
+    }
+
+    fn patch(&self) -> ContactPatch {
+        ContactPatch {
+            name: self.name.clone().map(Some),
+            properties: self.custom_fields.clone(),
+            ..ContactPatch::default()
+        }
+    }
+}
+
+fn object_field(
+    body: &Map<String, Value>,
+    key: &str,
+    state: &AppState,
+) -> Result<Map<String, Value>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(v) => check_properties(v, key, &state.config.limits).map_err(ApiError::bad_request),
+    }
+}
+
+/// Validates a v1 body: the seed's messages for name and `trigger_at`.
+fn parse(
+    state: &AppState,
+    ws: WorkspaceId,
+    body: &Map<String, Value>,
+) -> Result<(QueuedEvent, Option<i64>), ApiError> {
+    only_fields(
+        body,
+        &[
+            "event_name",
+            "user_info",
+            "source",
+            "event_data",
+            "variables",
+            "trigger_at",
+        ],
+        "request",
+    )?;
+    let event_name = match body.get("event_name") {
+        Some(Value::String(s)) => check_event_name(s).map_err(ApiError::bad_request)?,
+        None | Some(Value::Null) => return Err(ApiError::bad_request("Event name is required")),
+        Some(_) => return Err(ApiError::bad_request("event_name must be a string")),
+    };
+    let trigger_at = match body.get("trigger_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let at = parse_time(s)
+                .filter(|_| s.contains('T'))
+                .ok_or_else(|| ApiError::bad_request("Invalid trigger_at format"))?;
+            if at <= now_ms() {
+                return Err(ApiError::bad_request("trigger_at must be a future date"));
+            }
+            Some(at)
+        }
+        Some(_) => return Err(ApiError::bad_request("Invalid trigger_at format")),
+    };
+    let user_info = object_field(body, "user_info", state)?;
+    only_fields(
+        &user_info,
+        &[
+            "contact_external_id",
+            "email",
+            "phone",
+            "name",
+            "custom_fields",
+        ],
+        "user_info",
+    )?;
+    let email = opt_string(&user_info, "email", "user_info.")?
+        .map(|e| normalize_email(&e))
+        .transpose()?;
+    let phone = opt_string(&user_info, "phone", "user_info.")?
+        .map(|p| normalize_phone(&p))
+        .transpose()?;
+    let external_id = opt_string(&user_info, "contact_external_id", "user_info.")?
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if external_id.as_ref().is_some_and(|e| e.len() > 255) {
+        return Err(ApiError::bad_request(
+            "user_info.contact_external_id must be at most 255 characters",
+        ));
+    }
+    if email.is_none() && phone.is_none() && external_id.is_none() {
+        return Err(ApiError::bad_request(
+            "user_info must include contact_external_id, email or phone",
+        ));
+    }
+    let name = opt_string(&user_info, "name", "user_info.")?
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let custom = match user_info.get("custom_fields") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => {
+            let declared = state.store.read(|conn| fields::list(conn, ws))?;
+            custom_values(
+                m,
+                &declared,
+                state.config.limits.max_string_bytes,
+                "user_info.custom_fields",
+            )?
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "user_info.custom_fields must be an object",
+            ));
+        }
+    };
+    let source = object_field(body, "source", state)?;
+    only_fields(&source, &["type", "ip", "user_agent"], "source")?;
+    for key in ["type", "ip", "user_agent"] {
+        opt_string(&source, key, "source.")?;
+    }
+    let queued = QueuedEvent {
+        event_name,
+        external_id,
+        email,
+        phone,
+        name,
+        custom_fields: custom,
+        event_data: object_field(body, "event_data", state)?,
+        variables: object_field(body, "variables", state)?,
+        source: Value::Object(source),
+    };
+    Ok((queued, trigger_at))
+}
+
+enum Reply {
+    Fresh(Value),
+    Replay(u16, String),
+}
+
+async fn send(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let idem = idempotency::from_request(&req, "v1.events.send", &body)?;
+    let map = object_body(&req, &body)?;
+    let ws = caller.workspace_id;
+    let (queued, trigger_at) = parse(&state, ws, &map)?;
+    let max_attempts = state.config.jobs.max_attempts;
+    let reply = state
+        .store
+        .write(move |conn| -> Result<Reply, ApiError> {
+            if let Some(key) = &idem
+                && let Some(stored) = idempotency::lookup(conn, ws, key)?
+            {
+                return Ok(Reply::Replay(stored.status, stored.body));
+            }
+            let now = now_ms();
+            let uid = uuid::Uuid::new_v4().to_string();
+            let status = if trigger_at.is_some() { "scheduled" } else { "queued" };
+            conn.prepare_cached(
+                "INSERT INTO triggers (uid, workspace_id, event_name, status, payload, scheduled_for, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(StoreError::from)?
+            .execute(params![uid, ws, queued.event_name, status, serde_json::to_string(&queued).expect("serializes"), trigger_at, now])
+            .map_err(StoreError::from)?;
+            let trigger_id = conn.last_insert_rowid();
+            let job_id = jobs::enqueue(conn, Some(ws), &JobKind::IngestEvent { trigger_id }, trigger_at.unwrap_or(now), max_attempts)?;
+            let mut body = json!({
+                "success": true,
+                "trigger_id": uid,
+                "job_id": job_id.to_string(),
+                "message": "Event queued successfully",
+            });
+            if let Some(at) = trigger_at {
+                body["message"] = json!(format!("Event scheduled for {}", iso_time(at)));
+                body["scheduled_for"] = json!(iso_time(at));
+            }
+            super::api::remember(conn, ws, idem.as_ref(), 201, &body)?;
+            Ok(Reply::Fresh(body))
+        })
+        .await?;
+    Ok(match reply {
+        Reply::Fresh(body) => {
+            state.wakeup.wake();
+            HttpResponse::Created().json(body)
+        }
+        Reply::Replay(status, body) => super::api::replayed(status, body),
+    })
+}
+
+/// Ingests the event behind a trigger, exactly once: the ingest, the trigger update and
+/// the job's completion commit together, guarded by the job's fence.
+pub async fn process_trigger(
+    state: &web::Data<AppState>,
+    job: &ClaimedJob,
+    trigger_id: i64,
+) -> Result<(), String> {
+    let job = job.clone();
+    let result = state
+        .store
+        .write(move |conn| -> Result<(), ProcessError> {
+            if !jobs::still_held(conn, &job)? {
+                return Ok(());
+            }
+            let row: Option<(WorkspaceId, String, String, Option<i64>)> = conn
+                .prepare_cached("SELECT workspace_id, status, payload, started_at FROM triggers WHERE id = ?1")?
+                .query_row([trigger_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?)))
+                .optional()?;
+            let Some((ws, status, payload, _)) = row else {
+                // The trigger's workspace was deleted: nothing left to do.
+                jobs::complete(conn, &job)?.map_err(|e| ProcessError::Stale(e.to_string()))?;
+                return Ok(());
+            };
+            if status == "completed" || status == "failed" {
+                jobs::complete(conn, &job)?.map_err(|e| ProcessError::Stale(e.to_string()))?;
+                return Ok(());
+            }
+            let queued: QueuedEvent = serde_json::from_str(&payload).map_err(|e| ProcessError::Bad(e.to_string()))?;
+            let mut detail = match &queued.source {
+                Value::Object(m) => m.clone(),
+                _ => Map::new(),
+            };
+            if !queued.variables.is_empty() {
+                detail.insert("variables".into(), Value::Object(queued.variables.clone()));
+            }
+            let event = NewEvent {
+                name: queued.event_name.clone(),
+                properties: queued.event_data.clone(),
+                origin: Origin { kind: "api", detail: Some(Value::Object(detail)), trigger_id: Some(trigger_id) },
+            };
+            let started = now_ms();
+            let done = ingest(conn, ws, &queued.identity(), &queued.patch(), &event)?;
+            conn.prepare_cached(
+                "UPDATE triggers SET status = 'completed', started_at = COALESCE(started_at, ?2), completed_at = ?3,
+                 total_contacts = 1, filtered = ?4 WHERE id = ?1",
+            )?
+            .execute(params![trigger_id, started, now_ms(), done.automations.filtered])?;
+            jobs::complete(conn, &job)?.map_err(|e| ProcessError::Stale(e.to_string()))?;
+            Ok(())
+        })
+        .await;
+    result.map_err(|e| e.to_string())
+}
+
+/// Why processing a trigger failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{0}")]
+    Stale(String),
+    #[error("unreadable queued event: {0}")]
+    Bad(String),
+    #[error(transparent)]
+    Contact(#[from] ContactError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ProcessError {
+    fn from(e: rusqlite::Error) -> Self {
+        ProcessError::Store(StoreError::from(e))
+    }
+}
+
+/// Records that a trigger's job gave up.
+pub async fn mark_failed(state: &web::Data<AppState>, trigger_id: i64, error: &str) {
+    let error = error.to_string();
+    let result = state
+        .store
+        .write(move |conn| {
+            conn.execute(
+                "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = total_contacts, error = ?3 WHERE id = ?1",
+                params![trigger_id, now_ms(), error],
+            )
+            .map_err(StoreError::from)
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(trigger_id, error = %e, "could not mark trigger failed");
+    }
+}
+
+/// A trigger as the v1 API reports it.
+pub fn trigger_json(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Option<Value>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT uid, event_name, status, created_at, started_at, completed_at, scheduled_for,
+                    total_contacts, sent, failed, filtered, error
+             FROM triggers WHERE workspace_id = ?1 AND uid = ?2",
+        )?
+        .query_row(params![ws, uid], |r| {
+            let uid: String = r.get(0)?;
+            let time = |v: Option<i64>| v.map(iso_time);
+            Ok(json!({
+                "id": uid,
+                "flow_type": "workflow",
+                "trigger_type": "workflow",
+                "event_name": r.get::<_, String>(1)?,
+                "status": r.get::<_, String>(2)?,
+                "created_at": iso_time(r.get(3)?),
+                "started_at": time(r.get(4)?),
+                "completed_at": time(r.get(5)?),
+                "scheduled_for": time(r.get(6)?),
+                "summary": {
+                    "total_contacts": r.get::<_, i64>(7)?,
+                    "sent": r.get::<_, i64>(8)?,
+                    "failed": r.get::<_, i64>(9)?,
+                    "filtered": r.get::<_, i64>(10)?,
+                },
+                "error": r.get::<_, Option<String>>(11)?,
+                "details_endpoint": format!("/triggers/{uid}/workflow"),
+            }))
+        })
+        .optional()?)
+}
+
+async fn trigger(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let found = state
+        .store
+        .read(|conn| trigger_json(conn, caller.workspace_id, &id))?;
+    found
+        .map(|t| HttpResponse::Ok().json(t))
+        .ok_or_else(|| ApiError::not_found("Trigger not found"))
+}
+
+async fn trigger_workflows(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let found = state
+        .store
+        .read(|conn| trigger_json(conn, caller.workspace_id, &id))?;
+    let trigger = found.ok_or_else(|| ApiError::not_found("Trigger not found"))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "trigger_id": trigger["id"],
+        "status": trigger["status"],
+        "summary": trigger["summary"],
+        "workflows": [],
+    })))
+}
