@@ -23,6 +23,7 @@ pub struct Metrics {
     writer_commits: IntGauge,
     writer_writes: IntGauge,
     writer_queued: IntGauge,
+    jobs: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -65,8 +66,14 @@ impl Metrics {
         let writer_queued =
             IntGauge::new("herald_db_writes_queued", "Writes waiting for the writer")
                 .expect("metric");
+        let jobs = IntGaugeVec::new(
+            Opts::new("herald_jobs", "Jobs in the durable queue by status"),
+            &["status"],
+        )
+        .expect("metric");
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(jobs.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(pool.clone()),
             Box::new(writer_commits.clone()),
@@ -83,6 +90,7 @@ impl Metrics {
             writer_commits,
             writer_writes,
             writer_queued,
+            jobs,
         }
     }
 
@@ -105,6 +113,12 @@ impl Metrics {
         self.writer_commits.set(writer.commits as i64);
         self.writer_writes.set(writer.writes as i64);
         self.writer_queued.set(writer.queued as i64);
+        if let Ok(counts) = state.store.read(crate::jobs::counts) {
+            for status in ["pending", "running", "failed"] {
+                let n = counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+                self.jobs.with_label_values(&[status]).set(n);
+            }
+        }
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

@@ -142,6 +142,20 @@ impl Herald {
         }
     }
 
+    /// Kills the server with SIGKILL, as a crash or power cut would, and waits for it.
+    pub fn crash(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// An owner, a workspace and an API key for it, in one call.
+    pub fn workspace_with_key(&self, workspace: &str) -> String {
+        let email = format!("owner@{}.example.com", workspace.to_lowercase().replace(' ', "-"));
+        self.add_user(&email, workspace, "owner-password", "owner");
+        self.create_key(workspace)
+    }
+
     /// Runs a `herald` subcommand against this server's data directory.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         run_cli(self.command(), args, stdin)

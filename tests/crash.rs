@@ -1,0 +1,99 @@
+//! Nothing lost: under load on the async endpoint the server is killed with SIGKILL;
+//! after a restart every trigger that got a 201 exists and is processed exactly once.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use support::Herald;
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
+    let mut herald = Herald::start_with(&[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0")]);
+    let key = herald.workspace_with_key("Acme");
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = herald.url("/api/v1/events/send");
+    let clients: Vec<_> = (0..8)
+        .map(|worker| {
+            let (acknowledged, stop, url, key) = (acknowledged.clone(), stop.clone(), url.clone(), key.clone());
+            std::thread::spawn(move || {
+                let client = Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let body = json!({
+                        "event_name": "order_placed",
+                        "user_info": {"email": format!("buyer{}@example.com", (worker * 1000 + n) % 300)},
+                        "event_data": {"worker": worker, "n": n}
+                    });
+                    match client.post(&url).header("X-API-Key", &key).json(&body).send() {
+                        Ok(r) if r.status() == 201 => {
+                            let v: Value = r.json().unwrap();
+                            acknowledged.lock().unwrap().push(v["trigger_id"].as_str().unwrap().to_string());
+                        }
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_kill = acknowledged.lock().unwrap().len();
+    herald.crash();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(before_kill > 100, "the server was under load: {before_kill} acknowledged");
+
+    herald.spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+    loop {
+        let pending: i64 = conn.query_row("SELECT COUNT(*) FROM triggers WHERE status != 'completed'", [], |r| r.get(0)).unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} triggers never completed after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.status, (SELECT COUNT(*) FROM events e WHERE e.trigger_id = t.id AND e.name = 'order_placed')
+             FROM triggers t WHERE t.uid = ?1",
+        )
+        .unwrap();
+    for id in &acknowledged {
+        let (status, events): (String, i64) = stmt
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap_or_else(|_| panic!("acknowledged trigger {id} is missing after the crash"));
+        assert_eq!(status, "completed", "trigger {id}");
+        assert_eq!(events, 1, "trigger {id} ran exactly once");
+    }
+    let orphans: i64 = conn
+        .query_row("SELECT COUNT(*) FROM events WHERE name = 'order_placed' AND trigger_id IS NULL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(orphans, 0);
+    let jobs_left: i64 = conn.query_row("SELECT COUNT(*) FROM jobs WHERE kind = 'ingest_event'", [], |r| r.get(0)).unwrap();
+    assert_eq!(jobs_left, 0, "every job finished");
+
+    // The API agrees.
+    let sample = &acknowledged[acknowledged.len() / 2];
+    let t: Value = Client::new()
+        .get(herald.url(&format!("/api/v1/triggers/{sample}")))
+        .header("X-API-Key", &key)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(t["status"], "completed");
+}

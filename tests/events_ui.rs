@@ -1,0 +1,95 @@
+//! The Events pages as a signed-in user sees them: the log with filters and deep links,
+//! undeclared names with one-click "Declare them", and patterns.
+
+mod support;
+
+use reqwest::blocking::Client;
+use serde_json::json;
+use support::{page_csrf, Herald};
+
+fn setup() -> (Herald, Client, String) {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    let key = herald.create_key("Acme");
+    let browser = herald.signed_in("ada@example.com", "analytical-engine");
+    (herald, browser, key)
+}
+
+fn send(herald: &Herald, key: &str, email: &str, name: &str) {
+    let r = Client::new()
+        .post(herald.url("/api/events/send"))
+        .header("X-API-Key", key)
+        .json(&json!({"email": email, "eventName": name, "eventProperties": {"note": "<b>bold</b>"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn the_log_lists_filters_and_deep_links_events() {
+    let (herald, browser, key) = setup();
+    send(&herald, &key, "ada@example.com", "signUp");
+    send(&herald, &key, "bob@example.com", "upgraded");
+    let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
+    assert!(page.contains("signUp") && page.contains("upgraded"));
+    assert!(page.contains("ada@example.com") && page.contains("bob@example.com"));
+    assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"), "properties shown escaped");
+    assert!(!page.contains("<b>bold</b>"));
+    assert!(page.contains("undeclared"));
+
+    let filtered = browser.get(herald.url("/events?eventName=upgraded")).send().unwrap().text().unwrap();
+    assert!(filtered.contains("bob@example.com"));
+    assert!(!filtered.contains(">ada@example.com<"), "deep link is pre-filtered");
+    let by_email = browser.get(herald.url("/events?email=ada%40example.com")).send().unwrap().text().unwrap();
+    assert!(by_email.contains("signUp") && !by_email.contains("bob@example.com"));
+    let bad = browser.get(herald.url("/events?from=not-a-date")).send().unwrap();
+    assert_eq!(bad.status(), 200);
+    assert!(bad.text().unwrap().contains("from must be an ISO 8601 date"));
+}
+
+#[test]
+fn declare_them_declares_every_undeclared_name_in_one_click() {
+    let (herald, browser, key) = setup();
+    send(&herald, &key, "ada@example.com", "signUp");
+    send(&herald, &key, "ada@example.com", "invoicePaid");
+    let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
+    assert!(page.contains("Declare them"));
+    let token = page_csrf(&herald, &browser, "/events");
+    let r = browser.post(herald.url("/events/declare")).form(&[("csrf_token", token.as_str())]).send().unwrap();
+    assert_eq!(r.status(), 303);
+    let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
+    assert!(!page.contains("Declare them"));
+    assert!(!page.contains(">undeclared<"));
+    let patterns: serde_json::Value = Client::new()
+        .get(herald.url("/api/event-patterns"))
+        .header("X-API-Key", &key)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let names: Vec<&str> = patterns["patterns"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["invoicePaid", "signUp"]);
+
+    let refused = browser.post(herald.url("/events/declare")).form(&[("csrf_token", "forged")]).send().unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+#[test]
+fn patterns_page_adds_validates_and_removes() {
+    let (herald, browser, _) = setup();
+    let token = page_csrf(&herald, &browser, "/events/patterns");
+    browser.post(herald.url("/events/patterns")).form(&[("name", "trialStarted"), ("csrf_token", token.as_str())]).send().unwrap();
+    browser.post(herald.url("/events/patterns")).form(&[("name", "9bad name"), ("csrf_token", token.as_str())]).send().unwrap();
+    let page = browser.get(herald.url("/events/patterns")).send().unwrap().text().unwrap();
+    assert!(page.contains("trialStarted"));
+    assert!(page.contains("Invalid pattern name"), "the refusal is shown");
+    assert!(page.contains("/events?eventName=trialStarted"), "Log link deep-links the log");
+    let r = browser
+        .post(herald.url("/events/patterns/trialStarted/delete"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = browser.get(herald.url("/events/patterns")).send().unwrap().text().unwrap();
+    assert!(!page.contains("<code>trialStarted</code>"));
+}
