@@ -28,19 +28,19 @@ fn send(herald: &Herald, key: &str, email: &str, name: &str) {
 #[test]
 fn the_log_lists_filters_and_deep_links_events() {
     let (herald, browser, key) = setup();
-    send(&herald, &key, "ada@example.com", "signUp");
+    send(&herald, &key, "carol@example.com", "signUp");
     send(&herald, &key, "bob@example.com", "upgraded");
     let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
     assert!(page.contains("signUp") && page.contains("upgraded"));
-    assert!(page.contains("ada@example.com") && page.contains("bob@example.com"));
+    assert!(page.contains("carol@example.com") && page.contains("bob@example.com"));
     assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"), "properties shown escaped");
     assert!(!page.contains("<b>bold</b>"));
     assert!(page.contains("undeclared"));
 
     let filtered = browser.get(herald.url("/events?eventName=upgraded")).send().unwrap().text().unwrap();
     assert!(filtered.contains("bob@example.com"));
-    assert!(!filtered.contains(">ada@example.com<"), "deep link is pre-filtered");
-    let by_email = browser.get(herald.url("/events?email=ada%40example.com")).send().unwrap().text().unwrap();
+    assert!(!filtered.contains("carol@example.com"), "deep link is pre-filtered");
+    let by_email = browser.get(herald.url("/events?email=carol%40example.com")).send().unwrap().text().unwrap();
     assert!(by_email.contains("signUp") && !by_email.contains("bob@example.com"));
     let bad = browser.get(herald.url("/events?from=not-a-date")).send().unwrap();
     assert_eq!(bad.status(), 200);
