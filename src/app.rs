@@ -31,10 +31,14 @@ pub struct AppState {
     pub ratelimit: RateLimiter,
     /// Pokes the job scheduler after new work commits.
     pub wakeup: Wakeup,
+    /// Where outgoing mail goes (SMTP or the outbox folder).
+    pub mailer: crate::delivery::mailer::Mailer,
+    /// Signs unsubscribe links.
+    pub link_secret: Vec<u8>,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store) -> Self {
+    pub fn new(config: Config, store: Store, mailer: crate::delivery::mailer::Mailer, link_secret: Vec<u8>) -> Self {
         let throttle = LoginThrottle::new(
             config.auth.login_max_failures,
             Duration::from_secs(config.auth.login_window_secs),
@@ -47,7 +51,9 @@ impl AppState {
             metrics: metrics::Metrics::new(),
             key_touches: Mutex::new(HashMap::new()),
             ratelimit,
-            wakeup: Wakeup::default(),
+            wakeup: Wakeup,
+            mailer,
+            link_secret,
         }
     }
 }
@@ -68,6 +74,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .configure(crate::events::v1::routes)
         .configure(crate::events::sources::routes)
         .configure(crate::events::pages::routes)
+        .configure(crate::templates::api::routes)
+        .configure(crate::templates::pages::routes)
+        .configure(crate::automations::api::routes)
+        .configure(crate::automations::pages::routes)
+        .configure(crate::delivery::pages::routes)
+        .configure(crate::delivery::unsubscribe::routes)
         .default_service(web::to(not_found));
 }
 
@@ -167,7 +179,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = config.server.workers;
     let max_body = config.server.max_body_bytes;
     let shutdown = config.server.shutdown_timeout_secs;
-    let state = web::Data::new(AppState::new(config, store));
+    crate::jobs::set_max_attempts(config.jobs.max_attempts);
+    let mailer = crate::delivery::mailer::Mailer::new(&config.smtp, &config.store.data_dir)?;
+    let link_secret = store.write(crate::delivery::unsubscribe::load_secret).await?;
+    let state = web::Data::new(AppState::new(config, store, mailer, link_secret));
     announce_setup(&state).await?;
     state.store.write(sessions::purge_expired).await?;
     let released = scheduler::recover(&state).await?;

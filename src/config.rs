@@ -21,7 +21,75 @@ pub struct Config {
     pub ratelimit: RateLimitConfig,
     pub jobs: JobsConfig,
     pub contacts: ContactsConfig,
+    pub smtp: SmtpConfig,
+    pub webhooks: WebhooksConfig,
     pub log: LogConfig,
+}
+
+/// Outgoing mail. With no `host`, mail goes to the outbox folder in the data directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// SMTP server; empty writes mail to `<data_dir>/outbox` instead of sending it.
+    pub host: String,
+    pub port: u16,
+    /// `none`, `starttls` or `tls` (implicit TLS, usually port 465).
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: String,
+    pub from_address: String,
+    pub from_name: String,
+    /// Connections kept open to the server.
+    pub pool_size: u32,
+    /// Messages per second at most; 0 means unlimited.
+    pub max_per_second: f64,
+    /// Seconds before a connection or command gives up (a temporary failure).
+    pub timeout_secs: u64,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from_address: "herald@localhost".into(),
+            from_name: "Herald".into(),
+            pool_size: 4,
+            max_per_second: 0.0,
+            timeout_secs: 15,
+        }
+    }
+}
+
+/// Outgoing webhook calls (automation webhook steps).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Allow targets on loopback, private and link-local addresses (off: refused).
+    pub allow_private_targets: bool,
+    /// Seconds one attempt may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// Bounds on what an ingested payload may contain.
@@ -299,6 +367,15 @@ impl Config {
         }
         if self.jobs.max_attempts == 0 {
             return fail("jobs.max_attempts", "must be at least 1");
+        }
+        if !self.smtp.host.is_empty() && !self.smtp.from_address.contains('@') {
+            return fail("smtp.from_address", "must be an email address");
+        }
+        if self.smtp.pool_size == 0 {
+            return fail("smtp.pool_size", "must be at least 1");
+        }
+        if self.smtp.max_per_second < 0.0 || self.smtp.max_per_second.is_nan() {
+            return fail("smtp.max_per_second", "must be 0 (unlimited) or more");
         }
         if self.limits.max_depth == 0 {
             return fail("limits.max_depth", "must be at least 1");

@@ -1,15 +1,22 @@
-//! The automation engine's entry point for ingest.
+//! Automations: definitions, the engine that enrolls and exits contacts in the same
+//! transaction as the event, the durable step runner, and the API and pages.
 //!
-//! Every occurrence (an event, `contact_added`, `contact_updated`) is offered here in the
-//! same transaction that stores it, so matching, enrolling and exiting commit atomically
-//! with the event. Automations themselves arrive with the automation engine; until a
-//! workspace has any, an occurrence enrolls and exits nothing.
+//! Every occurrence (an event, `contact_added`, `contact_updated`) is offered to
+//! [`on_occurrence`] inside the write that stores it, so matching, enrolling and exiting
+//! commit atomically with the event; steps then run from the durable job queue.
 
-use rusqlite::Connection;
+pub mod api;
+pub mod conditions;
+pub mod definition;
+pub mod engine;
+pub mod pages;
+pub mod runner;
+pub mod store;
+pub mod webhook;
 
-use crate::auth::accounts::WorkspaceId;
-use crate::contacts::Contact;
-use crate::store::StoreError;
+use serde_json::{Map, Value};
+
+pub use engine::on_occurrence;
 
 /// What happened to a contact, as automations see it.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +27,17 @@ pub enum Occurrence<'a> {
     ContactAdded,
     /// Some of the contact's properties changed.
     ContactUpdated,
+}
+
+/// The data that comes with an occurrence: what templates and conditions can see.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub event: &'a Map<String, Value>,
+    pub variables: &'a Map<String, Value>,
+    pub trigger_id: Option<i64>,
+    /// Changes made by an automation step do not re-trigger `contact_updated` automations,
+    /// so two automations cannot feed each other forever.
+    pub from_automation: bool,
 }
 
 /// Counts reported back to the caller of ingest.
@@ -36,14 +54,4 @@ impl std::ops::AddAssign for Outcome {
         self.exited += other.exited;
         self.filtered += other.filtered;
     }
-}
-
-/// Matches active automations against an occurrence and enrolls / exits the contact.
-pub fn on_occurrence(
-    _conn: &Connection,
-    _ws: WorkspaceId,
-    _contact: &Contact,
-    _occurrence: Occurrence<'_>,
-) -> Result<Outcome, StoreError> {
-    Ok(Outcome::default())
 }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
 use crate::auth::accounts::WorkspaceId;
-use crate::automations::{self, Occurrence, Outcome};
+use crate::automations::{self, Occurrence, Outcome, Scope};
 use crate::contacts::store::{self as contacts, Change, changes_json};
 use crate::contacts::{Contact, ContactError, ContactPatch, Identity};
 use crate::store::now_ms;
@@ -90,14 +90,11 @@ pub fn record_contact_change(
         detail: Some(Value::String(origin.kind.into())),
         trigger_id: origin.trigger_id,
     };
+    let empty = Map::new();
     if created {
-        insert_event(conn, ws, contact.id, CONTACT_ADDED, &Map::new(), &system)?;
-        return Ok(automations::on_occurrence(
-            conn,
-            ws,
-            contact,
-            Occurrence::ContactAdded,
-        )?);
+        insert_event(conn, ws, contact.id, CONTACT_ADDED, &empty, &system)?;
+        let scope = Scope { event: &empty, variables: &empty, trigger_id: origin.trigger_id, from_automation: false };
+        return Ok(automations::on_occurrence(conn, ws, contact, Occurrence::ContactAdded, &scope)?);
     }
     if changes.is_empty() {
         return Ok(Outcome::default());
@@ -105,52 +102,33 @@ pub fn record_contact_change(
     let mut properties = Map::new();
     properties.insert("changes".into(), changes_json(changes));
     insert_event(conn, ws, contact.id, CONTACT_UPDATED, &properties, &system)?;
-    Ok(automations::on_occurrence(
-        conn,
-        ws,
-        contact,
-        Occurrence::ContactUpdated,
-    )?)
+    let scope = Scope {
+        event: &properties,
+        variables: &empty,
+        trigger_id: origin.trigger_id,
+        from_automation: origin.kind == "automation",
+    };
+    Ok(automations::on_occurrence(conn, ws, contact, Occurrence::ContactUpdated, &scope)?)
 }
 
 /// Upserts the contact, stores the event, runs automations. Call inside a write.
-pub fn ingest(
+pub fn ingest(conn: &Connection, ws: WorkspaceId, identity: &Identity, patch: &ContactPatch, event: &NewEvent) -> Result<Ingested, ContactError> {
+    ingest_with_variables(conn, ws, identity, patch, event, &Map::new())
+}
+
+/// [`ingest`] with template variables for the enrollments it starts (v1 API).
+pub fn ingest_with_variables(
     conn: &Connection,
     ws: WorkspaceId,
     identity: &Identity,
     patch: &ContactPatch,
     event: &NewEvent,
+    variables: &Map<String, Value>,
 ) -> Result<Ingested, ContactError> {
     let upserted = contacts::upsert(conn, ws, identity, patch)?;
-    let mut outcome = record_contact_change(
-        conn,
-        ws,
-        &upserted.contact,
-        upserted.created,
-        &upserted.changes,
-        &event.origin,
-    )?;
-    let event_id = insert_event(
-        conn,
-        ws,
-        upserted.contact.id,
-        &event.name,
-        &event.properties,
-        &event.origin,
-    )?;
-    outcome += automations::on_occurrence(
-        conn,
-        ws,
-        &upserted.contact,
-        Occurrence::Event {
-            name: &event.name,
-            event_id,
-        },
-    )?;
-    Ok(Ingested {
-        contact: upserted.contact,
-        contact_created: upserted.created,
-        event_id,
-        automations: outcome,
-    })
+    let mut outcome = record_contact_change(conn, ws, &upserted.contact, upserted.created, &upserted.changes, &event.origin)?;
+    let event_id = insert_event(conn, ws, upserted.contact.id, &event.name, &event.properties, &event.origin)?;
+    let scope = Scope { event: &event.properties, variables, trigger_id: event.origin.trigger_id, from_automation: false };
+    outcome += automations::on_occurrence(conn, ws, &upserted.contact, Occurrence::Event { name: &event.name, event_id }, &scope)?;
+    Ok(Ingested { contact: upserted.contact, contact_created: upserted.created, event_id, automations: outcome })
 }

@@ -8,6 +8,7 @@ pub mod pages;
 pub mod patterns;
 pub mod sources;
 pub mod v1;
+pub mod v1_sync;
 
 use serde_json::{Map, Value};
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::ingest::{NewEvent, Origin, ingest};
+use super::ingest::{NewEvent, Origin, ingest_with_variables};
 use super::{check_event_name, check_properties, iso_time, parse_time};
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
@@ -24,6 +24,8 @@ use crate::store::{StoreError, now_ms};
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/events/send", web::post().to(send))
+        .route("/api/v1/events/trigger", web::post().to(super::v1_sync::trigger_now))
+        .route("/api/v1/workflows/trigger", web::post().to(super::v1_sync::start_workflow))
         .route("/api/v1/triggers/{id}", web::get().to(trigger))
         .route(
             "/api/v1/triggers/{id}/workflow",
@@ -75,7 +77,7 @@ fn object_field(
 }
 
 /// Validates a v1 body: the seed's messages for name and `trigger_at`.
-fn parse(
+pub fn parse(
     state: &AppState,
     ws: WorkspaceId,
     body: &Map<String, Value>,
@@ -280,7 +282,7 @@ pub async fn process_trigger(
                 origin: Origin { kind: "api", detail: Some(Value::Object(detail)), trigger_id: Some(trigger_id) },
             };
             let started = now_ms();
-            let done = ingest(conn, ws, &queued.identity(), &queued.patch(), &event)?;
+            let done = ingest_with_variables(conn, ws, &queued.identity(), &queued.patch(), &event, &queued.variables)?;
             conn.prepare_cached(
                 "UPDATE triggers SET status = 'completed', started_at = COALESCE(started_at, ?2), completed_at = ?3,
                  total_contacts = 1, filtered = ?4 WHERE id = ?1",
@@ -330,38 +332,45 @@ pub async fn mark_failed(state: &web::Data<AppState>, trigger_id: i64, error: &s
     }
 }
 
-/// A trigger as the v1 API reports it.
-pub fn trigger_json(
-    conn: &Connection,
-    ws: WorkspaceId,
-    uid: &str,
-) -> Result<Option<Value>, StoreError> {
+/// A trigger as the v1 API reports it, with live counts from its enrollments' messages:
+/// `processing` while any of its enrollments is still running.
+pub fn trigger_json(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Value>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT uid, event_name, status, created_at, started_at, completed_at, scheduled_for,
-                    total_contacts, sent, failed, filtered, error
-             FROM triggers WHERE workspace_id = ?1 AND uid = ?2",
+            "SELECT t.uid, t.event_name, t.status, t.created_at, t.started_at, t.completed_at, t.scheduled_for,
+                    t.total_contacts, t.filtered, t.error,
+                    (SELECT COUNT(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id WHERE e.trigger_id = t.id AND m.status = 'sent'),
+                    (SELECT COUNT(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id WHERE e.trigger_id = t.id AND m.status = 'failed'),
+                    (SELECT COUNT(*) FROM enrollments e WHERE e.trigger_id = t.id AND e.state IN ('active', 'waiting')),
+                    t.failed
+             FROM triggers t WHERE t.workspace_id = ?1 AND t.uid = ?2",
         )?
         .query_row(params![ws, uid], |r| {
             let uid: String = r.get(0)?;
             let time = |v: Option<i64>| v.map(iso_time);
+            let mut status: String = r.get(2)?;
+            let running: i64 = r.get(12)?;
+            if status == "completed" && running > 0 {
+                status = "processing".into();
+            }
+            let failed = r.get::<_, i64>(11)? + r.get::<_, i64>(13)?;
             Ok(json!({
                 "id": uid,
                 "flow_type": "workflow",
                 "trigger_type": "workflow",
                 "event_name": r.get::<_, String>(1)?,
-                "status": r.get::<_, String>(2)?,
+                "status": status,
                 "created_at": iso_time(r.get(3)?),
                 "started_at": time(r.get(4)?),
-                "completed_at": time(r.get(5)?),
+                "completed_at": if running > 0 { None } else { time(r.get(5)?) },
                 "scheduled_for": time(r.get(6)?),
                 "summary": {
                     "total_contacts": r.get::<_, i64>(7)?,
-                    "sent": r.get::<_, i64>(8)?,
-                    "failed": r.get::<_, i64>(9)?,
-                    "filtered": r.get::<_, i64>(10)?,
+                    "sent": r.get::<_, i64>(10)?,
+                    "failed": failed,
+                    "filtered": r.get::<_, i64>(8)?,
                 },
-                "error": r.get::<_, Option<String>>(11)?,
+                "error": r.get::<_, Option<String>>(9)?,
                 "details_endpoint": format!("/triggers/{uid}/workflow"),
             }))
         })
@@ -381,19 +390,17 @@ async fn trigger(
         .ok_or_else(|| ApiError::not_found("Trigger not found"))
 }
 
-async fn trigger_workflows(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let found = state
-        .store
-        .read(|conn| trigger_json(conn, caller.workspace_id, &id))?;
-    let trigger = found.ok_or_else(|| ApiError::not_found("Trigger not found"))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "trigger_id": trigger["id"],
-        "status": trigger["status"],
-        "summary": trigger["summary"],
-        "workflows": [],
-    })))
+async fn trigger_workflows(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let found = state.store.read(|conn| -> Result<Option<Value>, StoreError> {
+        let Some(trigger) = trigger_json(conn, ws, &id)? else { return Ok(None) };
+        let internal: i64 = conn.query_row("SELECT id FROM triggers WHERE workspace_id = ?1 AND uid = ?2", params![ws, id.as_str()], |r| r.get(0))?;
+        Ok(Some(json!({
+            "trigger_id": trigger["id"],
+            "status": trigger["status"],
+            "summary": trigger["summary"],
+            "workflows": super::v1_sync::workflows_of(conn, internal)?,
+        })))
+    })?;
+    found.map(|v| HttpResponse::Ok().json(v)).ok_or_else(|| ApiError::not_found("Trigger not found"))
 }

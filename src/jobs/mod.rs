@@ -25,6 +25,12 @@ pub enum JobKind {
     ImportContacts { import_id: i64 },
     /// Periodic clean-up: expired sessions, idempotency records.
     Maintenance,
+    /// Send (or retry) one outgoing message.
+    SendMessage { message_id: i64 },
+    /// Advance an enrollment through its automation's steps.
+    RunEnrollment { enrollment_id: i64 },
+    /// Call the webhook of an automation step.
+    CallWebhook { enrollment_id: i64, position: String },
 }
 
 impl JobKind {
@@ -33,6 +39,9 @@ impl JobKind {
             JobKind::IngestEvent { .. } => "ingest_event",
             JobKind::ImportContacts { .. } => "import_contacts",
             JobKind::Maintenance => "maintenance",
+            JobKind::SendMessage { .. } => "send_message",
+            JobKind::RunEnrollment { .. } => "run_enrollment",
+            JobKind::CallWebhook { .. } => "call_webhook",
         }
     }
 }
@@ -51,6 +60,25 @@ pub struct ClaimedJob {
 #[derive(Debug, thiserror::Error)]
 #[error("job {0} is no longer held by this worker")]
 pub struct StaleJob(pub i64);
+
+static MAX_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(10);
+static ENQUEUED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets the attempts jobs created deep in the domain get (from `jobs.max_attempts`).
+pub fn set_max_attempts(n: u32) {
+    MAX_ATTEMPTS.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Attempts a job gets before it is marked failed.
+pub fn max_attempts() -> u32 {
+    MAX_ATTEMPTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether a job was enqueued since the last call (checked by the writer after commit,
+/// so the scheduler wakes for work enqueued by any code path).
+pub fn take_enqueued() -> bool {
+    ENQUEUED.swap(false, std::sync::atomic::Ordering::AcqRel)
+}
 
 /// Adds a job due at `due_at` (Unix ms); returns its id.
 pub fn enqueue(
@@ -73,6 +101,7 @@ pub fn enqueue(
         max_attempts,
         now_ms()
     ])?;
+    ENQUEUED.store(true, std::sync::atomic::Ordering::Release);
     Ok(conn.last_insert_rowid())
 }
 

@@ -18,18 +18,30 @@ const MAX_IN_FLIGHT: usize = 512;
 /// Longest sleep with nothing due (a safety net; new work wakes the loop directly).
 const IDLE_WAIT: Duration = Duration::from_secs(30);
 
+fn notify() -> &'static Notify {
+    static NOTIFY: std::sync::OnceLock<Notify> = std::sync::OnceLock::new();
+    NOTIFY.get_or_init(Notify::new)
+}
+
+/// Called by the writer after every commit: wakes the scheduler if jobs were enqueued.
+pub fn after_commit() {
+    if super::take_enqueued() {
+        notify().notify_one();
+    }
+}
+
 /// Wakes the scheduler; cloned into whatever enqueues jobs.
 #[derive(Clone, Default)]
-pub struct Wakeup(Arc<Notify>);
+pub struct Wakeup;
 
 impl Wakeup {
     /// Call after the transaction that enqueued a job has committed.
     pub fn wake(&self) {
-        self.0.notify_one();
+        notify().notify_one();
     }
 
     async fn wait(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.0.notified()).await;
+        let _ = tokio::time::timeout(timeout, notify().notified()).await;
     }
 }
 
@@ -103,6 +115,11 @@ async fn execute(state: &web::Data<AppState>, job: ClaimedJob) {
             crate::contacts::import::process_chunk(state, &job, *import_id).await
         }
         JobKind::Maintenance => crate::app::maintenance(state, &job).await,
+        JobKind::SendMessage { message_id } => crate::delivery::send::process(state, &job, *message_id).await,
+        JobKind::RunEnrollment { enrollment_id } => crate::automations::runner::run(state, &job, *enrollment_id).await,
+        JobKind::CallWebhook { enrollment_id, position } => {
+            crate::automations::webhook::call(state, &job, *enrollment_id, position).await
+        }
     };
     if let Err(error) = outcome {
         tracing::warn!(job = job.id, attempt = job.attempts, %error, "job failed");
@@ -130,5 +147,8 @@ async fn on_final_failure(state: &web::Data<AppState>, job: &ClaimedJob, error: 
     }
     if let JobKind::ImportContacts { import_id } = job.kind {
         crate::contacts::import::mark_failed(state, import_id, error).await;
+    }
+    if let JobKind::RunEnrollment { enrollment_id } = job.kind {
+        crate::automations::runner::mark_failed(state, enrollment_id, error).await;
     }
 }

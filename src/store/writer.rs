@@ -170,10 +170,14 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, max_batch: usize, counte
             for job in batch {
                 job(&conn)(Ok(()));
             }
+            crate::jobs::scheduler::after_commit();
         } else {
             let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
             match conn.execute_batch("COMMIT") {
-                Ok(()) => completions.into_iter().for_each(|c| c(Ok(()))),
+                Ok(()) => {
+                    crate::jobs::scheduler::after_commit();
+                    completions.into_iter().for_each(|c| c(Ok(())));
+                }
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK");
                     let message = e.to_string();

@@ -23,6 +23,9 @@ const NAV_ITEMS: &[(&str, &str, &str)] = &[
     ("dashboard", "/", "Dashboard"),
     ("contacts", "/contacts", "Contacts"),
     ("events", "/events", "Events"),
+    ("automations", "/automations", "Automations"),
+    ("templates", "/templates", "Templates"),
+    ("outbox", "/outbox", "Outbox"),
     ("settings", "/settings", "Settings"),
     ("account", "/account", "Account"),
 ];

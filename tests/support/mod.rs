@@ -2,6 +2,8 @@
 //! directory, and talks HTTP to it like a browser or an API client would.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -151,7 +153,10 @@ impl Herald {
 
     /// An owner, a workspace and an API key for it, in one call.
     pub fn workspace_with_key(&self, workspace: &str) -> String {
-        let email = format!("owner@{}.example.com", workspace.to_lowercase().replace(' ', "-"));
+        let email = format!(
+            "owner@{}.example.com",
+            workspace.to_lowercase().replace(' ', "-")
+        );
         self.add_user(&email, workspace, "owner-password", "owner");
         self.create_key(workspace)
     }

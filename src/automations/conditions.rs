@@ -1,0 +1,97 @@
+//! Evaluates filter and branch conditions against the contact and the triggering event.
+
+use serde_json::{Map, Value};
+
+use super::definition::{Comparison, Condition, Op};
+use crate::contacts::Contact;
+
+/// What a condition can look at.
+pub struct Subject<'a> {
+    pub contact: &'a Contact,
+    pub event: &'a Map<String, Value>,
+}
+
+/// Whether the condition holds.
+pub fn holds(condition: &Condition, subject: &Subject<'_>) -> bool {
+    match condition {
+        Condition::All { all } => all.iter().all(|c| holds(c, subject)),
+        Condition::Any { any } => any.iter().any(|c| holds(c, subject)),
+        Condition::Compare(cmp) => compare(cmp, lookup(&cmp.field, subject).as_ref()),
+    }
+}
+
+fn contact_field(contact: &Contact, name: &str) -> Option<Value> {
+    let text = |v: &Option<String>| v.clone().map(Value::String);
+    match name {
+        "email" => text(&contact.email),
+        "firstName" => text(&contact.first_name),
+        "lastName" => text(&contact.last_name),
+        "name" => text(&contact.name),
+        "phone" => text(&contact.phone),
+        "externalId" => text(&contact.external_id),
+        "tags" => Some(Value::Array(contact.tags.iter().cloned().map(Value::String).collect())),
+        "subscribed" => Some(Value::Bool(contact.subscribed)),
+        other => contact.properties.get(other).cloned(),
+    }
+}
+
+fn lookup(field: &str, subject: &Subject<'_>) -> Option<Value> {
+    if let Some(name) = field.strip_prefix("contact.") {
+        return contact_field(subject.contact, name).filter(|v| !v.is_null());
+    }
+    let path = field.strip_prefix("event.")?;
+    let mut current = subject.event.get(path.split('.').next()?)?;
+    for part in path.split('.').skip(1) {
+        current = match current {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    (!current.is_null()).then(|| current.clone())
+}
+
+fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn loosely_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
+        _ => match (as_number(a), as_number(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+fn compare(cmp: &Comparison, actual: Option<&Value>) -> bool {
+    match cmp.op {
+        Op::Exists => actual.is_some() == cmp.value.as_bool().unwrap_or(true),
+        Op::Eq => actual.is_some_and(|a| loosely_equal(a, &cmp.value)),
+        Op::Neq => !actual.is_some_and(|a| loosely_equal(a, &cmp.value)),
+        Op::Contains => match actual {
+            Some(Value::Array(items)) => items.iter().any(|i| loosely_equal(i, &cmp.value)),
+            Some(Value::String(s)) => cmp.value.as_str().is_some_and(|needle| s.to_lowercase().contains(&needle.to_lowercase())),
+            _ => false,
+        },
+        Op::Gt | Op::Lt => {
+            let ordering = match (actual.and_then(as_number), as_number(&cmp.value)) {
+                (Some(a), Some(b)) => a.partial_cmp(&b),
+                _ => match (actual.and_then(Value::as_str), cmp.value.as_str()) {
+                    (Some(a), Some(b)) => Some(a.cmp(b)),
+                    _ => None,
+                },
+            };
+            match (cmp.op, ordering) {
+                (Op::Gt, Some(std::cmp::Ordering::Greater)) => true,
+                (Op::Lt, Some(std::cmp::Ordering::Less)) => true,
+                _ => false,
+            }
+        }
+    }
+}

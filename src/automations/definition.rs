@@ -1,0 +1,414 @@
+//! The automation definition: trigger, frequency, exit events, filters and steps, parsed
+//! with errors that name the path of the bad part (e.g. `steps[2].then[0].template`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Deepest nesting of branches allowed.
+pub const MAX_DEPTH: usize = 16;
+/// Most steps in one automation, counting nested ones.
+pub const MAX_STEPS: usize = 500;
+
+/// A whole automation as the API sends and receives it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Definition {
+    pub name: String,
+    #[serde(default = "draft")]
+    pub status: Status,
+    pub trigger: Trigger,
+    #[serde(default)]
+    pub frequency: Frequency,
+    #[serde(default)]
+    pub exit_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Condition>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+fn draft() -> Status {
+    Status::Draft
+}
+
+/// Whether the automation enrolls contacts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Draft,
+    Active,
+    Paused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Active => "active",
+            Status::Paused => "paused",
+        }
+    }
+}
+
+/// What starts an enrollment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    #[serde(rename = "type")]
+    pub kind: TriggerType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+}
+
+/// The kinds of trigger.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerType {
+    Event,
+    ContactAdded,
+    ContactUpdated,
+    ListJoined,
+}
+
+impl TriggerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerType::Event => "event",
+            TriggerType::ContactAdded => "contact_added",
+            TriggerType::ContactUpdated => "contact_updated",
+            TriggerType::ListJoined => "list_joined",
+        }
+    }
+}
+
+/// Every matching occurrence enrolls, or only the first one ever per contact.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Frequency {
+    #[default]
+    EveryTime,
+    OncePerContact,
+}
+
+/// A condition on the contact and the event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Condition {
+    All { all: Vec<Condition> },
+    Any { any: Vec<Condition> },
+    Compare(Comparison),
+}
+
+/// `{field, op, value}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    pub field: String,
+    pub op: Op,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub value: Value,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Eq,
+    Neq,
+    Contains,
+    Exists,
+    Gt,
+    Lt,
+}
+
+/// One step of an automation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    Email {
+        template: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
+    Wait {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
+    Branch {
+        #[serde(rename = "if")]
+        condition: Condition,
+        #[serde(default)]
+        then: Vec<Step>,
+        #[serde(default, rename = "else")]
+        otherwise: Vec<Step>,
+    },
+    UpdateContact {
+        #[serde(default)]
+        set: serde_json::Map<String, Value>,
+        #[serde(default, rename = "addTags")]
+        add_tags: Vec<String>,
+        #[serde(default, rename = "removeTags")]
+        remove_tags: Vec<String>,
+    },
+    Webhook {
+        url: String,
+        #[serde(default = "post")]
+        method: String,
+    },
+    Exit,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+
+impl Step {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Email { .. } => "email",
+            Step::Wait { .. } => "wait",
+            Step::Branch { .. } => "branch",
+            Step::UpdateContact { .. } => "update_contact",
+            Step::Webhook { .. } => "webhook",
+            Step::Exit => "exit",
+        }
+    }
+}
+
+/// Parses `"2d"`, `"3h"`, `"15m"`, `"30s"` into milliseconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let number: i64 = text[..text.len() - unit.len_utf8()].trim().parse().ok()?;
+    let factor = match unit {
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        'w' => 7 * 86_400_000,
+        _ => return None,
+    };
+    (number > 0 && number <= 3650 * 86_400_000 / factor).then(|| number * factor)
+}
+
+/// A validation failure naming the path of the bad part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Parses JSON into a definition; shape errors name their path.
+pub fn parse(value: Value) -> Result<Definition, Invalid> {
+    serde_path_to_error::deserialize::<_, Definition>(value).map_err(|e| Invalid {
+        path: match e.path().to_string().as_str() {
+            "." => "definition".to_string(),
+            p => p.to_string(),
+        },
+        message: e.inner().to_string(),
+    })
+}
+
+/// Checks what shape alone cannot: names, durations, depth, known templates and channels.
+pub fn validate(def: &Definition, template_exists: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+    let fail = |path: &str, message: &str| Err(Invalid { path: path.into(), message: message.into() });
+    if def.name.trim().is_empty() || def.name.chars().count() > 200 {
+        return fail("name", "must be 1 to 200 characters");
+    }
+    match (def.trigger.kind, &def.trigger.event) {
+        (TriggerType::Event, None) => return fail("trigger.event", "is required for an event trigger"),
+        (TriggerType::Event, Some(e)) if crate::events::check_event_name(e).is_err() => return fail("trigger.event", "is not a valid event name"),
+        (TriggerType::ListJoined, None) => return fail("trigger.event", "names the list for a list_joined trigger"),
+        _ => {}
+    }
+    for (i, name) in def.exit_on.iter().enumerate() {
+        if crate::events::check_event_name(name).is_err() {
+            return fail(&format!("exitOn[{i}]"), "is not a valid event name");
+        }
+    }
+    if let Some(filters) = &def.filters {
+        validate_condition(filters, "filters", 1)?;
+    }
+    let mut count = 0;
+    validate_steps(&def.steps, "steps", 1, &mut count, template_exists)
+}
+
+fn validate_condition(c: &Condition, path: &str, depth: usize) -> Result<(), Invalid> {
+    if depth > MAX_DEPTH {
+        return Err(Invalid { path: path.into(), message: format!("conditions nest deeper than {MAX_DEPTH}") });
+    }
+    match c {
+        Condition::All { all: items } | Condition::Any { any: items } => {
+            let key = if matches!(c, Condition::All { .. }) { "all" } else { "any" };
+            for (i, item) in items.iter().enumerate() {
+                validate_condition(item, &format!("{path}.{key}[{i}]"), depth + 1)?;
+            }
+            Ok(())
+        }
+        Condition::Compare(cmp) => {
+            let known = cmp.field.starts_with("contact.") || cmp.field.starts_with("event.");
+            if !known || cmp.field.len() < 7 {
+                return Err(Invalid { path: format!("{path}.field"), message: "must start with contact. or event.".into() });
+            }
+            if cmp.op != Op::Exists && cmp.value.is_null() {
+                return Err(Invalid { path: format!("{path}.value"), message: "is required for this operator".into() });
+            }
+            Ok(())
+        }
+    }
+}
+
+fn validate_steps(steps: &[Step], path: &str, depth: usize, count: &mut usize, template_exists: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+    if depth > MAX_DEPTH {
+        return Err(Invalid { path: path.into(), message: format!("branches nest deeper than {MAX_DEPTH}") });
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let here = format!("{path}[{i}]");
+        *count += 1;
+        if *count > MAX_STEPS {
+            return Err(Invalid { path: here, message: format!("an automation has at most {MAX_STEPS} steps") });
+        }
+        match step {
+            Step::Email { template, channel } => {
+                if !template_exists(template) {
+                    return Err(Invalid { path: format!("{here}.template"), message: format!("no template with id '{template}'") });
+                }
+                if let Some(channel) = channel
+                    && channel != "email"
+                {
+                    return Err(Invalid { path: format!("{here}.channel"), message: format!("unknown channel '{channel}'") });
+                }
+            }
+            Step::Wait { duration, until } => match (duration, until) {
+                (Some(d), None) => {
+                    if parse_duration(d).is_none() {
+                        return Err(Invalid { path: format!("{here}.duration"), message: format!("'{d}' is not a duration like 2d, 3h, 15m or 30s") });
+                    }
+                }
+                (None, Some(u)) => {
+                    if crate::events::parse_time(u).is_none() {
+                        return Err(Invalid { path: format!("{here}.until"), message: format!("'{u}' is not an ISO 8601 time") });
+                    }
+                }
+                _ => return Err(Invalid { path: here, message: "a wait needs exactly one of duration or until".into() }),
+            },
+            Step::Branch { condition, then, otherwise } => {
+                validate_condition(condition, &format!("{here}.if"), 1)?;
+                validate_steps(then, &format!("{here}.then"), depth + 1, count, template_exists)?;
+                validate_steps(otherwise, &format!("{here}.else"), depth + 1, count, template_exists)?;
+            }
+            Step::UpdateContact { set, add_tags, remove_tags } => {
+                if set.is_empty() && add_tags.is_empty() && remove_tags.is_empty() {
+                    return Err(Invalid { path: here, message: "update_contact needs set, addTags or removeTags".into() });
+                }
+            }
+            Step::Webhook { url, method } => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(Invalid { path: format!("{here}.url"), message: "must be an http(s) URL".into() });
+                }
+                if !matches!(method.to_ascii_uppercase().as_str(), "POST" | "PUT" | "PATCH") {
+                    return Err(Invalid { path: format!("{here}.method"), message: "must be POST, PUT or PATCH".into() });
+                }
+            }
+            Step::Exit => {}
+        }
+    }
+    Ok(())
+}
+
+/// A position in the step tree: indexes, with `then` / `else` between nesting levels,
+/// written like `2.then.0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position(pub Vec<(usize, Option<bool>)>);
+
+impl Position {
+    pub fn start() -> Self {
+        Position(vec![(0, None)])
+    }
+
+    pub fn parse(text: &str) -> Option<Position> {
+        let mut parts = text.split('.');
+        let mut out = vec![(parts.next()?.parse().ok()?, None)];
+        while let Some(branch) = parts.next() {
+            let taken = match branch {
+                "then" => true,
+                "else" => false,
+                _ => return None,
+            };
+            out.last_mut()?.1 = Some(taken);
+            out.push((parts.next()?.parse().ok()?, None));
+        }
+        Some(Position(out))
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (i, (index, branch)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(&index.to_string());
+            if let Some(taken) = branch {
+                out.push_str(if *taken { ".then" } else { ".else" });
+            }
+        }
+        out
+    }
+}
+
+/// The step at a position, if the position is inside the tree.
+pub fn step_at<'a>(steps: &'a [Step], pos: &Position) -> Option<&'a Step> {
+    let mut block = steps;
+    for (depth, (index, branch)) in pos.0.iter().enumerate() {
+        let step = block.get(*index)?;
+        if depth == pos.0.len() - 1 {
+            return Some(step);
+        }
+        match (step, branch) {
+            (Step::Branch { then, .. }, Some(true)) => block = then,
+            (Step::Branch { otherwise, .. }, Some(false)) => block = otherwise,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The position after `pos` once its step is done: the next sibling, or after the
+/// enclosing branch when a block ends. `None` when the automation is finished.
+pub fn next_position(steps: &[Step], pos: &Position) -> Option<Position> {
+    let mut path = pos.0.clone();
+    loop {
+        let last = path.len() - 1;
+        path[last].0 += 1;
+        path[last].1 = None;
+        let candidate = Position(path.clone());
+        if step_at(steps, &candidate).is_some() {
+            return Some(candidate);
+        }
+        if path.len() == 1 {
+            return None;
+        }
+        path.pop();
+    }
+}
+
+/// The first position inside a branch's chosen block, or after the branch if it is empty.
+pub fn enter_branch(steps: &[Step], pos: &Position, taken: bool) -> Option<Position> {
+    let mut path = pos.0.clone();
+    path.last_mut()?.1 = Some(taken);
+    path.push((0, None));
+    let inside = Position(path);
+    if step_at(steps, &inside).is_some() {
+        Some(inside)
+    } else {
+        next_position(steps, pos)
+    }
+}

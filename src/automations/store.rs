@@ -1,0 +1,183 @@
+//! Automations as stored, with a cache of parsed definitions for the ingest hot path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+
+use super::definition::{Definition, Status, TriggerType};
+use crate::auth::accounts::WorkspaceId;
+use crate::events::iso_time;
+use crate::store::{StoreError, now_ms};
+
+/// A stored automation.
+#[derive(Debug, Clone)]
+pub struct Automation {
+    pub id: i64,
+    pub uid: String,
+    pub def: Arc<Definition>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Enrollments of an automation by state.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Counts {
+    pub active: i64,
+    pub waiting: i64,
+    pub completed: i64,
+    pub exited: i64,
+    pub failed: i64,
+}
+
+impl Automation {
+    pub fn to_json(&self, counts: Counts) -> Value {
+        let mut v = serde_json::to_value(&*self.def).expect("definitions serialize");
+        v["id"] = json!(self.uid);
+        v["enrollments"] = json!(counts);
+        v["createdAt"] = json!(iso_time(self.created_at));
+        v["updatedAt"] = json!(iso_time(self.updated_at));
+        v
+    }
+}
+
+fn cache() -> &'static Mutex<HashMap<i64, (i64, Arc<Definition>)>> {
+    static CACHE: OnceLock<Mutex<HashMap<i64, (i64, Arc<Definition>)>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn definition(id: i64, updated_at: i64, text: &str) -> Arc<Definition> {
+    let mut cache = cache().lock().expect("definition cache");
+    if let Some((at, def)) = cache.get(&id)
+        && *at == updated_at
+    {
+        return def.clone();
+    }
+    let def: Definition = serde_json::from_str(text).expect("stored definitions are valid");
+    let def = Arc::new(def);
+    cache.insert(id, (updated_at, def.clone()));
+    def
+}
+
+fn read(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Automation>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, |r| {
+        let id: i64 = r.get(0)?;
+        let updated_at: i64 = r.get(4)?;
+        let text: String = r.get(2)?;
+        Ok(Automation { id, uid: r.get(1)?, def: definition(id, updated_at, &text), created_at: r.get(3)?, updated_at })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+const COLUMNS: &str = "id, uid, definition, created_at, updated_at";
+
+fn write_exits(conn: &Connection, ws: WorkspaceId, id: i64, def: &Definition) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM automation_exits WHERE automation_id = ?1")?.execute([id])?;
+    for name in &def.exit_on {
+        conn.prepare_cached("INSERT OR IGNORE INTO automation_exits (automation_id, workspace_id, event_name) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, ws, name])?;
+    }
+    Ok(())
+}
+
+/// Creates an automation from a validated definition.
+pub fn create(conn: &Connection, ws: WorkspaceId, def: &Definition) -> Result<Automation, StoreError> {
+    let now = now_ms();
+    let uid = uuid::Uuid::new_v4().to_string();
+    conn.prepare_cached(
+        "INSERT INTO automations (uid, workspace_id, name, status, trigger_type, trigger_event, definition, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )?
+    .execute(params![uid, ws, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
+    let id = conn.last_insert_rowid();
+    write_exits(conn, ws, id, def)?;
+    Ok(get(conn, ws, &uid)?.expect("just inserted"))
+}
+
+/// Replaces an automation's definition; `None` if it does not exist.
+pub fn update(conn: &Connection, ws: WorkspaceId, uid: &str, def: &Definition) -> Result<Option<Automation>, StoreError> {
+    let Some(existing) = get(conn, ws, uid)? else { return Ok(None) };
+    let now = now_ms().max(existing.updated_at + 1);
+    conn.prepare_cached(
+        "UPDATE automations SET name = ?2, status = ?3, trigger_type = ?4, trigger_event = ?5, definition = ?6, updated_at = ?7 WHERE id = ?1",
+    )?
+    .execute(params![existing.id, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
+    write_exits(conn, ws, existing.id, def)?;
+    get(conn, ws, uid)
+}
+
+/// Changes only the status.
+pub fn set_status(conn: &Connection, ws: WorkspaceId, uid: &str, status: Status) -> Result<Option<Automation>, StoreError> {
+    let Some(existing) = get(conn, ws, uid)? else { return Ok(None) };
+    let mut def = (*existing.def).clone();
+    def.status = status;
+    update(conn, ws, uid, &def)
+}
+
+/// One automation by public id.
+pub fn get(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Automation>, StoreError> {
+    Ok(read(conn, &format!("SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 AND uid = ?2"), &[&ws, &uid])?.pop())
+}
+
+/// One automation by internal id.
+pub fn get_by_id(conn: &Connection, id: i64) -> Result<Option<Automation>, StoreError> {
+    Ok(read(conn, &format!("SELECT {COLUMNS} FROM automations WHERE id = ?1"), &[&id])?.pop())
+}
+
+/// All automations of the workspace, newest first.
+pub fn list(conn: &Connection, ws: WorkspaceId) -> Result<Vec<Automation>, StoreError> {
+    read(conn, &format!("SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 ORDER BY id DESC"), &[&ws])
+}
+
+/// Deletes an automation and its enrollments.
+pub fn delete(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<bool, StoreError> {
+    Ok(conn.prepare_cached("DELETE FROM automations WHERE workspace_id = ?1 AND uid = ?2")?.execute(params![ws, uid])? > 0)
+}
+
+/// Active automations whose trigger matches.
+pub fn matching(conn: &Connection, ws: WorkspaceId, kind: TriggerType, event: Option<&str>) -> Result<Vec<Automation>, StoreError> {
+    read(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 AND status = 'active' AND trigger_type = ?2
+             AND (?3 IS NULL OR trigger_event = ?3) ORDER BY id"
+        ),
+        &[&ws, &kind.as_str(), &event],
+    )
+}
+
+/// Ids of automations that list `event` in their exit events.
+pub fn exiting_on(conn: &Connection, ws: WorkspaceId, event: &str) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT automation_id FROM automation_exits WHERE workspace_id = ?1 AND event_name = ?2")?;
+    let rows = stmt.query_map(params![ws, event], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Enrollment counts by state.
+pub fn counts(conn: &Connection, automation_id: i64) -> Result<Counts, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM enrollments WHERE automation_id = ?1 GROUP BY state")?;
+    let mut counts = Counts::default();
+    let rows = stmt.query_map([automation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (state, n) = row?;
+        match state.as_str() {
+            "active" => counts.active = n,
+            "waiting" => counts.waiting = n,
+            "completed" => counts.completed = n,
+            "exited" => counts.exited = n,
+            _ => counts.failed = n,
+        }
+    }
+    Ok(counts)
+}
+
+/// Whether a contact was ever enrolled (for once-per-contact).
+pub fn ever_enrolled(conn: &Connection, automation_id: i64, contact_id: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM enrollments WHERE contact_id = ?1 AND automation_id = ?2 LIMIT 1")?
+        .query_row(params![contact_id, automation_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

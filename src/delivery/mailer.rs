@@ -1,0 +1,186 @@
+//! Sends an email through SMTP (lettre, pooled, rustls) or, with no SMTP configured,
+//! writes it to the outbox folder so everything works before setup.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::Mutex;
+
+use crate::config::{SmtpConfig, SmtpTls};
+
+/// An email ready to go.
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// One-click unsubscribe URL; set for marketing mail.
+    pub unsubscribe_url: Option<String>,
+    /// Stable id used to build the Message-ID.
+    pub uid: String,
+}
+
+/// Why a send failed, which decides retry or suppression.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: 4xx, refused connection, timeout.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// The server refused for good (5xx): the address is suppressed.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+#[derive(Clone, Debug)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_string())
+    }
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Outbox(PathBuf),
+}
+
+/// The configured way mail leaves Herald; cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Arc<Transport>,
+    from: Mailbox,
+    domain: String,
+    pace: Arc<Mutex<Instant>>,
+    interval: Option<Duration>,
+}
+
+impl Mailer {
+    /// Builds the SMTP pool (connections open lazily) or the outbox writer.
+    pub fn new(config: &SmtpConfig, data_dir: &std::path::Path) -> anyhow::Result<Mailer> {
+        let from: Mailbox = format!("{} <{}>", config.from_name, config.from_address)
+            .parse()
+            .or_else(|_| config.from_address.parse())
+            .map_err(|e| anyhow::anyhow!("smtp.from_address: {e}"))?;
+        let domain = config.from_address.split('@').nth(1).unwrap_or("localhost").to_string();
+        let transport = if config.host.is_empty() {
+            Transport::Outbox(data_dir.join("outbox"))
+        } else {
+            let builder = match config.tls {
+                SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
+                SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?,
+                SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
+            };
+            let mut builder = builder
+                .port(config.port)
+                .timeout(Some(Duration::from_secs(config.timeout_secs)))
+                .pool_config(PoolConfig::new().max_size(config.pool_size));
+            if !config.username.is_empty() {
+                builder = builder.credentials(Credentials::new(config.username.clone(), config.password.clone()));
+            }
+            Transport::Smtp(builder.build())
+        };
+        let interval = (config.max_per_second > 0.0).then(|| Duration::from_secs_f64(1.0 / config.max_per_second));
+        Ok(Mailer { transport: Arc::new(transport), from, domain, pace: Arc::new(Mutex::new(Instant::now())), interval })
+    }
+
+    /// Whether mail is only written to the outbox.
+    pub fn is_outbox(&self) -> bool {
+        matches!(*self.transport, Transport::Outbox(_))
+    }
+
+    /// The Message-ID an email with this uid gets.
+    pub fn message_id(&self, uid: &str) -> String {
+        format!("<{uid}@{}>", self.domain)
+    }
+
+    fn build(&self, email: &OutgoingEmail) -> Result<Message, SendError> {
+        let to: Mailbox = email.to.parse().map_err(|e| SendError::Permanent(format!("invalid recipient: {e}")))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .date_now()
+            .message_id(Some(self.message_id(&email.uid)));
+        if let Some(url) = &email.unsubscribe_url {
+            builder = builder.header(ListUnsubscribe(format!("<{url}>"))).header(ListUnsubscribePost);
+        }
+        builder
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
+            )
+            .map_err(|e| SendError::Permanent(format!("cannot build message: {e}")))
+    }
+
+    async fn wait_turn(&self) {
+        let Some(interval) = self.interval else { return };
+        let slot = {
+            let mut next = self.pace.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+
+    /// Sends (or writes to the outbox); returns the Message-ID.
+    pub async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        let message = self.build(email)?;
+        self.wait_turn().await;
+        match &*self.transport {
+            Transport::Outbox(dir) => {
+                let path = dir.join(format!("{}.eml", email.uid));
+                let bytes = message.formatted();
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    std::fs::create_dir_all(&dir)?;
+                    std::fs::write(path, bytes)
+                })
+                .await
+                .map_err(|e| SendError::Temporary(e.to_string()))?
+                .map_err(|e| SendError::Temporary(format!("cannot write to the outbox: {e}")))?;
+            }
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await.map_err(|e| {
+                    if e.is_permanent() {
+                        SendError::Permanent(e.to_string())
+                    } else {
+                        SendError::Temporary(e.to_string())
+                    }
+                })?;
+            }
+        }
+        Ok(self.message_id(&email.uid))
+    }
+}

@@ -1,0 +1,172 @@
+//! Message rows (`queued → sending → sent | failed | skipped`) and suppressions.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Value, json};
+
+use crate::auth::accounts::WorkspaceId;
+use crate::events::iso_time;
+use crate::store::{StoreError, now_ms};
+use crate::templates::RenderedEmail;
+
+/// One outgoing email.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: i64,
+    pub uid: String,
+    pub workspace_id: WorkspaceId,
+    pub contact_id: Option<i64>,
+    pub enrollment_id: Option<i64>,
+    pub kind: String,
+    pub to_address: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+impl MessageRow {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.uid,
+            "to": self.to_address,
+            "subject": self.subject,
+            "kind": self.kind,
+            "status": self.status,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "createdAt": iso_time(self.created_at),
+            "sentAt": self.sent_at.map(iso_time),
+        })
+    }
+}
+
+const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.get(0)?,
+        uid: r.get(1)?,
+        workspace_id: r.get(2)?,
+        contact_id: r.get(3)?,
+        enrollment_id: r.get(4)?,
+        kind: r.get(5)?,
+        to_address: r.get(6)?,
+        subject: r.get(7)?,
+        html: r.get(8)?,
+        text: r.get(9)?,
+        status: r.get(10)?,
+        reason: r.get(11)?,
+        attempts: r.get(12)?,
+        created_at: r.get(13)?,
+        sent_at: r.get(14)?,
+    })
+}
+
+/// Where a message comes from.
+pub struct NewMessage<'a> {
+    pub contact_id: Option<i64>,
+    pub enrollment_id: Option<i64>,
+    pub position: Option<&'a str>,
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub email: &'a RenderedEmail,
+}
+
+/// Queues a message; at most one per enrollment step (returns `None` if it exists).
+pub fn create(conn: &Connection, ws: WorkspaceId, m: &NewMessage<'_>) -> Result<Option<i64>, StoreError> {
+    let now = now_ms();
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)",
+        )?
+        .execute(params![
+            uuid::Uuid::new_v4().to_string(),
+            ws,
+            m.contact_id,
+            m.enrollment_id,
+            m.position,
+            m.kind,
+            m.to,
+            m.email.subject,
+            m.email.html,
+            m.email.text,
+            now
+        ])?;
+    Ok((n == 1).then(|| conn.last_insert_rowid()))
+}
+
+/// A message by internal id.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<MessageRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// Moves a message to a new status with an optional reason.
+pub fn set_status(conn: &Connection, id: i64, status: &str, reason: Option<&str>) -> Result<(), StoreError> {
+    let now = now_ms();
+    conn.prepare_cached(
+        "UPDATE messages SET status = ?2, reason = ?3, updated_at = ?4,
+                attempts = attempts + (CASE WHEN ?2 = 'sending' THEN 1 ELSE 0 END),
+                sent_at = CASE WHEN ?2 = 'sent' THEN ?4 ELSE sent_at END
+         WHERE id = ?1",
+    )?
+    .execute(params![id, status, reason, now])?;
+    Ok(())
+}
+
+/// Records the Message-ID a sent message got.
+pub fn set_message_id(conn: &Connection, id: i64, message_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE messages SET message_id = ?2 WHERE id = ?1")?
+        .execute(params![id, message_id])?;
+    Ok(())
+}
+
+/// Why an address must not be mailed, if it must not.
+pub fn suppression(conn: &Connection, ws: WorkspaceId, email: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT reason FROM suppressions WHERE workspace_id = ?1 AND email = ?2")?
+        .query_row(params![ws, email.to_lowercase()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Adds an address to the workspace's suppression list.
+pub fn suppress(conn: &Connection, ws: WorkspaceId, email: &str, reason: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO suppressions (workspace_id, email, reason, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (workspace_id, email) DO NOTHING",
+    )?
+    .execute(params![ws, email.to_lowercase(), reason, now_ms()])?;
+    Ok(())
+}
+
+/// The workspace's messages, newest first, optionally by status.
+pub fn list(conn: &Connection, ws: WorkspaceId, status: Option<&str>, before_id: Option<i64>, limit: u32) -> Result<Vec<MessageRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![ws, status, before_id, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One message of the workspace by public id.
+pub fn get_by_uid(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<MessageRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND uid = ?2"))?
+        .query_row(params![ws, uid], from_row)
+        .optional()?)
+}
+
+/// Counts by status for the workspace.
+pub fn counts(conn: &Connection, ws: WorkspaceId) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM messages WHERE workspace_id = ?1 GROUP BY status")?;
+    let rows = stmt.query_map([ws], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

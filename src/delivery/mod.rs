@@ -1,0 +1,8 @@
+//! Outgoing messages: the SMTP (or outbox) mailer, message rows with their status,
+//! suppressions, one-click unsubscribe, and the send job.
+
+pub mod mailer;
+pub mod messages;
+pub mod pages;
+pub mod send;
+pub mod unsubscribe;

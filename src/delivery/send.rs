@@ -1,0 +1,127 @@
+//! The send job: at most one SMTP attempt per message at a time, recorded before and after
+//! the call. A message found still `sending` after a crash is not sent again (it may have
+//! gone out); temporary failures go back to the queue with backoff; permanent failures
+//! mark the message failed and suppress the address.
+
+use actix_web::web;
+use rusqlite::OptionalExtension;
+
+use super::mailer::{OutgoingEmail, SendError};
+use super::messages::{self, MessageRow};
+use crate::app::AppState;
+use crate::jobs::{self, ClaimedJob};
+use crate::store::StoreError;
+
+enum Prepared {
+    Done,
+    Send(Box<MessageRow>, Option<String>),
+}
+
+fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreError> {
+    jobs::complete(conn, job)?.map_err(|stale| StoreError::Commit(stale.to_string()))
+}
+
+/// Runs one attempt for message `message_id`.
+pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: i64) -> Result<(), String> {
+    let held = job.clone();
+    let link_state = state.clone();
+    let prepared = state
+        .store
+        .write(move |conn| -> Result<Prepared, StoreError> {
+            if !jobs::still_held(conn, &held)? {
+                return Ok(Prepared::Done);
+            }
+            let Some(message) = messages::get(conn, message_id)? else {
+                finish(conn, &held)?;
+                return Ok(Prepared::Done);
+            };
+            match message.status.as_str() {
+                "queued" => {}
+                "sending" => {
+                    messages::set_status(conn, message.id, "failed", Some("interrupted while sending; not retried so it cannot arrive twice"))?;
+                    finish(conn, &held)?;
+                    return Ok(Prepared::Done);
+                }
+                _ => {
+                    finish(conn, &held)?;
+                    return Ok(Prepared::Done);
+                }
+            }
+            if let Some(reason) = messages::suppression(conn, message.workspace_id, &message.to_address)? {
+                messages::set_status(conn, message.id, "skipped", Some(&format!("address suppressed: {reason}")))?;
+                finish(conn, &held)?;
+                return Ok(Prepared::Done);
+            }
+            let mut unsubscribe = None;
+            if message.kind == "marketing"
+                && let Some(contact_id) = message.contact_id
+            {
+                let found: Option<(String, bool)> = conn
+                    .prepare_cached("SELECT uid, subscribed FROM contacts WHERE id = ?1")?
+                    .query_row([contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                match found {
+                    Some((_, false)) => {
+                        messages::set_status(conn, message.id, "skipped", Some("contact is unsubscribed"))?;
+                        finish(conn, &held)?;
+                        return Ok(Prepared::Done);
+                    }
+                    Some((uid, true)) => unsubscribe = Some(super::unsubscribe::url(&link_state, &uid)),
+                    None => {
+                        messages::set_status(conn, message.id, "skipped", Some("contact was deleted"))?;
+                        finish(conn, &held)?;
+                        return Ok(Prepared::Done);
+                    }
+                }
+            }
+            messages::set_status(conn, message.id, "sending", None)?;
+            Ok(Prepared::Send(Box::new(message), unsubscribe))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let Prepared::Send(message, unsubscribe_url) = prepared else {
+        return Ok(());
+    };
+    let email = OutgoingEmail {
+        to: message.to_address.clone(),
+        subject: message.subject.clone(),
+        html: message.html.clone(),
+        text: message.text.clone(),
+        unsubscribe_url,
+        uid: message.uid.clone(),
+    };
+    let outcome = state.mailer.send(&email).await;
+    let held = job.clone();
+    let id = message.id;
+    let (ws, to) = (message.workspace_id, message.to_address.clone());
+    let recorded = state
+        .store
+        .write(move |conn| -> Result<bool, StoreError> {
+            match outcome {
+                Ok(message_id) => {
+                    messages::set_status(conn, id, "sent", None)?;
+                    messages::set_message_id(conn, id, &message_id)?;
+                    jobs::complete(conn, &held)?.map_err(|stale| StoreError::Commit(stale.to_string()))?;
+                    Ok(false)
+                }
+                Err(SendError::Permanent(reason)) => {
+                    messages::set_status(conn, id, "failed", Some(&reason))?;
+                    messages::suppress(conn, ws, &to, &format!("hard bounce: {reason}"))?;
+                    jobs::complete(conn, &held)?.map_err(|stale| StoreError::Commit(stale.to_string()))?;
+                    Ok(false)
+                }
+                Err(SendError::Temporary(reason)) => {
+                    let retry = jobs::retry_or_fail(conn, &held, &reason)?;
+                    let status = if retry { "queued" } else { "failed" };
+                    messages::set_status(conn, id, status, Some(&reason))?;
+                    Ok(retry)
+                }
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if recorded {
+        state.wakeup.wake();
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Templates as stored, per workspace.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Value, json};
+
+use crate::auth::accounts::WorkspaceId;
+use crate::events::iso_time;
+use crate::store::{StoreError, now_ms};
+
+/// An email template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub id: i64,
+    pub uid: String,
+    pub name: String,
+    pub subject: String,
+    pub html: String,
+    pub text: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Template {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.uid,
+            "name": self.name,
+            "subject": self.subject,
+            "html": self.html,
+            "text": self.text,
+            "createdAt": iso_time(self.created_at),
+            "updatedAt": iso_time(self.updated_at),
+        })
+    }
+}
+
+/// The editable parts of a template, already validated.
+#[derive(Debug, Clone)]
+pub struct TemplateInput {
+    pub name: String,
+    pub subject: String,
+    pub html: String,
+    pub text: Option<String>,
+}
+
+/// Checks names, sizes and that every part compiles.
+pub fn validate(input: &TemplateInput) -> Result<(), String> {
+    if input.name.trim().is_empty() || input.name.chars().count() > 200 {
+        return Err("name must be 1 to 200 characters".into());
+    }
+    if input.subject.trim().is_empty() || input.subject.len() > 998 {
+        return Err("subject must be 1 to 998 characters".into());
+    }
+    if input.html.len() > 512 * 1024 || input.text.as_ref().is_some_and(|t| t.len() > 512 * 1024) {
+        return Err("a template part is larger than 512 KiB".into());
+    }
+    super::check(&input.subject, "subject")?;
+    super::check(&input.html, "html")?;
+    if let Some(text) = &input.text {
+        super::check(text, "text")?;
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "id, uid, name, subject, html, text, created_at, updated_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
+    Ok(Template {
+        id: r.get(0)?,
+        uid: r.get(1)?,
+        name: r.get(2)?,
+        subject: r.get(3)?,
+        html: r.get(4)?,
+        text: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+/// All templates of the workspace, by name.
+pub fn list(conn: &Connection, ws: WorkspaceId) -> Result<Vec<Template>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 ORDER BY name, id"))?;
+    let rows = stmt.query_map([ws], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One template by public id.
+pub fn get(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Template>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 AND uid = ?2"))?
+        .query_row(params![ws, uid], from_row)
+        .optional()?)
+}
+
+/// Creates a template.
+pub fn create(conn: &Connection, ws: WorkspaceId, input: &TemplateInput) -> Result<Template, StoreError> {
+    let now = now_ms();
+    let uid = uuid::Uuid::new_v4().to_string();
+    conn.prepare_cached(
+        "INSERT INTO templates (uid, workspace_id, name, subject, html, text, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![uid, ws, input.name.trim(), input.subject, input.html, input.text, now])?;
+    Ok(get(conn, ws, &uid)?.expect("just inserted"))
+}
+
+/// Replaces a template's parts; `None` if it does not exist.
+pub fn update(conn: &Connection, ws: WorkspaceId, uid: &str, input: &TemplateInput) -> Result<Option<Template>, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE templates SET name = ?3, subject = ?4, html = ?5, text = ?6, updated_at = ?7
+             WHERE workspace_id = ?1 AND uid = ?2",
+        )?
+        .execute(params![ws, uid, input.name.trim(), input.subject, input.html, input.text, now_ms()])?;
+    if n == 0 { Ok(None) } else { get(conn, ws, uid) }
+}
+
+/// Names of automations whose steps use this template.
+pub fn used_by(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Vec<String>, StoreError> {
+    let needle = format!("%\"template\":\"{uid}\"%");
+    let mut stmt = conn.prepare_cached("SELECT name FROM automations WHERE workspace_id = ?1 AND definition LIKE ?2 ORDER BY name")?;
+    let rows = stmt.query_map(params![ws, needle], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes a template; returns whether it existed.
+pub fn delete(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM templates WHERE workspace_id = ?1 AND uid = ?2")?
+        .execute(params![ws, uid])?
+        > 0)
+}

@@ -1,0 +1,393 @@
+//! Automations and email end to end: events enroll contacts, steps run from the durable
+//! queue, and mail really reaches an SMTP server.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+use support::smtp::{Mode, SmtpSink};
+use support::{Herald, free_port};
+
+struct Api {
+    base: String,
+    key: String,
+    client: Client,
+}
+
+impl Api {
+    fn new(herald: &Herald, workspace: &str) -> Api {
+        Api { base: herald.base.clone(), key: herald.workspace_with_key(workspace), client: Client::new() }
+    }
+    fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(format!("{}{path}", self.base)).header("X-API-Key", &self.key).json(body).send().unwrap()
+    }
+    fn get(&self, path: &str) -> Value {
+        let r = self.client.get(format!("{}{path}", self.base)).header("X-API-Key", &self.key).send().unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().unwrap()
+    }
+    fn template(&self, name: &str, subject: &str, html: &str) -> String {
+        let r = self.post("/api/templates", &json!({"name": name, "subject": subject, "html": html}));
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string()
+    }
+    fn automation(&self, def: Value) -> Value {
+        let r = self.post("/api/automations", &def);
+        let status = r.status();
+        let body: Value = r.json().unwrap();
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+    fn send(&self, email: &str, event: &str, props: Value) -> Value {
+        let r = self.post("/api/events/send", &json!({"email": email, "eventName": event, "eventProperties": props}));
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    }
+    fn enrollments(&self, automation: &Value) -> Vec<Value> {
+        self.get(&format!("/api/automations/{}/enrollments", automation["id"].as_str().unwrap()))["enrollments"].as_array().unwrap().clone()
+    }
+}
+
+fn with_sink(extra: &[(&str, &str)]) -> (Herald, SmtpSink) {
+    let sink = SmtpSink::start();
+    let port = sink.port.to_string();
+    let mut env = vec![
+        ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SMTP__PORT", port.as_str()),
+        ("HERALD_SMTP__TLS", "none"),
+        ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
+        ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
+        ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+    ];
+    env.extend_from_slice(extra);
+    (Herald::start_with(&env), sink)
+}
+
+fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
+    let (herald, sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let welcome = api.template("Welcome", "Welcome, {{contact.firstName}}!", "<p>Hi {{firstName}}, your plan is <b>{{event.plan}}</b>. {{missing}}<a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>");
+    api.automation(json!({
+        "name": "Onboarding", "status": "active",
+        "trigger": {"type": "event", "event": "signUp"},
+        "steps": [{"type": "email", "template": welcome}]
+    }));
+    let r = api.post("/api/events/send", &json!({"email": "Ada@Example.com", "eventName": "signUp", "eventProperties": {"plan": "<pro>"}, "contactProperties": {"firstName": "Ada"}}));
+    assert_eq!(r.json::<Value>().unwrap(), json!({"enrolled": 1, "exited": 0}));
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    let mail = &got[0];
+    assert_eq!(mail.header("Subject").unwrap(), "Welcome, Ada!");
+    assert!(mail.to[0].contains("ada@example.com"));
+    assert!(mail.header("From").unwrap().contains("hello@acme.test"));
+    assert!(mail.header("Message-ID").unwrap().contains("@acme.test>"));
+    assert!(mail.header("Date").is_some());
+    let unsubscribe = mail.header("List-Unsubscribe").unwrap();
+    assert!(unsubscribe.starts_with("<http") && unsubscribe.contains("/unsubscribe/"), "{unsubscribe}");
+    assert_eq!(mail.header("List-Unsubscribe-Post").unwrap(), "List-Unsubscribe=One-Click");
+    assert!(mail.header("Content-Type").unwrap().contains("multipart/alternative"));
+    let body = mail.body();
+    assert!(body.contains("text/plain") && body.contains("text/html"));
+    assert!(body.contains("your plan is <b>&lt;pro&gt;</b>"), "HTML-escaped by default: {body}");
+    assert!(body.contains("Hi Ada"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 1, "sent once");
+}
+
+#[test]
+fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
+    let (herald, sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let tips = api.template("Tips", "Tips for {{contact.email}}", "<p>tips</p>");
+    let automation = api.automation(json!({
+        "name": "Tips", "status": "active",
+        "trigger": {"type": "event", "event": "signUp"},
+        "exitOn": ["upgraded"],
+        "steps": [{"type": "wait", "duration": "2s"}, {"type": "email", "template": tips}]
+    }));
+    let started = Instant::now();
+    assert_eq!(api.send("stay@example.com", "signUp", json!({}))["enrolled"], 1);
+    assert_eq!(api.send("leave@example.com", "signUp", json!({}))["enrolled"], 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let waiting = api.enrollments(&automation);
+    assert!(waiting.iter().all(|e| e["state"] == "waiting"), "{waiting:?}");
+    assert_eq!(api.send("leave@example.com", "upgraded", json!({})), json!({"enrolled": 0, "exited": 1}));
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    assert!(started.elapsed() >= Duration::from_secs(2), "not before the wait ends");
+    std::thread::sleep(Duration::from_millis(500));
+    let got = if got.len() > 1 { got } else { sink.messages() };
+    assert_eq!(got.len(), 1, "only the contact that stayed gets the email");
+    assert!(got[0].to[0].contains("stay@example.com"));
+    let states: Vec<(String, String)> = api
+        .enrollments(&automation)
+        .iter()
+        .map(|e| (e["email"].as_str().unwrap().to_string(), e["state"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(states.contains(&("leave@example.com".into(), "exited".into())));
+    wait_until("completion", Duration::from_secs(5), || api.enrollments(&automation).iter().any(|e| e["state"] == "completed"));
+    let listed = api.get(&format!("/api/automations/{}", automation["id"].as_str().unwrap()));
+    assert_eq!(listed["enrollments"]["exited"], 1);
+}
+
+#[test]
+fn frequency_modes_enroll_once_or_every_time() {
+    let (herald, _sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let once = api.automation(json!({"name": "Once", "status": "active", "trigger": {"type": "event", "event": "visit"}, "frequency": "once_per_contact", "steps": []}));
+    let every = api.automation(json!({"name": "Every", "status": "active", "trigger": {"type": "event", "event": "visit"}, "steps": []}));
+    let first = api.send("a@example.com", "visit", json!({}));
+    assert_eq!(first["enrolled"], 2);
+    let second = api.send("a@example.com", "visit", json!({}));
+    assert_eq!(second["enrolled"], 1, "once_per_contact skipped the second time");
+    api.send("a@example.com", "visit", json!({}));
+    assert_eq!(api.enrollments(&once).len(), 1);
+    assert_eq!(api.enrollments(&every).len(), 3);
+}
+
+#[test]
+fn filters_by_tag_and_property_count_the_filtered() {
+    let (herald, _sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    api.automation(json!({
+        "name": "VIP pro", "status": "active",
+        "trigger": {"type": "event", "event": "purchase"},
+        "filters": {"all": [{"field": "contact.tags", "op": "contains", "value": "vip"}, {"any": [{"field": "event.plan", "op": "eq", "value": "pro"}, {"field": "event.amount", "op": "gt", "value": 100}]}]},
+        "steps": []
+    }));
+    api.post("/api/contacts", &json!({"email": "vip@example.com", "tags": ["vip"]}));
+    api.post("/api/contacts", &json!({"email": "plain@example.com"}));
+    assert_eq!(api.send("vip@example.com", "purchase", json!({"plan": "pro"}))["enrolled"], 1);
+    assert_eq!(api.send("vip@example.com", "purchase", json!({"plan": "basic", "amount": 250}))["enrolled"], 1);
+    assert_eq!(api.send("vip@example.com", "purchase", json!({"plan": "basic", "amount": 5}))["enrolled"], 0);
+    assert_eq!(api.send("plain@example.com", "purchase", json!({"plan": "pro"}))["enrolled"], 0);
+    let t: Value = api.post("/api/v1/events/trigger", &json!({"event_name": "purchase", "user_info": {"email": "plain@example.com"}, "event_data": {"plan": "pro"}})).json().unwrap();
+    assert_eq!(t["summary"]["filtered"], 1, "{t}");
+    assert_eq!(t["summary"]["total_contacts"], 1);
+}
+
+#[test]
+fn branches_go_both_ways() {
+    let (herald, sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let a = api.template("A", "then-branch", "<p>a</p>");
+    let b = api.template("B", "else-branch", "<p>b</p>");
+    api.automation(json!({
+        "name": "Branchy", "status": "active",
+        "trigger": {"type": "event", "event": "go"},
+        "steps": [{"type": "branch", "if": {"field": "event.premium", "op": "eq", "value": true}, "then": [{"type": "email", "template": a}], "else": [{"type": "update_contact", "addTags": ["free"]}, {"type": "email", "template": b}]}]
+    }));
+    api.send("p@example.com", "go", json!({"premium": true}));
+    api.send("f@example.com", "go", json!({"premium": false}));
+    let got = sink.wait_for(2, Duration::from_secs(10));
+    let subject_for = |who: &str| got.iter().find(|m| m.to[0].contains(who)).unwrap().header("Subject").unwrap();
+    assert_eq!(subject_for("p@example.com"), "then-branch");
+    assert_eq!(subject_for("f@example.com"), "else-branch");
+    let contacts = api.get("/api/contacts?search=f@example.com");
+    assert_eq!(contacts["contacts"][0]["tags"], json!(["free"]));
+}
+
+#[test]
+fn smtp_down_then_up_sends_exactly_once() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let herald = Herald::start_with(&[
+        ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SMTP__PORT", port_text.as_str()),
+        ("HERALD_SMTP__TLS", "none"),
+        ("HERALD_SMTP__TIMEOUT_SECS", "2"),
+    ]);
+    let api = Api::new(&herald, "Acme");
+    let t = api.template("Hello", "hello", "<p>hi</p>");
+    api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
+    api.send("down@example.com", "hi", json!({}));
+    wait_until("a failed attempt", Duration::from_secs(10), || {
+        let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+        conn.query_row("SELECT status = 'queued' AND reason IS NOT NULL FROM messages", [], |r| r.get::<_, bool>(0)).unwrap_or(false)
+    });
+    let sink = SmtpSink::start_on(port);
+    sink.wait_for(1, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sink.messages().len(), 1, "delivered once after the server came back");
+    let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+    let (status, attempts): (String, i64) = conn.query_row("SELECT status, attempts FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(status, "sent");
+    assert!(attempts >= 2);
+}
+
+#[test]
+fn a_550_fails_the_message_and_suppresses_the_address() {
+    let (herald, sink) = with_sink(&[]);
+    sink.set_mode(Mode::Reject);
+    let api = Api::new(&herald, "Acme");
+    let t = api.template("Hello", "hello", "<p>hi</p>");
+    api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
+    api.send("nobody@example.com", "hi", json!({}));
+    let db = herald.db_path();
+    let status = |n: i64| -> Option<(String, Option<String>)> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("SELECT status, reason FROM messages ORDER BY id LIMIT 1 OFFSET ?1", [n], |r| Ok((r.get(0)?, r.get(1)?))).ok()
+    };
+    wait_until("failure", Duration::from_secs(10), || status(0).is_some_and(|(s, _)| s == "failed"));
+    assert!(status(0).unwrap().1.unwrap().contains("550"));
+    sink.set_mode(Mode::Accept);
+    api.send("nobody@example.com", "hi", json!({}));
+    wait_until("skip", Duration::from_secs(10), || status(1).is_some_and(|(s, _)| s == "skipped"));
+    assert!(status(1).unwrap().1.unwrap().contains("suppressed"));
+    assert!(sink.messages().is_empty(), "never delivered, never shown as sent");
+}
+
+#[test]
+fn one_click_unsubscribe_stops_further_mail() {
+    let (herald, sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let t = api.template("News", "news", "<p>news</p>");
+    api.automation(json!({"name": "News", "status": "active", "trigger": {"type": "event", "event": "news"}, "steps": [{"type": "email", "template": t}]}));
+    api.send("reader@example.com", "news", json!({}));
+    let mail = sink.wait_for(1, Duration::from_secs(10)).remove(0);
+    let url = mail.header("List-Unsubscribe").unwrap().trim_matches(|c| c == '<' || c == '>').to_string();
+    let page = Client::new().get(&url).send().unwrap();
+    assert_eq!(page.status(), 200, "GET shows a confirmation");
+    let contact = &api.get("/api/contacts?search=reader")["contacts"][0];
+    assert_eq!(contact["subscribed"], true, "GET alone changes nothing");
+    let done = Client::new()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), 200, "one-click POST works without a login");
+    assert_eq!(api.get("/api/contacts?search=reader")["contacts"][0]["subscribed"], false);
+    let forged = Client::new().post(url.replace("/unsubscribe/", "/unsubscribe/x")).send().unwrap();
+    assert_eq!(forged.status(), 410);
+    api.send("reader@example.com", "news", json!({}));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(sink.messages().len(), 1, "no more mail after unsubscribing");
+}
+
+#[test]
+fn invalid_definitions_name_the_bad_path() {
+    let (herald, _sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let t = api.template("T", "s", "<p>x</p>");
+    let check = |def: Value, path: &str| {
+        let r = api.post("/api/automations", &def);
+        assert_eq!(r.status(), 400, "{def}");
+        let body: Value = r.json().unwrap();
+        assert_eq!(body["details"]["path"], path, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(path));
+    };
+    let base = |steps: Value| json!({"name": "x", "trigger": {"type": "event", "event": "e"}, "steps": steps});
+    check(base(json!([{"type": "email", "template": "nope"}])), "steps[0].template");
+    check(base(json!([{"type": "wait", "duration": "soon"}])), "steps[0].duration");
+    check(base(json!([{"type": "email", "template": t, "channel": "pigeon"}])), "steps[0].channel");
+    check(base(json!([{"type": "wait", "duration": "1d"}, {"type": "branch", "if": {"field": "contact.x", "op": "exists"}, "then": [{"type": "email", "template": "gone"}]}])), "steps[1].then[0].template");
+    check(base(json!([{"type": "teleport"}])), "steps[0].type");
+    check(json!({"name": "x", "trigger": {"type": "event"}}), "trigger.event");
+    let mut deep = json!([{"type": "exit"}]);
+    for _ in 0..17 {
+        deep = json!([{"type": "branch", "if": {"field": "contact.email", "op": "exists"}, "then": deep}]);
+    }
+    let r = api.post("/api/automations", &base(deep));
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().unwrap()["message"].as_str().unwrap().contains("deeper than 16"));
+
+    let bad = api.post("/api/templates", &json!({"name": "Broken", "subject": "x", "html": "{{#if}}oops"}));
+    assert_eq!(bad.status(), 400);
+    assert!(bad.json::<Value>().unwrap()["message"].as_str().unwrap().contains("html"));
+    api.automation(json!({"name": "Uses T", "trigger": {"type": "event", "event": "e"}, "steps": [{"type": "email", "template": t}]}));
+    let del = api.client.delete(format!("{}/api/templates/{t}", api.base)).header("X-API-Key", &api.key).send().unwrap();
+    assert_eq!(del.status(), 409, "a template in use cannot be deleted");
+}
+
+#[test]
+fn sync_trigger_and_direct_workflow_trigger_report_results() {
+    let (herald, sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let t = api.template("T", "Hi {{variables.name}}", "<p>{{name}}</p>");
+    let a = api.automation(json!({"name": "Direct", "status": "active", "trigger": {"type": "event", "event": "never"}, "steps": [{"type": "email", "template": t}]}));
+    let r = api.post("/api/v1/workflows/trigger", &json!({"workflow_id": a["id"], "user_info": {"email": "d@example.com"}, "variables": {"name": "Dee"}}));
+    assert_eq!(r.status(), 201);
+    let started: Value = r.json().unwrap();
+    let mail = sink.wait_for(1, Duration::from_secs(10)).remove(0);
+    assert_eq!(mail.header("Subject").unwrap(), "Hi Dee");
+    let trigger_id = started["trigger_id"].as_str().unwrap();
+    wait_until("sent count", Duration::from_secs(5), || api.get(&format!("/api/v1/triggers/{trigger_id}"))["summary"]["sent"] == 1);
+    let detail = api.get(&format!("/api/v1/triggers/{trigger_id}/workflow"));
+    assert_eq!(detail["workflows"][0]["workflow_id"], a["id"]);
+    assert_eq!(detail["workflows"][0]["enrollments"][0]["messages"][0]["status"], "sent");
+    assert_eq!(api.post("/api/v1/workflows/trigger", &json!({"workflow_id": "nope", "user_info": {"email": "d@example.com"}})).status(), 404);
+}
+
+#[test]
+fn webhook_steps_post_a_signed_payload() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let received = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+                if body.len() >= len {
+                    stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+                    return text;
+                }
+            }
+            if n == 0 {
+                return text;
+            }
+        }
+    });
+    let (herald, _sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    api.automation(json!({"name": "Sync", "status": "active", "trigger": {"type": "event", "event": "paid"}, "steps": [{"type": "webhook", "url": hook, "method": "POST"}]}));
+    api.send("w@example.com", "paid", json!({"amount": 5}));
+    let request = received.join().unwrap();
+    let lower = request.to_ascii_lowercase();
+    assert!(request.starts_with("POST /hook"));
+    assert!(lower.contains("webhook-id: msg_"));
+    assert!(lower.contains("webhook-timestamp: "));
+    assert!(lower.contains("webhook-signature: v1,"));
+    let body: Value = serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["event"], "paid");
+    assert_eq!(body["payload"]["event"]["amount"], 5);
+    assert_eq!(body["payload"]["contact"]["email"], "w@example.com");
+    assert!(body["timestamp"].is_string());
+}
+
+#[test]
+fn automations_and_templates_never_cross_workspaces() {
+    let (herald, _sink) = with_sink(&[]);
+    let a = Api::new(&herald, "Acme");
+    let b = Api::new(&herald, "Globex");
+    let t = a.template("A only", "s", "<p>x</p>");
+    let auto = a.automation(json!({"name": "A flow", "status": "active", "trigger": {"type": "event", "event": "go"}, "steps": [{"type": "email", "template": t}]}));
+    assert_eq!(b.get("/api/automations")["automations"], json!([]));
+    assert_eq!(b.get("/api/templates")["templates"], json!([]));
+    let id = auto["id"].as_str().unwrap();
+    for path in [format!("/api/automations/{id}"), format!("/api/templates/{t}"), format!("/api/automations/{id}/enrollments")] {
+        let r = b.client.get(format!("{}{path}", b.base)).header("X-API-Key", &b.key).send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = b.post(&format!("/api/automations/{id}/pause"), &json!({}));
+    assert_eq!(r.status(), 404);
+    let r = b.post("/api/automations", &json!({"name": "steal", "trigger": {"type": "event", "event": "go"}, "steps": [{"type": "email", "template": t}]}));
+    assert_eq!(r.status(), 400, "B cannot use A's template");
+    assert_eq!(b.send("x@example.com", "go", json!({}))["enrolled"], 0, "A's automation ignores B's events");
+}
