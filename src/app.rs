@@ -182,6 +182,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::jobs::set_max_attempts(config.jobs.max_attempts);
     let mailer = crate::delivery::mailer::Mailer::new(&config.smtp, &config.store.data_dir)?;
     let link_secret = store.write(crate::delivery::unsubscribe::load_secret).await?;
+    crate::delivery::unsubscribe::init_links(config.base_url(), link_secret.clone());
     let state = web::Data::new(AppState::new(config, store, mailer, link_secret));
     announce_setup(&state).await?;
     state.store.write(sessions::purge_expired).await?;

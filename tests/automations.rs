@@ -391,3 +391,26 @@ fn automations_and_templates_never_cross_workspaces() {
     assert_eq!(r.status(), 400, "B cannot use A's template");
     assert_eq!(b.send("x@example.com", "go", json!({}))["enrolled"], 0, "A's automation ignores B's events");
 }
+
+#[test]
+fn without_smtp_mail_goes_to_the_outbox_and_is_listed() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    let api = Api { base: herald.base.clone(), key: herald.create_key("Acme"), client: Client::new() };
+    let t = api.template("Hello", "Hello {{contact.email}}", "<p>hi</p>");
+    api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
+    api.send("outbox@example.com", "hi", json!({}));
+    let outbox = herald.data_dir().join("outbox");
+    wait_until("an .eml file", Duration::from_secs(10), || std::fs::read_dir(&outbox).map(|d| d.count() == 1).unwrap_or(false));
+    let file = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path();
+    let eml = std::fs::read_to_string(file).unwrap();
+    assert!(eml.contains("Subject: Hello outbox@example.com"));
+    assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let browser = herald.signed_in("ada@example.com", "analytical-engine");
+    wait_until("sent status", Duration::from_secs(5), || {
+        let page = browser.get(herald.url("/outbox?status=sent")).send().unwrap().text().unwrap();
+        page.contains("Hello outbox@example.com")
+    });
+    let page = browser.get(herald.url("/outbox")).send().unwrap().text().unwrap();
+    assert!(page.contains("No SMTP server is configured"));
+}

@@ -87,11 +87,10 @@ fn compare(cmp: &Comparison, actual: Option<&Value>) -> bool {
                     _ => None,
                 },
             };
-            match (cmp.op, ordering) {
-                (Op::Gt, Some(std::cmp::Ordering::Greater)) => true,
-                (Op::Lt, Some(std::cmp::Ordering::Less)) => true,
-                _ => false,
-            }
+            matches!(
+                (cmp.op, ordering),
+                (Op::Gt, Some(std::cmp::Ordering::Greater)) | (Op::Lt, Some(std::cmp::Ordering::Less))
+            )
         }
     }
 }

@@ -76,6 +76,15 @@ pub fn enroll(conn: &Connection, ws: WorkspaceId, contact: &Contact, automation:
     )?
     .execute(params![uuid::Uuid::new_v4().to_string(), ws, automation.id, contact.id, scope.trigger_id, context.to_string(), now])?;
     let id = conn.last_insert_rowid();
-    jobs::enqueue(conn, Some(ws), &JobKind::RunEnrollment { enrollment_id: id }, now, jobs::max_attempts())?;
+    // The first steps run now, in this transaction: no claim round trip, and the
+    // enrollment is already waiting (or its first email queued) when the caller hears back.
+    match super::runner::advance(conn, id) {
+        Ok(()) => {}
+        Err(super::runner::RunError::Store(e)) => return Err(e),
+        Err(e) => {
+            tracing::warn!(enrollment = id, error = %e, "first steps failed; retrying from the queue");
+            jobs::enqueue(conn, Some(ws), &JobKind::RunEnrollment { enrollment_id: id }, now, jobs::max_attempts())?;
+        }
+    }
     Ok(id)
 }

@@ -83,21 +83,22 @@ fn object(v: &Value) -> Map<String, Value> {
 /// Advances enrollment `enrollment_id` as far as it can go now.
 pub async fn run(state: &web::Data<AppState>, job: &ClaimedJob, enrollment_id: i64) -> Result<(), String> {
     let job = job.clone();
-    let app = state.clone();
     state
         .store
         .write(move |conn| -> Result<(), RunError> {
             if !jobs::still_held(conn, &job)? {
                 return Ok(());
             }
-            advance(conn, &app, enrollment_id)?;
+            advance(conn, enrollment_id)?;
             jobs::complete(conn, &job)?.map_err(|e| RunError::Stale(e.to_string()))
         })
         .await
         .map_err(|e| e.to_string())
 }
 
-fn advance(conn: &Connection, app: &AppState, id: i64) -> Result<(), RunError> {
+/// Runs the enrollment's steps from its position until it waits, ends or fails. Pure
+/// database work (emails and webhooks become jobs), so it also runs inline at enrollment.
+pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
     let Some(enrollment) = load(conn, id)? else { return Ok(()) };
     if enrollment.state != "active" && enrollment.state != "waiting" {
         return Ok(());
@@ -134,7 +135,7 @@ fn advance(conn: &Connection, app: &AppState, id: i64) -> Result<(), RunError> {
         };
         let next = match step {
             Step::Email { template, .. } => {
-                send_email(conn, app, id, &enrollment, &contact, &pos, template, &event, &variables)?;
+                send_email(conn, id, &enrollment, &contact, &pos, template, &event, &variables)?;
                 if conn.prepare_cached("SELECT state FROM enrollments WHERE id = ?1")?.query_row([id], |r| r.get::<_, String>(0))? == "failed" {
                     return Ok(());
                 }
@@ -209,7 +210,6 @@ fn advance(conn: &Connection, app: &AppState, id: i64) -> Result<(), RunError> {
 #[allow(clippy::too_many_arguments)]
 fn send_email(
     conn: &Connection,
-    app: &AppState,
     id: i64,
     enrollment: &Enrollment,
     contact: &Contact,
@@ -228,7 +228,7 @@ fn send_email(
         record(conn, id, pos, "email", "skipped", Some(json!({"reason": "the contact has no email"})))?;
         return Ok(());
     };
-    let unsubscribe = crate::delivery::unsubscribe::url(app, &contact.uid);
+    let unsubscribe = crate::delivery::unsubscribe::url(&contact.uid);
     let context = crate::templates::context(contact, event, variables, &unsubscribe);
     let rendered = match crate::templates::render_email(&template, &context) {
         Ok(r) => r,

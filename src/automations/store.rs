@@ -42,8 +42,11 @@ impl Automation {
     }
 }
 
-fn cache() -> &'static Mutex<HashMap<i64, (i64, Arc<Definition>)>> {
-    static CACHE: OnceLock<Mutex<HashMap<i64, (i64, Arc<Definition>)>>> = OnceLock::new();
+/// Parsed definitions by automation id, with the `updated_at` they were parsed at.
+type DefinitionCache = Mutex<HashMap<i64, (i64, Arc<Definition>)>>;
+
+fn cache() -> &'static DefinitionCache {
+    static CACHE: OnceLock<DefinitionCache> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 

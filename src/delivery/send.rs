@@ -24,7 +24,6 @@ fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreErro
 /// Runs one attempt for message `message_id`.
 pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: i64) -> Result<(), String> {
     let held = job.clone();
-    let link_state = state.clone();
     let prepared = state
         .store
         .write(move |conn| -> Result<Prepared, StoreError> {
@@ -66,7 +65,7 @@ pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: 
                         finish(conn, &held)?;
                         return Ok(Prepared::Done);
                     }
-                    Some((uid, true)) => unsubscribe = Some(super::unsubscribe::url(&link_state, &uid)),
+                    Some((uid, true)) => unsubscribe = Some(super::unsubscribe::url(&uid)),
                     None => {
                         messages::set_status(conn, message.id, "skipped", Some("contact was deleted"))?;
                         finish(conn, &held)?;

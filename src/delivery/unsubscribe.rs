@@ -44,9 +44,18 @@ fn signature(secret: &[u8], contact_uid: &str) -> String {
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
+static LINKS: std::sync::OnceLock<(String, Vec<u8>)> = std::sync::OnceLock::new();
+
+/// Sets the public origin and secret used to build links outside request handlers
+/// (the step runner renders templates inside the writer). Called once at start.
+pub fn init_links(base_url: String, secret: Vec<u8>) {
+    let _ = LINKS.set((base_url, secret));
+}
+
 /// The unsubscribe URL for a contact.
-pub fn url(state: &AppState, contact_uid: &str) -> String {
-    format!("{}/unsubscribe/{contact_uid}.{}", state.config.base_url(), signature(&state.link_secret, contact_uid))
+pub fn url(contact_uid: &str) -> String {
+    let (base, secret) = LINKS.get().map(|(b, s)| (b.as_str(), s.as_slice())).unwrap_or(("", &[]));
+    format!("{base}/unsubscribe/{contact_uid}.{}", signature(secret, contact_uid))
 }
 
 fn verify(state: &AppState, token: &str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! Event sources: inbound webhook URLs whose token is the credential.
+//! Automation pages.
 
 use actix_web::web;
 
