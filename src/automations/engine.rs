@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
 use super::conditions::{Subject, holds};
-use super::definition::{Definition, Frequency, TriggerType};
+use super::definition::{Definition, Frequency, Step, TriggerType, parse_duration};
 use super::store::{self, Automation};
 use super::{Occurrence, Outcome, Scope};
 use crate::auth::accounts::WorkspaceId;
@@ -70,13 +70,27 @@ pub fn enroll(conn: &Connection, ws: WorkspaceId, contact: &Contact, automation:
         "event": {"name": event_name, "properties": Value::Object(scope.event.clone())},
         "variables": Value::Object(scope.variables.clone()),
     });
+    // A first step that waits parks the enrollment right here: one row and one timer.
+    let first_wait = match automation.def.steps.first() {
+        Some(Step::Wait { duration: Some(d), .. }) => parse_duration(d).map(|ms| now + ms),
+        Some(Step::Wait { until: Some(u), .. }) => crate::events::parse_time(u).filter(|at| *at > now),
+        _ => None,
+    };
+    let (state, wake_at) = match first_wait {
+        Some(at) => ("waiting", Some(at)),
+        None => ("active", None),
+    };
     conn.prepare_cached(
-        "INSERT INTO enrollments (uid, workspace_id, automation_id, contact_id, trigger_id, state, position, context, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'active', '0', ?6, ?7, ?7)",
+        "INSERT INTO enrollments (uid, workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7, ?8, ?9, ?9)",
     )?
-    .execute(params![uuid::Uuid::new_v4().to_string(), ws, automation.id, contact.id, scope.trigger_id, context.to_string(), now])?;
+    .execute(params![uuid::Uuid::new_v4().to_string(), ws, automation.id, contact.id, scope.trigger_id, state, context.to_string(), wake_at, now])?;
     let id = conn.last_insert_rowid();
-    // The first steps run now, in this transaction: no claim round trip, and the
+    if let Some(at) = wake_at {
+        jobs::enqueue(conn, Some(ws), &JobKind::RunEnrollment { enrollment_id: id }, at, jobs::max_attempts())?;
+        return Ok(id);
+    }
+    // Otherwise the first steps run now, in this transaction: no claim round trip, and the
     // enrollment is already waiting (or its first email queued) when the caller hears back.
     match super::runner::advance(conn, id) {
         Ok(()) => {}

@@ -50,31 +50,33 @@ fn cache() -> &'static DefinitionCache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn definition(id: i64, updated_at: i64, text: &str) -> Arc<Definition> {
-    let mut cache = cache().lock().expect("definition cache");
-    if let Some((at, def)) = cache.get(&id)
-        && *at == updated_at
-    {
-        return def.clone();
+fn cached(id: i64, updated_at: i64) -> Option<Arc<Definition>> {
+    let cache = cache().lock().expect("definition cache");
+    cache.get(&id).filter(|(at, _)| *at == updated_at).map(|(_, def)| def.clone())
+}
+
+fn definition(conn: &Connection, id: i64, updated_at: i64) -> Result<Arc<Definition>, StoreError> {
+    if let Some(def) = cached(id, updated_at) {
+        return Ok(def);
     }
-    let def: Definition = serde_json::from_str(text).expect("stored definitions are valid");
+    let text: String = conn.prepare_cached("SELECT definition FROM automations WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
+    let def: Definition = serde_json::from_str(&text).map_err(|e| StoreError::Commit(format!("stored definition unreadable: {e}")))?;
     let def = Arc::new(def);
-    cache.insert(id, (updated_at, def.clone()));
-    def
+    cache().lock().expect("definition cache").insert(id, (updated_at, def.clone()));
+    Ok(def)
 }
 
 fn read(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Automation>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(args, |r| {
-        let id: i64 = r.get(0)?;
-        let updated_at: i64 = r.get(4)?;
-        let text: String = r.get(2)?;
-        Ok(Automation { id, uid: r.get(1)?, def: definition(id, updated_at, &text), created_at: r.get(3)?, updated_at })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows: Vec<(i64, String, i64, i64)> = stmt
+        .query_map(args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(id, uid, created_at, updated_at)| Ok(Automation { id, uid, def: definition(conn, id, updated_at)?, created_at, updated_at }))
+        .collect()
 }
 
-const COLUMNS: &str = "id, uid, definition, created_at, updated_at";
+const COLUMNS: &str = "id, uid, created_at, updated_at";
 
 fn write_exits(conn: &Connection, ws: WorkspaceId, id: i64, def: &Definition) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM automation_exits WHERE automation_id = ?1")?.execute([id])?;
