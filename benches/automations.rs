@@ -167,9 +167,9 @@ fn waits_due_at_once() {
         tx.execute("INSERT INTO contacts (uid, workspace_id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)", params![format!("c{i}"), ws, format!("wait{i}@example.com"), now]).unwrap();
         let contact = tx.last_insert_rowid();
         tx.execute(
-            "INSERT INTO enrollments (uid, workspace_id, automation_id, contact_id, state, position, context, wake_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'waiting', '0', '{}', ?5, ?5, ?5)",
-            params![format!("e{i}"), ws, automation_id, contact, now - 1000],
+            "INSERT INTO enrollments (workspace_id, automation_id, contact_id, state, position, context, wake_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'waiting', '0', '{}', ?4, ?4, ?4)",
+            params![ws, automation_id, contact, now - 1000],
         )
         .unwrap();
         let enrollment = tx.last_insert_rowid();

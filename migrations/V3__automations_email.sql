@@ -42,9 +42,10 @@ CREATE TABLE automation_exits (
     PRIMARY KEY (workspace_id, event_name, automation_id)
 ) WITHOUT ROWID;
 
+-- Enrollments are numerous (one per contact per automation run): no separate public id,
+-- the API shows `enr_<id>`.
 CREATE TABLE enrollments (
     id             INTEGER PRIMARY KEY,
-    uid            TEXT NOT NULL UNIQUE,
     workspace_id   INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     automation_id  INTEGER NOT NULL REFERENCES automations(id) ON DELETE CASCADE,
     contact_id     INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,

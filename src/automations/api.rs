@@ -129,7 +129,7 @@ async fn resume(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<Str
 /// Enrollments with their step history, as JSON.
 pub fn enrollments_json(conn: &rusqlite::Connection, filter_sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Vec<Value>, StoreError> {
     let sql = format!(
-        "SELECT e.id, e.uid, a.uid, a.name, c.uid, c.email, e.state, e.position, e.error, e.created_at, e.finished_at, e.wake_at
+        "SELECT e.id, 'enr_' || e.id, a.uid, a.name, c.uid, c.email, e.state, e.position, e.error, e.created_at, e.finished_at, e.wake_at
          FROM enrollments e JOIN automations a ON a.id = e.automation_id JOIN contacts c ON c.id = e.contact_id
          WHERE {filter_sql} ORDER BY e.id DESC LIMIT 200"
     );

@@ -81,10 +81,10 @@ pub fn enroll(conn: &Connection, ws: WorkspaceId, contact: &Contact, automation:
         None => ("active", None),
     };
     conn.prepare_cached(
-        "INSERT INTO enrollments (uid, workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7, ?8, ?9, ?9)",
+        "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, '0', ?6, ?7, ?8, ?8)",
     )?
-    .execute(params![uuid::Uuid::new_v4().to_string(), ws, automation.id, contact.id, scope.trigger_id, state, context.to_string(), wake_at, now])?;
+    .execute(params![ws, automation.id, contact.id, scope.trigger_id, state, context.to_string(), wake_at, now])?;
     let id = conn.last_insert_rowid();
     if let Some(at) = wake_at {
         jobs::enqueue(conn, Some(ws), &JobKind::RunEnrollment { enrollment_id: id }, at, jobs::max_attempts())?;

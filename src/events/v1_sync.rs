@@ -112,8 +112,7 @@ pub async fn start_workflow(state: web::Data<AppState>, req: HttpRequest, caller
             let _ = &empty;
             let enrollment = engine::enroll(conn, ws, &upserted.contact, &automation, None, &scope)?;
             complete_trigger(conn, trigger_id, 0)?;
-            let enrollment_uid: String = conn.query_row("SELECT uid FROM enrollments WHERE id = ?1", [enrollment], |r| r.get(0)).map_err(StoreError::from)?;
-            Ok(json!({"success": true, "trigger_id": uid, "enrollment_id": enrollment_uid, "message": "Workflow started"}))
+            Ok(json!({"success": true, "trigger_id": uid, "enrollment_id": format!("enr_{enrollment}"), "message": "Workflow started"}))
         })
         .await?;
     Ok(HttpResponse::Created().json(result))
