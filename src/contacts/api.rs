@@ -206,6 +206,7 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({
         "contacts": found.contacts.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
         "total": found.total,
+        "totalCapped": found.capped,
         "page": page,
         "limit": limit,
     })))

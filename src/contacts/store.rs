@@ -349,10 +349,15 @@ pub fn apply(
     }
 }
 
+/// Substring searches count matches up to this many (then report "at least").
+pub const SEARCH_COUNT_CAP: i64 = 1000;
+
 /// One page of contacts, in a stable order (newest first), with the total count.
 pub struct Page {
     pub contacts: Vec<Contact>,
     pub total: i64,
+    /// The search matched more than [`SEARCH_COUNT_CAP`]; `total` is that cap.
+    pub capped: bool,
 }
 
 /// Lists contacts, optionally matching `search` against email, name and external id.
@@ -376,28 +381,38 @@ pub fn list(
         let contacts = stmt
             .query_map(params![ws, limit, offset], from_row)?
             .collect::<Result<_, _>>()?;
-        return Ok(Page { contacts, total });
+        return Ok(Page { contacts, total, capped: false });
     }
     let lowered = search.to_lowercase();
+    if lowered.contains('@')
+        && offset == 0
+        && let Some(contact) = find_by_email(conn, ws, &lowered)?
+    {
+        // A whole address: the unique index answers at once.
+        return Ok(Page { contacts: vec![contact], total: 1, capped: false });
+    }
     if search.chars().count() >= 3 {
-        // Trigram index: any substring of three or more characters.
+        // Trigram index: any substring of three or more characters, newest first straight
+        // from the index's rowid order so a page never sorts every match; the total is
+        // counted up to SEARCH_COUNT_CAP.
         let phrase = format!("\"{}\"", lowered.replace('"', "\"\""));
-        let total: i64 = conn
+        let counted: i64 = conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM contacts_search s JOIN contacts c ON c.id = s.rowid
-                 WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM contacts_search s JOIN contacts c ON c.id = s.rowid
+                 WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 LIMIT ?3)",
             )?
-            .query_row(params![ws, phrase], |r| r.get(0))?;
+            .query_row(params![ws, phrase, SEARCH_COUNT_CAP + 1], |r| r.get(0))?;
         let sql = format!(
             "SELECT {} FROM contacts_search s JOIN contacts c ON c.id = s.rowid
-             WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 ORDER BY c.id DESC LIMIT ?3 OFFSET ?4",
+             WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 ORDER BY s.rowid DESC LIMIT ?3 OFFSET ?4",
             COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let contacts = stmt
             .query_map(params![ws, phrase, limit, offset], from_row)?
             .collect::<Result<_, _>>()?;
-        return Ok(Page { contacts, total });
+        let capped = counted > SEARCH_COUNT_CAP;
+        return Ok(Page { contacts, total: counted.min(SEARCH_COUNT_CAP), capped });
     }
     // One or two characters: prefix match on the indexed email and external id.
     let upper = format!("{lowered}\u{10ffff}");
@@ -412,7 +427,7 @@ pub fn list(
     let contacts = stmt
         .query_map(params![ws, lowered, upper, limit, offset], from_row)?
         .collect::<Result<_, _>>()?;
-    Ok(Page { contacts, total })
+    Ok(Page { contacts, total, capped: false })
 }
 
 /// Streams every contact of the workspace in id order (for export).
