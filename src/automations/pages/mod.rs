@@ -1,0 +1,181 @@
+//! Automation pages: the list with enrollment counts and pause / resume / activate, the
+//! builder (a no-JavaScript editor where every button posts the whole draft back), the
+//! automation page with its trigger inspector and enrollments, and a contact's enrollments.
+
+mod editor;
+mod form;
+mod list;
+mod ops;
+mod sections;
+mod steps;
+mod view;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::api::requeue_if_active;
+use super::definition::Status;
+use super::store;
+use crate::app::AppState;
+use crate::auth::csrf;
+use crate::auth::extract::SignedIn;
+use crate::ui::{Flash, PageError};
+
+/// Routes of this module; fixed paths come before `/automations/{id}`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/automations", web::get().to(list::page))
+        .route("/automations/new", web::get().to(editor::new_page))
+        .route("/automations/new", web::post().to(editor::submit_new))
+        .route(
+            "/automations/contact/{uid}",
+            web::get().to(view::contact_page),
+        )
+        .route("/automations/{id}", web::get().to(view::page))
+        .route("/automations/{id}/edit", web::get().to(editor::edit_page))
+        .route(
+            "/automations/{id}/edit",
+            web::post().to(editor::submit_edit),
+        )
+        .route("/automations/{id}/status", web::post().to(set_status))
+        .route("/automations/{id}/delete", web::post().to(delete));
+}
+
+fn csrf_input(token: &str) -> Markup {
+    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+}
+
+/// A 303 to `path` carrying a one-time message.
+fn redirect(path: &str, flash: Flash) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, path.to_string()))
+        .cookie(flash.cookie())
+        .finish()
+}
+
+/// `/events?eventName=…`: the event log pre-filtered to one name.
+fn log_url(event: &str) -> String {
+    format!(
+        "/events?{}",
+        serde_urlencoded::to_string([("eventName", event)]).unwrap_or_default()
+    )
+}
+
+fn status_badge(status: Status) -> Markup {
+    let class = match status {
+        Status::Active => "badge good",
+        Status::Paused => "badge warn",
+        Status::Draft => "badge",
+    };
+    html! { span class=(class) { (status.as_str()) } }
+}
+
+/// An enrollment state or a message status, coloured by what it means.
+fn state_badge(state: &str) -> Markup {
+    let class = match state {
+        "completed" | "sent" | "delivered" | "opened" | "clicked" => "badge good",
+        "failed" | "bounced" | "complained" => "badge bad",
+        "exited" | "queued" | "sending" | "skipped" | "waiting" | "active" => "badge warn",
+        _ => "badge",
+    };
+    html! { span class=(class) { (state) } }
+}
+
+/// The buttons that move an automation between draft, active and paused.
+fn status_buttons(token: &str, uid: &str, status: Status, back: &str) -> Markup {
+    let (target, label) = match status {
+        Status::Active => ("paused", "Pause"),
+        Status::Paused => ("active", "Resume"),
+        Status::Draft => ("active", "Activate"),
+    };
+    html! {
+        form.inline method="post" action=(format!("/automations/{uid}/status")) {
+            (csrf_input(token))
+            input type="hidden" name="status" value=(target);
+            input type="hidden" name="back" value=(back);
+            button type="submit" { (label) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Pause, resume or activate; resuming queues the enrollments that stalled meanwhile.
+async fn set_status(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let status = match form.status.as_str() {
+        "active" => Status::Active,
+        "paused" => Status::Paused,
+        "draft" => Status::Draft,
+        _ => return Err(PageError::BadRequest("Unknown status.".into())),
+    };
+    let ws = user.0.workspace.id;
+    let uid = id.into_inner();
+    let target = uid.clone();
+    let name = state
+        .store
+        .write(move |conn| -> Result<Option<String>, PageError> {
+            let Some(a) = store::set_status(conn, ws, &target, status)? else {
+                return Ok(None);
+            };
+            requeue_if_active(conn, &a)?;
+            Ok(Some(a.def.name.clone()))
+        })
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let back = if form.back == "view" {
+        format!("/automations/{uid}")
+    } else {
+        "/automations".to_string()
+    };
+    Ok(redirect(
+        &back,
+        Flash::success(format!("{name} is now {}.", status.as_str())),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Deletes an automation with its enrollments.
+async fn delete(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let ws = user.0.workspace.id;
+    let uid = id.into_inner();
+    let gone = state
+        .store
+        .write(move |conn| store::delete(conn, ws, &uid))
+        .await?;
+    if gone {
+        Ok(redirect(
+            "/automations",
+            Flash::success("Automation deleted."),
+        ))
+    } else {
+        Err(PageError::NotFound)
+    }
+}

@@ -1,0 +1,336 @@
+//! The template editor: name, subject, HTML and text, with a preview rendered for a sample
+//! contact into a sandboxed iframe, shown before anything is saved.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Map, json};
+
+use super::{csrf_input, redirect};
+use crate::app::AppState;
+use crate::auth::extract::SignedIn;
+use crate::store::StoreError;
+use crate::templates::api::sample_contact;
+use crate::templates::store::{self, Template, TemplateInput};
+use crate::templates::{RenderedEmail, context, render_email};
+use crate::ui::layout::render_with_status;
+use crate::ui::{Flash, PageError, assets, render};
+
+const STARTER_HTML: &str = "<p>Hi {{contact.firstName}},</p>\n\n<p></p>\n\n<p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>";
+
+/// The editor's fields as posted.
+#[derive(Deserialize)]
+pub(super) struct TemplateForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    html: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    op: String,
+}
+
+impl TemplateForm {
+    fn input(&self) -> TemplateInput {
+        TemplateInput {
+            name: self.name.trim().to_string(),
+            subject: self.subject.clone(),
+            html: self.html.clone(),
+            text: Some(self.text.clone()).filter(|t| !t.trim().is_empty()),
+        }
+    }
+}
+
+/// Renders the parts for the sample contact, as a test send would.
+fn preview(state: &AppState, input: &TemplateInput) -> Result<RenderedEmail, String> {
+    let template = Template {
+        id: 0,
+        uid: String::new(),
+        name: input.name.clone(),
+        subject: input.subject.clone(),
+        html: input.html.clone(),
+        text: input.text.clone(),
+        created_at: 0,
+        updated_at: 0,
+    };
+    let data = context(
+        &sample_contact(),
+        &Map::new(),
+        &Map::new(),
+        &format!("{}/unsubscribe/preview", state.config.base_url()),
+    );
+    render_email(&template, &data)
+}
+
+/// What the editor knows about the stored template, if there is one.
+#[derive(Default)]
+struct Stored {
+    uid: Option<String>,
+    used_by: Vec<String>,
+    sent: Option<String>,
+}
+
+fn preview_card(rendered: &Result<RenderedEmail, String>) -> Markup {
+    let (subject, body, text, problem) = match rendered {
+        Ok(r) => (r.subject.as_str(), r.html.as_str(), r.text.as_str(), None),
+        Err(e) => ("", "", "", Some(e.as_str())),
+    };
+    html! {
+        section.card #preview {
+            h2 { "Preview" }
+            p.muted { "Rendered for a sample contact (Ada Lovelace, ada@example.com). Scripts and links are disabled in the preview." }
+            p.error role="alert" data-preview-error hidden[problem.is_none()] { (problem.unwrap_or_default()) }
+            p { "Subject: " strong data-preview-subject { (subject) } }
+            iframe data-preview sandbox="" title="Email preview" srcdoc=(body) style="width:100%;min-height:22rem;border:1px solid var(--line);border-radius:6px;background:#fff" {}
+            details {
+                summary { "Text part" }
+                pre.props data-preview-text { (text) }
+            }
+        }
+    }
+}
+
+fn editor(
+    token: &str,
+    input: &TemplateInput,
+    stored: &Stored,
+    problem: Option<&str>,
+    rendered: &Result<RenderedEmail, String>,
+) -> Markup {
+    let action = match &stored.uid {
+        Some(uid) => format!("/templates/{uid}"),
+        None => "/templates/new".to_string(),
+    };
+    html! {
+        p { a href="/templates" { "← All templates" } }
+        @if let Some(problem) = problem {
+            p.error role="alert" { "Not saved: " (problem) }
+        }
+        @if let (Some(_), Some(message)) = (&stored.uid, &stored.sent) {
+            p.card { "Test message queued. " a href=(format!("/outbox/{message}")) { "See it in the Outbox →" } }
+        }
+        form.card #template-form method="post" action=(action) data-live-preview="/templates/preview" {
+            (csrf_input(token))
+            label { "Name" input type="text" name="name" value=(input.name) required maxlength="200"; }
+            label { "Subject" input type="text" name="subject" value=(input.subject) required placeholder="Welcome, {{contact.firstName}}!"; }
+            label { "HTML" textarea name="html" rows="14" spellcheck="false" { (input.html) } }
+            label { "Text " span.muted { "(optional: derived from the HTML when empty)" } textarea name="text" rows="6" { (input.text.clone().unwrap_or_default()) } }
+            p.muted { "Templates see " code { "contact.*" } ", " code { "event.*" } ", " code { "variables.*" } " and " code { "unsubscribe_url" } "; a missing value renders empty." }
+            div.row {
+                button type="submit" name="op" value="save" { "Save" }
+                " "
+                button type="submit" name="op" value="preview" { "Preview" }
+            }
+        }
+        (preview_card(rendered))
+        @if let Some(uid) = &stored.uid {
+            section.card {
+                h2 { "Send a test" }
+                form.row method="post" action=(format!("/templates/{uid}/test")) {
+                    (csrf_input(token))
+                    label { "Email address" input type="email" name="to" required placeholder="you@example.com"; }
+                    button type="submit" { "Send test" }
+                }
+                p.muted { "The saved version is sent, rendered for a sample contact at this address." }
+            }
+            section.card {
+                h2 { "Delete" }
+                @if stored.used_by.is_empty() {
+                    p.muted { "No automation uses this template." }
+                } @else {
+                    p { "Used by: " (stored.used_by.join(", ")) ". It cannot be deleted while automations use it." }
+                }
+                form.inline method="post" action=(format!("/templates/{uid}/delete")) data-confirm=(format!("Delete the template {}?", input.name)) {
+                    (csrf_input(token))
+                    button.danger type="submit" { "Delete template" }
+                }
+            }
+        }
+        script src=(assets::url("builder.js")) defer {}
+    }
+}
+
+/// `GET /templates/new`
+pub(super) async fn new_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let nav = user.nav(&state, "templates")?;
+    let input = TemplateInput {
+        name: String::new(),
+        subject: String::new(),
+        html: STARTER_HTML.into(),
+        text: None,
+    };
+    let rendered = preview(&state, &input);
+    Ok(render(
+        &req,
+        Some(&nav),
+        "New template",
+        editor(
+            &user.0.csrf_token,
+            &input,
+            &Stored::default(),
+            None,
+            &rendered,
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct EditQuery {
+    sent: Option<String>,
+}
+
+/// `GET /templates/{id}`
+pub(super) async fn edit_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    id: web::Path<String>,
+    query: web::Query<EditQuery>,
+) -> Result<HttpResponse, PageError> {
+    let nav = user.nav(&state, "templates")?;
+    let ws = user.0.workspace.id;
+    let found = state.store.read(
+        |conn| -> Result<Option<(Template, Vec<String>)>, StoreError> {
+            let Some(t) = store::get(conn, ws, &id)? else {
+                return Ok(None);
+            };
+            let users = store::used_by(conn, ws, &t.uid)?;
+            Ok(Some((t, users)))
+        },
+    )?;
+    let (t, used_by) = found.ok_or(PageError::NotFound)?;
+    let input = TemplateInput {
+        name: t.name.clone(),
+        subject: t.subject.clone(),
+        html: t.html.clone(),
+        text: t.text.clone(),
+    };
+    let sent = query
+        .into_inner()
+        .sent
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    let stored = Stored {
+        uid: Some(t.uid.clone()),
+        used_by,
+        sent,
+    };
+    let rendered = preview(&state, &input);
+    Ok(render(
+        &req,
+        Some(&nav),
+        &t.name,
+        editor(&user.0.csrf_token, &input, &stored, None, &rendered),
+    ))
+}
+
+/// `POST /templates/new`
+pub(super) async fn submit_new(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    form: web::Form<TemplateForm>,
+) -> Result<HttpResponse, PageError> {
+    submit(state, req, user, None, form.into_inner()).await
+}
+
+/// `POST /templates/{id}`
+pub(super) async fn submit_edit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    id: web::Path<String>,
+    form: web::Form<TemplateForm>,
+) -> Result<HttpResponse, PageError> {
+    submit(state, req, user, Some(id.into_inner()), form.into_inner()).await
+}
+
+/// Preview re-renders the form without saving; save validates first and stores nothing
+/// when a part does not compile.
+async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    uid: Option<String>,
+    form: TemplateForm,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    let nav = user.nav(&state, "templates")?;
+    let ws = user.0.workspace.id;
+    let input = form.input();
+    let title = if uid.is_some() {
+        "Edit template"
+    } else {
+        "New template"
+    };
+    let used_by = match &uid {
+        Some(uid) => state.store.read(|conn| store::used_by(conn, ws, uid))?,
+        None => Vec::new(),
+    };
+    let stored = Stored {
+        uid: uid.clone(),
+        used_by,
+        sent: None,
+    };
+    let problem = if form.op == "preview" {
+        None
+    } else {
+        user.require_manager()?;
+        store::validate(&input).err()
+    };
+    if form.op == "preview" || problem.is_some() {
+        let rendered = preview(&state, &input);
+        let status = if problem.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        let body = editor(
+            &user.0.csrf_token,
+            &input,
+            &stored,
+            problem.as_deref(),
+            &rendered,
+        );
+        return Ok(render_with_status(&req, status, Some(&nav), title, body));
+    }
+    let saved = state
+        .store
+        .write(move |conn| -> Result<Option<Template>, StoreError> {
+            match uid {
+                Some(uid) => store::update(conn, ws, &uid, &input),
+                None => store::create(conn, ws, &input).map(Some),
+            }
+        })
+        .await?
+        .ok_or(PageError::NotFound)?;
+    Ok(redirect(
+        &format!("/templates/{}", saved.uid),
+        Flash::success(format!("Template {} saved.", saved.name)),
+    ))
+}
+
+/// `POST /templates/preview`: the preview as JSON, for the optional live update.
+pub(super) async fn live_preview(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    form: web::Form<TemplateForm>,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    let body = match preview(&state, &form.input()) {
+        Ok(r) => json!({"subject": r.subject, "html": r.html, "text": r.text}),
+        Err(e) => json!({"error": e}),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}

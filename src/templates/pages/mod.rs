@@ -1,0 +1,213 @@
+//! Template pages: the list with "used by", the editor with a sandboxed preview, "send
+//! test", and delete (refused while an automation uses the template). Every form works
+//! without JavaScript and carries the session's CSRF token.
+
+mod form;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::Map;
+
+use super::store::{self, Template};
+use crate::app::AppState;
+use crate::auth::csrf;
+use crate::auth::extract::SignedIn;
+use crate::delivery::messages::{self, NewMessage};
+use crate::jobs::{self, JobKind};
+use crate::store::{StoreError, now_ms};
+use crate::ui::{Flash, PageError, format_time, render};
+
+/// Routes of this module; fixed paths come before `/templates/{id}`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/templates", web::get().to(list))
+        .route("/templates/new", web::get().to(form::new_page))
+        .route("/templates/new", web::post().to(form::submit_new))
+        .route("/templates/preview", web::post().to(form::live_preview))
+        .route("/templates/{id}", web::get().to(form::edit_page))
+        .route("/templates/{id}", web::post().to(form::submit_edit))
+        .route("/templates/{id}/test", web::post().to(send_test))
+        .route("/templates/{id}/delete", web::post().to(delete));
+}
+
+fn csrf_input(token: &str) -> Markup {
+    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+}
+
+/// A 303 to `path` carrying a one-time message.
+fn redirect(path: &str, flash: Flash) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, path.to_string()))
+        .cookie(flash.cookie())
+        .finish()
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let nav = user.nav(&state, "templates")?;
+    let ws = user.0.workspace.id;
+    let rows = state
+        .store
+        .read(|conn| -> Result<Vec<(Template, Vec<String>)>, StoreError> {
+            store::list(conn, ws)?
+                .into_iter()
+                .map(|t| {
+                    let users = store::used_by(conn, ws, &t.uid)?;
+                    Ok((t, users))
+                })
+                .collect()
+        })?;
+    let body = html! {
+        p { a.button href="/templates/new" { "New template" } }
+        @if rows.is_empty() {
+            p.empty { "No templates yet. A template is the subject, HTML and text of an email, in Handlebars syntax: " code { "{{contact.firstName}}" } "." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr { th { "Name" } th { "Subject" } th { "Updated" } th { "Used by" } } }
+                tbody {
+                    @for (t, users) in &rows {
+                        tr {
+                            td { a href=(format!("/templates/{}", t.uid)) { (t.name) } }
+                            td { (t.subject) }
+                            td { (format_time(t.updated_at)) }
+                            td {
+                                @if users.is_empty() { span.muted { "—" } } @else { (users.join(", ")) }
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+    };
+    Ok(render(&req, Some(&nav), "Templates", body))
+}
+
+#[derive(Deserialize)]
+struct TestForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// Queues a `test` message rendered for a sample contact at the given address.
+async fn send_test(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<String>,
+    form: web::Form<TestForm>,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    let uid = id.into_inner();
+    let back = format!("/templates/{uid}");
+    let to = match crate::contacts::normalize_email(&form.to) {
+        Ok(to) => to,
+        Err(e) => return Ok(redirect(&back, Flash::error(e.to_string()))),
+    };
+    let ws = user.0.workspace.id;
+    let base = state.config.base_url();
+    let address = to.clone();
+    let queued = state
+        .store
+        .write(
+            move |conn| -> Result<Option<Result<String, String>>, PageError> {
+                let Some(t) = store::get(conn, ws, &uid)? else {
+                    return Ok(None);
+                };
+                let mut contact = super::api::sample_contact();
+                contact.email = Some(address.clone());
+                let context = super::context(
+                    &contact,
+                    &Map::new(),
+                    &Map::new(),
+                    &format!("{base}/unsubscribe/preview"),
+                );
+                let rendered = match super::render_email(&t, &context) {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Some(Err(e))),
+                };
+                let new = NewMessage {
+                    contact_id: None,
+                    enrollment_id: None,
+                    position: None,
+                    kind: "test",
+                    to: &address,
+                    email: &rendered,
+                };
+                let id = messages::create(conn, ws, &new)?
+                    .ok_or_else(|| StoreError::Commit("message not created".into()))?;
+                jobs::enqueue(
+                    conn,
+                    Some(ws),
+                    &JobKind::SendMessage { message_id: id },
+                    now_ms(),
+                    jobs::max_attempts(),
+                )?;
+                let uid: String = conn
+                    .query_row("SELECT uid FROM messages WHERE id = ?1", [id], |r| r.get(0))
+                    .map_err(StoreError::from)?;
+                Ok(Some(Ok(uid)))
+            },
+        )
+        .await?;
+    match queued {
+        None => Err(PageError::NotFound),
+        Some(Err(problem)) => Ok(redirect(
+            &back,
+            Flash::error(format!("The template does not render: {problem}")),
+        )),
+        Some(Ok(message)) => Ok(redirect(
+            &format!("{back}?sent={message}"),
+            Flash::success(format!(
+                "Test message to {to} queued; see it in the Outbox."
+            )),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Deletes a template unless an automation still uses it.
+async fn delete(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
+    let ws = user.0.workspace.id;
+    let uid = id.into_inner();
+    let target = uid.clone();
+    let outcome = state
+        .store
+        .write(
+            move |conn| -> Result<Result<bool, Vec<String>>, StoreError> {
+                let users = store::used_by(conn, ws, &target)?;
+                if !users.is_empty() {
+                    return Ok(Err(users));
+                }
+                Ok(Ok(store::delete(conn, ws, &target)?))
+            },
+        )
+        .await?;
+    match outcome {
+        Ok(true) => Ok(redirect("/templates", Flash::success("Template deleted."))),
+        Ok(false) => Err(PageError::NotFound),
+        Err(users) => Ok(redirect(
+            &format!("/templates/{uid}"),
+            Flash::error(format!(
+                "This template is used by automation(s): {}. Remove it from their steps before deleting it.",
+                users.join(", ")
+            )),
+        )),
+    }
+}
