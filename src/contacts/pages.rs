@@ -1,6 +1,0 @@
-//! Contacts pages.
-
-use actix_web::web;
-
-/// Routes of this module.
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
