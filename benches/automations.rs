@@ -48,12 +48,17 @@ fn smtp_env(port: &str) -> Vec<(&'static str, String)> {
 }
 
 fn lettre_baseline(port: u16, n: usize) -> Duration {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
-        let transport: AsyncSmtpTransport<Tokio1Executor> = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-            .port(port)
-            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(4))
-            .build();
+        let transport: AsyncSmtpTransport<Tokio1Executor> =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+                .port(port)
+                .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(4))
+                .build();
         let transport = Arc::new(transport);
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -68,8 +73,16 @@ fn lettre_baseline(port: u16, n: usize) -> Duration {
                         .date_now()
                         .multipart(
                             MultiPart::alternative()
-                                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body("Hi there".to_string()))
-                                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body("<p>Hi there</p>".to_string())),
+                                .singlepart(
+                                    SinglePart::builder()
+                                        .header(ContentType::TEXT_PLAIN)
+                                        .body("Hi there".to_string()),
+                                )
+                                .singlepart(
+                                    SinglePart::builder()
+                                        .header(ContentType::TEXT_HTML)
+                                        .body("<p>Hi there</p>".to_string()),
+                                ),
                         )
                         .unwrap();
                     transport.send(message).await.unwrap();
@@ -96,13 +109,24 @@ fn end_to_end() {
     let env = smtp_env(&port);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start(&data, &env);
-    let template = api(server.port, &key, "/api/templates", json!({"name": "Welcome", "subject": "Welcome {{contact.email}}", "html": "<p>Hi {{contact.email}}</p>"}));
-    api(server.port, &key, "/api/automations", json!({"name": "Welcome", "status": "active", "trigger": {"type": "event", "event": "signUp"}, "steps": [{"type": "email", "template": template["id"]}]}));
+    let template = api(
+        server.port,
+        &key,
+        "/api/templates",
+        json!({"name": "Welcome", "subject": "Welcome {{contact.email}}", "html": "<p>Hi {{contact.email}}</p>"}),
+    );
+    api(
+        server.port,
+        &key,
+        "/api/automations",
+        json!({"name": "Welcome", "status": "active", "trigger": {"type": "event", "event": "signUp"}, "steps": [{"type": "email", "template": template["id"]}]}),
+    );
 
     let started = Instant::now();
     let key2 = key.clone();
     let make: common::MakeRequest = Arc::new(move |n| {
-        let body = json!({"email": format!("user{n}@example.com"), "eventName": "signUp"}).to_string();
+        let body =
+            json!({"email": format!("user{n}@example.com"), "eventName": "signUp"}).to_string();
         post_json("/api/events/send", &key2, &body)
     });
     // Send exactly EVENTS events over 64 connections.
@@ -110,13 +134,28 @@ fn end_to_end() {
     let accepted = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(300);
     while sink.messages().len() < direct + EVENTS {
-        assert!(Instant::now() < deadline, "only {} of {EVENTS} emails arrived", sink.messages().len() - direct);
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {EVENTS} emails arrived",
+            sink.messages().len() - direct
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let total = started.elapsed();
     let rate = EVENTS as f64 / total.as_secs_f64();
-    println!("events accepted: {sent} in {:.2} s; all {EVENTS} emails at the sink after {:.2} s", accepted.as_secs_f64(), total.as_secs_f64());
-    figure("end-to-end emails/s (event -> enrollment -> SMTP sink)", rate, "emails/s", baseline_rate, ">= 1000 emails/s and >= 0.5x lettre direct", Some(rate >= 1000.0 && rate / baseline_rate >= 0.5));
+    println!(
+        "events accepted: {sent} in {:.2} s; all {EVENTS} emails at the sink after {:.2} s",
+        accepted.as_secs_f64(),
+        total.as_secs_f64()
+    );
+    figure(
+        "end-to-end emails/s (event -> enrollment -> SMTP sink)",
+        rate,
+        "emails/s",
+        baseline_rate,
+        ">= 1000 emails/s and >= 0.5x lettre direct",
+        Some(rate >= 1000.0 && rate / baseline_rate >= 0.5),
+    );
     server.stop();
 }
 
@@ -153,15 +192,29 @@ fn waits_due_at_once() {
     let data = dir.path().join("data");
     let key = workspace_with_key(&data, "Bench");
     let server = Server::start(&data, &[]);
-    let automation = api(server.port, &key, "/api/automations", json!({"name": "Waits", "status": "active", "trigger": {"type": "event", "event": "never"}, "steps": [{"type": "wait", "until": "2020-01-01T00:00:00Z"}]}));
+    let automation = api(
+        server.port,
+        &key,
+        "/api/automations",
+        json!({"name": "Waits", "status": "active", "trigger": {"type": "event", "event": "never"}, "steps": [{"type": "wait", "until": "2020-01-01T00:00:00Z"}]}),
+    );
     let automation_uid = automation["id"].as_str().unwrap().to_string();
     server.stop();
 
     // Park 100,000 enrollments at their wait, all due now, straight in the database.
     let db = rusqlite::Connection::open(data.join("herald.db")).unwrap();
     db.execute_batch("PRAGMA synchronous = OFF;").unwrap();
-    let (ws, automation_id): (i64, i64) = db.query_row("SELECT workspace_id, id FROM automations WHERE uid = ?1", [&automation_uid], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let (ws, automation_id): (i64, i64) = db
+        .query_row(
+            "SELECT workspace_id, id FROM automations WHERE uid = ?1",
+            [&automation_uid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let tx = db.unchecked_transaction().unwrap();
     for i in 0..WAITS {
         tx.execute("INSERT INTO contacts (uid, workspace_id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)", params![format!("c{i}"), ws, format!("wait{i}@example.com"), now]).unwrap();
@@ -185,7 +238,13 @@ fn waits_due_at_once() {
     let server = Server::start(&data, &[]);
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let done: i64 = db.query_row("SELECT COUNT(*) FROM enrollments WHERE state = 'completed'", [], |r| r.get(0)).unwrap();
+        let done: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM enrollments WHERE state = 'completed'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         if done as usize == WAITS {
             break;
         }
@@ -197,7 +256,11 @@ fn waits_due_at_once() {
 
     // Baseline: the bare state change, one UPDATE of the same rows in one transaction.
     let base_started = Instant::now();
-    db.execute("UPDATE enrollments SET state = 'waiting', position = '0', updated_at = updated_at + 1", []).unwrap();
+    db.execute(
+        "UPDATE enrollments SET state = 'waiting', position = '0', updated_at = updated_at + 1",
+        [],
+    )
+    .unwrap();
     let baseline = base_started.elapsed();
     figure(
         &format!("{WAITS} waits due at once, all advanced"),
@@ -215,15 +278,30 @@ fn rate_with(automations: usize, matching: usize) -> f64 {
     let key = workspace_with_key(&data, "Bench");
     let server = Server::start(&data, &[]);
     for i in 0..automations {
-        let event = if i < matching { "signUp".to_string() } else { format!("other{i}") };
-        api(server.port, &key, "/api/automations", json!({"name": format!("A{i}"), "status": "active", "trigger": {"type": "event", "event": event}, "exitOn": ["cancelled"], "steps": [{"type": "wait", "duration": "1d"}]}));
+        let event = if i < matching {
+            "signUp".to_string()
+        } else {
+            format!("other{i}")
+        };
+        api(
+            server.port,
+            &key,
+            "/api/automations",
+            json!({"name": format!("A{i}"), "status": "active", "trigger": {"type": "event", "event": event}, "exitOn": ["cancelled"], "steps": [{"type": "wait", "duration": "1d"}]}),
+        );
     }
     let key2 = key.clone();
     let make: common::MakeRequest = Arc::new(move |n| {
         let body = json!({"email": format!("user{}@example.com", n % 5000), "eventName": "signUp", "eventProperties": {"plan": "pro"}}).to_string();
         post_json("/api/events/send", &key2, &body)
     });
-    let result = run_load(server.port, 64, Duration::from_secs(2), Duration::from_secs(6), make);
+    let result = run_load(
+        server.port,
+        64,
+        Duration::from_secs(2),
+        Duration::from_secs(6),
+        make,
+    );
     server.stop();
     result.rate()
 }
@@ -231,7 +309,14 @@ fn rate_with(automations: usize, matching: usize) -> f64 {
 fn automation_overhead() {
     let none = rate_with(0, 0);
     let fifty = rate_with(50, 5);
-    figure("events/s with 50 active automations (5 matching)", fifty, "events/s", none, ">= 0.7x the rate with none", Some(fifty / none >= 0.7));
+    figure(
+        "events/s with 50 active automations (5 matching)",
+        fifty,
+        "events/s",
+        none,
+        ">= 0.7x the rate with none",
+        Some(fifty / none >= 0.7),
+    );
 }
 
 fn main() {

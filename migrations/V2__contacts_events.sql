@@ -35,7 +35,10 @@ CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN
     INSERT INTO contacts_search (contacts_search, rowid, email, name, external_id)
     VALUES ('delete', old.id, old.email, trim(coalesce(old.name, '') || ' ' || coalesce(old.first_name, '') || ' ' || coalesce(old.last_name, '')), old.external_id);
 END;
-CREATE TRIGGER contacts_search_update AFTER UPDATE OF email, name, first_name, last_name, external_id ON contacts BEGIN
+CREATE TRIGGER contacts_search_update AFTER UPDATE OF email, name, first_name, last_name, external_id ON contacts
+WHEN old.email IS NOT new.email OR old.name IS NOT new.name OR old.first_name IS NOT new.first_name
+  OR old.last_name IS NOT new.last_name OR old.external_id IS NOT new.external_id
+BEGIN
     INSERT INTO contacts_search (contacts_search, rowid, email, name, external_id)
     VALUES ('delete', old.id, old.email, trim(coalesce(old.name, '') || ' ' || coalesce(old.first_name, '') || ' ' || coalesce(old.last_name, '')), old.external_id);
     INSERT INTO contacts_search (rowid, email, name, external_id)

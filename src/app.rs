@@ -38,7 +38,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, mailer: crate::delivery::mailer::Mailer, link_secret: Vec<u8>) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        mailer: crate::delivery::mailer::Mailer,
+        link_secret: Vec<u8>,
+    ) -> Self {
         let throttle = LoginThrottle::new(
             config.auth.login_max_failures,
             Duration::from_secs(config.auth.login_window_secs),
@@ -181,7 +186,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = config.server.shutdown_timeout_secs;
     crate::jobs::set_max_attempts(config.jobs.max_attempts);
     let mailer = crate::delivery::mailer::Mailer::new(&config.smtp, &config.store.data_dir)?;
-    let link_secret = store.write(crate::delivery::unsubscribe::load_secret).await?;
+    let link_secret = store
+        .write(crate::delivery::unsubscribe::load_secret)
+        .await?;
     crate::delivery::unsubscribe::init_links(config.base_url(), link_secret.clone());
     let state = web::Data::new(AppState::new(config, store, mailer, link_secret));
     announce_setup(&state).await?;

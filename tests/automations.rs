@@ -18,20 +18,40 @@ struct Api {
 
 impl Api {
     fn new(herald: &Herald, workspace: &str) -> Api {
-        Api { base: herald.base.clone(), key: herald.workspace_with_key(workspace), client: Client::new() }
+        Api {
+            base: herald.base.clone(),
+            key: herald.workspace_with_key(workspace),
+            client: Client::new(),
+        }
     }
     fn post(&self, path: &str, body: &Value) -> Response {
-        self.client.post(format!("{}{path}", self.base)).header("X-API-Key", &self.key).json(body).send().unwrap()
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", &self.key)
+            .json(body)
+            .send()
+            .unwrap()
     }
     fn get(&self, path: &str) -> Value {
-        let r = self.client.get(format!("{}{path}", self.base)).header("X-API-Key", &self.key).send().unwrap();
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", &self.key)
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 200, "GET {path}");
         r.json().unwrap()
     }
     fn template(&self, name: &str, subject: &str, html: &str) -> String {
-        let r = self.post("/api/templates", &json!({"name": name, "subject": subject, "html": html}));
+        let r = self.post(
+            "/api/templates",
+            &json!({"name": name, "subject": subject, "html": html}),
+        );
         assert_eq!(r.status(), 201);
-        r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string()
+        r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
     fn automation(&self, def: Value) -> Value {
         let r = self.post("/api/automations", &def);
@@ -41,12 +61,21 @@ impl Api {
         body
     }
     fn send(&self, email: &str, event: &str, props: Value) -> Value {
-        let r = self.post("/api/events/send", &json!({"email": email, "eventName": event, "eventProperties": props}));
+        let r = self.post(
+            "/api/events/send",
+            &json!({"email": email, "eventName": event, "eventProperties": props}),
+        );
         assert_eq!(r.status(), 200);
         r.json().unwrap()
     }
     fn enrollments(&self, automation: &Value) -> Vec<Value> {
-        self.get(&format!("/api/automations/{}/enrollments", automation["id"].as_str().unwrap()))["enrollments"].as_array().unwrap().clone()
+        self.get(&format!(
+            "/api/automations/{}/enrollments",
+            automation["id"].as_str().unwrap()
+        ))["enrollments"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 }
 
@@ -84,7 +113,10 @@ fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
         "steps": [{"type": "email", "template": welcome}]
     }));
     let r = api.post("/api/events/send", &json!({"email": "Ada@Example.com", "eventName": "signUp", "eventProperties": {"plan": "<pro>"}, "contactProperties": {"firstName": "Ada"}}));
-    assert_eq!(r.json::<Value>().unwrap(), json!({"enrolled": 1, "exited": 0}));
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        json!({"enrolled": 1, "exited": 0})
+    );
     let got = sink.wait_for(1, Duration::from_secs(10));
     let mail = &got[0];
     assert_eq!(mail.header("Subject").unwrap(), "Welcome, Ada!");
@@ -93,12 +125,25 @@ fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
     assert!(mail.header("Message-ID").unwrap().contains("@acme.test>"));
     assert!(mail.header("Date").is_some());
     let unsubscribe = mail.header("List-Unsubscribe").unwrap();
-    assert!(unsubscribe.starts_with("<http") && unsubscribe.contains("/unsubscribe/"), "{unsubscribe}");
-    assert_eq!(mail.header("List-Unsubscribe-Post").unwrap(), "List-Unsubscribe=One-Click");
-    assert!(mail.header("Content-Type").unwrap().contains("multipart/alternative"));
+    assert!(
+        unsubscribe.starts_with("<http") && unsubscribe.contains("/unsubscribe/"),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post").unwrap(),
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(
+        mail.header("Content-Type")
+            .unwrap()
+            .contains("multipart/alternative")
+    );
     let body = mail.body();
     assert!(body.contains("text/plain") && body.contains("text/html"));
-    assert!(body.contains("your plan is <b>&lt;pro&gt;</b>"), "HTML-escaped by default: {body}");
+    assert!(
+        body.contains("your plan is <b>&lt;pro&gt;</b>"),
+        "HTML-escaped by default: {body}"
+    );
     assert!(body.contains("Hi Ada"));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(sink.messages().len(), 1, "sent once");
@@ -116,14 +161,29 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
         "steps": [{"type": "wait", "duration": "2s"}, {"type": "email", "template": tips}]
     }));
     let started = Instant::now();
-    assert_eq!(api.send("stay@example.com", "signUp", json!({}))["enrolled"], 1);
-    assert_eq!(api.send("leave@example.com", "signUp", json!({}))["enrolled"], 1);
+    assert_eq!(
+        api.send("stay@example.com", "signUp", json!({}))["enrolled"],
+        1
+    );
+    assert_eq!(
+        api.send("leave@example.com", "signUp", json!({}))["enrolled"],
+        1
+    );
     std::thread::sleep(Duration::from_millis(300));
     let waiting = api.enrollments(&automation);
-    assert!(waiting.iter().all(|e| e["state"] == "waiting"), "{waiting:?}");
-    assert_eq!(api.send("leave@example.com", "upgraded", json!({})), json!({"enrolled": 0, "exited": 1}));
+    assert!(
+        waiting.iter().all(|e| e["state"] == "waiting"),
+        "{waiting:?}"
+    );
+    assert_eq!(
+        api.send("leave@example.com", "upgraded", json!({})),
+        json!({"enrolled": 0, "exited": 1})
+    );
     let got = sink.wait_for(1, Duration::from_secs(10));
-    assert!(started.elapsed() >= Duration::from_secs(2), "not before the wait ends");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not before the wait ends"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let got = if got.len() > 1 { got } else { sink.messages() };
     assert_eq!(got.len(), 1, "only the contact that stayed gets the email");
@@ -131,11 +191,23 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
     let states: Vec<(String, String)> = api
         .enrollments(&automation)
         .iter()
-        .map(|e| (e["email"].as_str().unwrap().to_string(), e["state"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["email"].as_str().unwrap().to_string(),
+                e["state"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(states.contains(&("leave@example.com".into(), "exited".into())));
-    wait_until("completion", Duration::from_secs(5), || api.enrollments(&automation).iter().any(|e| e["state"] == "completed"));
-    let listed = api.get(&format!("/api/automations/{}", automation["id"].as_str().unwrap()));
+    wait_until("completion", Duration::from_secs(5), || {
+        api.enrollments(&automation)
+            .iter()
+            .any(|e| e["state"] == "completed")
+    });
+    let listed = api.get(&format!(
+        "/api/automations/{}",
+        automation["id"].as_str().unwrap()
+    ));
     assert_eq!(listed["enrollments"]["exited"], 1);
 }
 
@@ -148,7 +220,10 @@ fn frequency_modes_enroll_once_or_every_time() {
     let first = api.send("a@example.com", "visit", json!({}));
     assert_eq!(first["enrolled"], 2);
     let second = api.send("a@example.com", "visit", json!({}));
-    assert_eq!(second["enrolled"], 1, "once_per_contact skipped the second time");
+    assert_eq!(
+        second["enrolled"], 1,
+        "once_per_contact skipped the second time"
+    );
     api.send("a@example.com", "visit", json!({}));
     assert_eq!(api.enrollments(&once).len(), 1);
     assert_eq!(api.enrollments(&every).len(), 3);
@@ -164,12 +239,35 @@ fn filters_by_tag_and_property_count_the_filtered() {
         "filters": {"all": [{"field": "contact.tags", "op": "contains", "value": "vip"}, {"any": [{"field": "event.plan", "op": "eq", "value": "pro"}, {"field": "event.amount", "op": "gt", "value": 100}]}]},
         "steps": []
     }));
-    api.post("/api/contacts", &json!({"email": "vip@example.com", "tags": ["vip"]}));
+    api.post(
+        "/api/contacts",
+        &json!({"email": "vip@example.com", "tags": ["vip"]}),
+    );
     api.post("/api/contacts", &json!({"email": "plain@example.com"}));
-    assert_eq!(api.send("vip@example.com", "purchase", json!({"plan": "pro"}))["enrolled"], 1);
-    assert_eq!(api.send("vip@example.com", "purchase", json!({"plan": "basic", "amount": 250}))["enrolled"], 1);
-    assert_eq!(api.send("vip@example.com", "purchase", json!({"plan": "basic", "amount": 5}))["enrolled"], 0);
-    assert_eq!(api.send("plain@example.com", "purchase", json!({"plan": "pro"}))["enrolled"], 0);
+    assert_eq!(
+        api.send("vip@example.com", "purchase", json!({"plan": "pro"}))["enrolled"],
+        1
+    );
+    assert_eq!(
+        api.send(
+            "vip@example.com",
+            "purchase",
+            json!({"plan": "basic", "amount": 250})
+        )["enrolled"],
+        1
+    );
+    assert_eq!(
+        api.send(
+            "vip@example.com",
+            "purchase",
+            json!({"plan": "basic", "amount": 5})
+        )["enrolled"],
+        0
+    );
+    assert_eq!(
+        api.send("plain@example.com", "purchase", json!({"plan": "pro"}))["enrolled"],
+        0
+    );
     let t: Value = api.post("/api/v1/events/trigger", &json!({"event_name": "purchase", "user_info": {"email": "plain@example.com"}, "event_data": {"plan": "pro"}})).json().unwrap();
     assert_eq!(t["summary"]["filtered"], 1, "{t}");
     assert_eq!(t["summary"]["total_contacts"], 1);
@@ -189,7 +287,13 @@ fn branches_go_both_ways() {
     api.send("p@example.com", "go", json!({"premium": true}));
     api.send("f@example.com", "go", json!({"premium": false}));
     let got = sink.wait_for(2, Duration::from_secs(10));
-    let subject_for = |who: &str| got.iter().find(|m| m.to[0].contains(who)).unwrap().header("Subject").unwrap();
+    let subject_for = |who: &str| {
+        got.iter()
+            .find(|m| m.to[0].contains(who))
+            .unwrap()
+            .header("Subject")
+            .unwrap()
+    };
     assert_eq!(subject_for("p@example.com"), "then-branch");
     assert_eq!(subject_for("f@example.com"), "else-branch");
     let contacts = api.get("/api/contacts?search=f@example.com");
@@ -212,14 +316,27 @@ fn smtp_down_then_up_sends_exactly_once() {
     api.send("down@example.com", "hi", json!({}));
     wait_until("a failed attempt", Duration::from_secs(10), || {
         let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-        conn.query_row("SELECT status = 'queued' AND reason IS NOT NULL FROM messages", [], |r| r.get::<_, bool>(0)).unwrap_or(false)
+        conn.query_row(
+            "SELECT status = 'queued' AND reason IS NOT NULL FROM messages",
+            [],
+            |r| r.get::<_, bool>(0),
+        )
+        .unwrap_or(false)
     });
     let sink = SmtpSink::start_on(port);
     sink.wait_for(1, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(sink.messages().len(), 1, "delivered once after the server came back");
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "delivered once after the server came back"
+    );
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-    let (status, attempts): (String, i64) = conn.query_row("SELECT status, attempts FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (status, attempts): (String, i64) = conn
+        .query_row("SELECT status, attempts FROM messages", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!(status, "sent");
     assert!(attempts >= 2);
 }
@@ -235,15 +352,27 @@ fn a_550_fails_the_message_and_suppresses_the_address() {
     let db = herald.db_path();
     let status = |n: i64| -> Option<(String, Option<String>)> {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.query_row("SELECT status, reason FROM messages ORDER BY id LIMIT 1 OFFSET ?1", [n], |r| Ok((r.get(0)?, r.get(1)?))).ok()
+        conn.query_row(
+            "SELECT status, reason FROM messages ORDER BY id LIMIT 1 OFFSET ?1",
+            [n],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()
     };
-    wait_until("failure", Duration::from_secs(10), || status(0).is_some_and(|(s, _)| s == "failed"));
+    wait_until("failure", Duration::from_secs(10), || {
+        status(0).is_some_and(|(s, _)| s == "failed")
+    });
     assert!(status(0).unwrap().1.unwrap().contains("550"));
     sink.set_mode(Mode::Accept);
     api.send("nobody@example.com", "hi", json!({}));
-    wait_until("skip", Duration::from_secs(10), || status(1).is_some_and(|(s, _)| s == "skipped"));
+    wait_until("skip", Duration::from_secs(10), || {
+        status(1).is_some_and(|(s, _)| s == "skipped")
+    });
     assert!(status(1).unwrap().1.unwrap().contains("suppressed"));
-    assert!(sink.messages().is_empty(), "never delivered, never shown as sent");
+    assert!(
+        sink.messages().is_empty(),
+        "never delivered, never shown as sent"
+    );
 }
 
 #[test]
@@ -254,7 +383,11 @@ fn one_click_unsubscribe_stops_further_mail() {
     api.automation(json!({"name": "News", "status": "active", "trigger": {"type": "event", "event": "news"}, "steps": [{"type": "email", "template": t}]}));
     api.send("reader@example.com", "news", json!({}));
     let mail = sink.wait_for(1, Duration::from_secs(10)).remove(0);
-    let url = mail.header("List-Unsubscribe").unwrap().trim_matches(|c| c == '<' || c == '>').to_string();
+    let url = mail
+        .header("List-Unsubscribe")
+        .unwrap()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
     let page = Client::new().get(&url).send().unwrap();
     assert_eq!(page.status(), 200, "GET shows a confirmation");
     let contact = &api.get("/api/contacts?search=reader")["contacts"][0];
@@ -266,8 +399,14 @@ fn one_click_unsubscribe_stops_further_mail() {
         .send()
         .unwrap();
     assert_eq!(done.status(), 200, "one-click POST works without a login");
-    assert_eq!(api.get("/api/contacts?search=reader")["contacts"][0]["subscribed"], false);
-    let forged = Client::new().post(url.replace("/unsubscribe/", "/unsubscribe/x")).send().unwrap();
+    assert_eq!(
+        api.get("/api/contacts?search=reader")["contacts"][0]["subscribed"],
+        false
+    );
+    let forged = Client::new()
+        .post(url.replace("/unsubscribe/", "/unsubscribe/x"))
+        .send()
+        .unwrap();
     assert_eq!(forged.status(), 410);
     api.send("reader@example.com", "news", json!({}));
     std::thread::sleep(Duration::from_millis(800));
@@ -287,25 +426,60 @@ fn invalid_definitions_name_the_bad_path() {
         assert!(body["message"].as_str().unwrap().contains(path));
     };
     let base = |steps: Value| json!({"name": "x", "trigger": {"type": "event", "event": "e"}, "steps": steps});
-    check(base(json!([{"type": "email", "template": "nope"}])), "steps[0].template");
-    check(base(json!([{"type": "wait", "duration": "soon"}])), "steps[0].duration");
-    check(base(json!([{"type": "email", "template": t, "channel": "pigeon"}])), "steps[0].channel");
-    check(base(json!([{"type": "wait", "duration": "1d"}, {"type": "branch", "if": {"field": "contact.x", "op": "exists"}, "then": [{"type": "email", "template": "gone"}]}])), "steps[1].then[0].template");
+    check(
+        base(json!([{"type": "email", "template": "nope"}])),
+        "steps[0].template",
+    );
+    check(
+        base(json!([{"type": "wait", "duration": "soon"}])),
+        "steps[0].duration",
+    );
+    check(
+        base(json!([{"type": "email", "template": t, "channel": "pigeon"}])),
+        "steps[0].channel",
+    );
+    check(
+        base(
+            json!([{"type": "wait", "duration": "1d"}, {"type": "branch", "if": {"field": "contact.x", "op": "exists"}, "then": [{"type": "email", "template": "gone"}]}]),
+        ),
+        "steps[1].then[0].template",
+    );
     check(base(json!([{"type": "teleport"}])), "steps[0].type");
-    check(json!({"name": "x", "trigger": {"type": "event"}}), "trigger.event");
+    check(
+        json!({"name": "x", "trigger": {"type": "event"}}),
+        "trigger.event",
+    );
     let mut deep = json!([{"type": "exit"}]);
     for _ in 0..17 {
         deep = json!([{"type": "branch", "if": {"field": "contact.email", "op": "exists"}, "then": deep}]);
     }
     let r = api.post("/api/automations", &base(deep));
     assert_eq!(r.status(), 400);
-    assert!(r.json::<Value>().unwrap()["message"].as_str().unwrap().contains("deeper than 16"));
+    assert!(
+        r.json::<Value>().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than 16")
+    );
 
-    let bad = api.post("/api/templates", &json!({"name": "Broken", "subject": "x", "html": "{{#if}}oops"}));
+    let bad = api.post(
+        "/api/templates",
+        &json!({"name": "Broken", "subject": "x", "html": "{{#if}}oops"}),
+    );
     assert_eq!(bad.status(), 400);
-    assert!(bad.json::<Value>().unwrap()["message"].as_str().unwrap().contains("html"));
+    assert!(
+        bad.json::<Value>().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("html")
+    );
     api.automation(json!({"name": "Uses T", "trigger": {"type": "event", "event": "e"}, "steps": [{"type": "email", "template": t}]}));
-    let del = api.client.delete(format!("{}/api/templates/{t}", api.base)).header("X-API-Key", &api.key).send().unwrap();
+    let del = api
+        .client
+        .delete(format!("{}/api/templates/{t}", api.base))
+        .header("X-API-Key", &api.key)
+        .send()
+        .unwrap();
     assert_eq!(del.status(), 409, "a template in use cannot be deleted");
 }
 
@@ -321,21 +495,38 @@ fn sync_trigger_and_direct_workflow_trigger_report_results() {
     let mail = sink.wait_for(1, Duration::from_secs(10)).remove(0);
     assert_eq!(mail.header("Subject").unwrap(), "Hi Dee");
     let trigger_id = started["trigger_id"].as_str().unwrap();
-    wait_until("sent count", Duration::from_secs(5), || api.get(&format!("/api/v1/triggers/{trigger_id}"))["summary"]["sent"] == 1);
+    wait_until("sent count", Duration::from_secs(5), || {
+        api.get(&format!("/api/v1/triggers/{trigger_id}"))["summary"]["sent"] == 1
+    });
     let detail = api.get(&format!("/api/v1/triggers/{trigger_id}/workflow"));
     assert_eq!(detail["workflows"][0]["workflow_id"], a["id"]);
-    assert_eq!(detail["workflows"][0]["enrollments"][0]["messages"][0]["status"], "sent");
-    assert_eq!(api.post("/api/v1/workflows/trigger", &json!({"workflow_id": "nope", "user_info": {"email": "d@example.com"}})).status(), 404);
+    assert_eq!(
+        detail["workflows"][0]["enrollments"][0]["messages"][0]["status"],
+        "sent"
+    );
+    assert_eq!(
+        api.post(
+            "/api/v1/workflows/trigger",
+            &json!({"workflow_id": "nope", "user_info": {"email": "d@example.com"}})
+        )
+        .status(),
+        404
+    );
 }
 
 #[test]
 fn webhook_steps_post_a_signed_payload() {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let hook = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let hook = format!(
+        "http://127.0.0.1:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
     let received = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
@@ -343,9 +534,18 @@ fn webhook_steps_post_a_signed_payload() {
             buf.extend_from_slice(&chunk[..n]);
             let text = String::from_utf8_lossy(&buf).to_string();
             if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let len: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
                 if body.len() >= len {
-                    stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+                    stream
+                        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                        .unwrap();
                     return text;
                 }
             }
@@ -381,36 +581,72 @@ fn automations_and_templates_never_cross_workspaces() {
     assert_eq!(b.get("/api/automations")["automations"], json!([]));
     assert_eq!(b.get("/api/templates")["templates"], json!([]));
     let id = auto["id"].as_str().unwrap();
-    for path in [format!("/api/automations/{id}"), format!("/api/templates/{t}"), format!("/api/automations/{id}/enrollments")] {
-        let r = b.client.get(format!("{}{path}", b.base)).header("X-API-Key", &b.key).send().unwrap();
+    for path in [
+        format!("/api/automations/{id}"),
+        format!("/api/templates/{t}"),
+        format!("/api/automations/{id}/enrollments"),
+    ] {
+        let r = b
+            .client
+            .get(format!("{}{path}", b.base))
+            .header("X-API-Key", &b.key)
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
     let r = b.post(&format!("/api/automations/{id}/pause"), &json!({}));
     assert_eq!(r.status(), 404);
     let r = b.post("/api/automations", &json!({"name": "steal", "trigger": {"type": "event", "event": "go"}, "steps": [{"type": "email", "template": t}]}));
     assert_eq!(r.status(), 400, "B cannot use A's template");
-    assert_eq!(b.send("x@example.com", "go", json!({}))["enrolled"], 0, "A's automation ignores B's events");
+    assert_eq!(
+        b.send("x@example.com", "go", json!({}))["enrolled"],
+        0,
+        "A's automation ignores B's events"
+    );
 }
 
 #[test]
 fn without_smtp_mail_goes_to_the_outbox_and_is_listed() {
     let herald = Herald::start();
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let api = Api { base: herald.base.clone(), key: herald.create_key("Acme"), client: Client::new() };
+    let api = Api {
+        base: herald.base.clone(),
+        key: herald.create_key("Acme"),
+        client: Client::new(),
+    };
     let t = api.template("Hello", "Hello {{contact.email}}", "<p>hi</p>");
     api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
     api.send("outbox@example.com", "hi", json!({}));
     let outbox = herald.data_dir().join("outbox");
-    wait_until("an .eml file", Duration::from_secs(10), || std::fs::read_dir(&outbox).map(|d| d.count() == 1).unwrap_or(false));
-    let file = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path();
+    wait_until("an .eml file", Duration::from_secs(10), || {
+        std::fs::read_dir(&outbox)
+            .map(|d| d.count() == 1)
+            .unwrap_or(false)
+    });
+    let file = std::fs::read_dir(&outbox)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let eml = std::fs::read_to_string(file).unwrap();
     assert!(eml.contains("Subject: Hello outbox@example.com"));
     assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     let browser = herald.signed_in("ada@example.com", "analytical-engine");
     wait_until("sent status", Duration::from_secs(5), || {
-        let page = browser.get(herald.url("/outbox?status=sent")).send().unwrap().text().unwrap();
+        let page = browser
+            .get(herald.url("/outbox?status=sent"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
         page.contains("Hello outbox@example.com")
     });
-    let page = browser.get(herald.url("/outbox")).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url("/outbox"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("No SMTP server is configured"));
 }

@@ -68,25 +68,57 @@ fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let waiting: i64 = conn.query_row("SELECT COUNT(*) FROM enrollments WHERE state = 'waiting'", [], |r| r.get(0)).unwrap();
+        let waiting: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM enrollments WHERE state = 'waiting'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         if waiting == 1000 {
             break;
         }
-        assert!(Instant::now() < deadline, "only {waiting} enrollments reached their wait");
+        assert!(
+            Instant::now() < deadline,
+            "only {waiting} enrollments reached their wait"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(sink.messages().is_empty(), "nothing sent before the wait ends");
+    assert!(
+        sink.messages().is_empty(),
+        "nothing sent before the wait ends"
+    );
     herald.crash();
     herald.spawn();
 
     let got = sink.wait_for(1000, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(2));
-    let got = if sink.messages().len() > got.len() { sink.messages() } else { got };
-    assert_eq!(got.len(), 1000, "each waiting enrollment sent exactly one email");
+    let got = if sink.messages().len() > got.len() {
+        sink.messages()
+    } else {
+        got
+    };
+    assert_eq!(
+        got.len(),
+        1000,
+        "each waiting enrollment sent exactly one email"
+    );
     let recipients: HashSet<String> = got.iter().map(|m| m.to[0].clone()).collect();
     assert_eq!(recipients.len(), 1000, "no email twice");
-    let completed: i64 = conn.query_row("SELECT COUNT(*) FROM enrollments WHERE state = 'completed'", [], |r| r.get(0)).unwrap();
+    let completed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM enrollments WHERE state = 'completed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(completed, 1000);
-    let sent: i64 = conn.query_row("SELECT COUNT(*) FROM messages WHERE status = 'sent'", [], |r| r.get(0)).unwrap();
+    let sent: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE status = 'sent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(sent, 1000);
 }

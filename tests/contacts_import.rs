@@ -355,13 +355,31 @@ fn external_ids_stay_unique_across_rows_and_stored_contacts() {
     api.import("email,externalId\nold@example.com,cus_1\n", "");
     let csv = "email,externalId,phone\nnew@example.com,cus_2,+14155550123\ntwin@example.com,cus_2,\nthief@example.com,cus_1,\nold@example.com,,12\n";
     let done = api.import(csv, "");
-    assert_eq!(done["status"], "completed", "a conflicting row fails alone: {done}");
+    assert_eq!(
+        done["status"], "completed",
+        "a conflicting row fails alone: {done}"
+    );
     assert_eq!(done["created"], 1, "{done}");
     assert_eq!(done["failed"], 3);
-    let lines: Vec<&Value> = done["errors"].as_array().unwrap().iter().map(|e| &e["line"]).collect();
+    let lines: Vec<&Value> = done["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["line"])
+        .collect();
     assert_eq!(lines, [&json!(3), &json!(4), &json!(5)]);
-    assert!(done["errors"][0]["message"].as_str().unwrap().contains("cus_2"));
-    assert!(done["errors"][2]["message"].as_str().unwrap().contains("E.164"));
+    assert!(
+        done["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cus_2")
+    );
+    assert!(
+        done["errors"][2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("E.164")
+    );
     assert_eq!(api.find("new@example.com")[0]["phone"], "+14155550123");
     assert!(api.find("twin@example.com").is_empty());
 }

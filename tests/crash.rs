@@ -53,17 +53,29 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
         c.join().unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(before_kill > 100, "the server was under load: {before_kill} acknowledged");
+    assert!(
+        before_kill > 100,
+        "the server was under load: {before_kill} acknowledged"
+    );
 
     herald.spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
     loop {
-        let pending: i64 = conn.query_row("SELECT COUNT(*) FROM triggers WHERE status != 'completed'", [], |r| r.get(0)).unwrap();
+        let pending: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM triggers WHERE status != 'completed'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         if pending == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{pending} triggers never completed after the restart");
+        assert!(
+            Instant::now() < deadline,
+            "{pending} triggers never completed after the restart"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut stmt = conn
@@ -80,10 +92,20 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
         assert_eq!(events, 1, "trigger {id} ran exactly once");
     }
     let orphans: i64 = conn
-        .query_row("SELECT COUNT(*) FROM events WHERE name = 'order_placed' AND trigger_id IS NULL", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE name = 'order_placed' AND trigger_id IS NULL",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(orphans, 0);
-    let jobs_left: i64 = conn.query_row("SELECT COUNT(*) FROM jobs WHERE kind = 'ingest_event'", [], |r| r.get(0)).unwrap();
+    let jobs_left: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'ingest_event'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(jobs_left, 0, "every job finished");
 
     // The API agrees.

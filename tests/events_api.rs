@@ -17,12 +17,26 @@ struct Api<'a> {
 
 impl<'a> Api<'a> {
     fn new(herald: &'a Herald, workspace: &str) -> Self {
-        Api { herald, key: herald.workspace_with_key(workspace), client: Client::new() }
+        Api {
+            herald,
+            key: herald.workspace_with_key(workspace),
+            client: Client::new(),
+        }
     }
     fn post(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.herald.url(path)).header("X-API-Key", &self.key).json(body).send().unwrap()
+        self.client
+            .post(self.herald.url(path))
+            .header("X-API-Key", &self.key)
+            .json(body)
+            .send()
+            .unwrap()
     }
-    fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
+    fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> Response {
         self.client
             .post(self.herald.url(path))
             .header("X-API-Key", &self.key)
@@ -32,7 +46,11 @@ impl<'a> Api<'a> {
             .unwrap()
     }
     fn get(&self, path: &str) -> Response {
-        self.client.get(self.herald.url(path)).header("X-API-Key", &self.key).send().unwrap()
+        self.client
+            .get(self.herald.url(path))
+            .header("X-API-Key", &self.key)
+            .send()
+            .unwrap()
     }
     fn json(&self, path: &str) -> Value {
         let r = self.get(path);
@@ -43,7 +61,10 @@ impl<'a> Api<'a> {
         self.post("/api/events/send", &body)
     }
     fn events(&self, query: &str) -> Vec<Value> {
-        self.json(&format!("/api/events?{query}"))["events"].as_array().unwrap().clone()
+        self.json(&format!("/api/events?{query}"))["events"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
     fn contacts(&self, search: &str) -> Value {
         self.json(&format!("/api/contacts?search={search}"))
@@ -63,7 +84,9 @@ fn send_event_creates_one_contact_whatever_the_email_case() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
     for email in ["Ada@Example.com", "ada@example.com", "ADA@EXAMPLE.COM"] {
-        let r = api.send(json!({"email": email, "eventName": "signUp", "eventProperties": {"plan": "pro"}}));
+        let r = api.send(
+            json!({"email": email, "eventName": "signUp", "eventProperties": {"plan": "pro"}}),
+        );
         assert_eq!(r.status(), 200);
         let body: Value = r.json().unwrap();
         assert_eq!(body, json!({"enrolled": 0, "exited": 0}));
@@ -75,7 +98,11 @@ fn send_event_creates_one_contact_whatever_the_email_case() {
     assert_eq!(events.len(), 3);
     assert_eq!(events[0]["properties"], json!({"plan": "pro"}));
     assert_eq!(events[0]["email"], "ada@example.com");
-    assert_eq!(api.events("eventName=contact_added").len(), 1, "contact_added recorded once");
+    assert_eq!(
+        api.events("eventName=contact_added").len(),
+        1,
+        "contact_added recorded once"
+    );
 }
 
 #[test]
@@ -88,8 +115,15 @@ fn contact_properties_patch_only_the_named_fields() {
     assert_eq!(contact["firstName"], "Ada", "untouched");
     assert_eq!(contact["lastName"], "Lovelace", "patched");
     let updates = api.events("eventName=contact_updated");
-    assert_eq!(updates.len(), 1, "only a real change records contact_updated");
-    assert_eq!(updates[0]["properties"]["changes"]["lastName"], json!({"from": "Byron", "to": "Lovelace"}));
+    assert_eq!(
+        updates.len(),
+        1,
+        "only a real change records contact_updated"
+    );
+    assert_eq!(
+        updates[0]["properties"]["changes"]["lastName"],
+        json!({"from": "Byron", "to": "Lovelace"})
+    );
     // Same values again: nothing changes, nothing is recorded.
     api.send(json!({"email": "ada@example.com", "eventName": "c", "contactProperties": {"lastName": "Lovelace"}}));
     assert_eq!(api.events("eventName=contact_updated").len(), 1);
@@ -105,10 +139,36 @@ fn custom_fields_must_be_declared_and_typed() {
     assert_eq!(api.events("").len(), before, "nothing written");
     assert_eq!(api.contacts("")["total"], 0, "no contact created");
 
-    assert_eq!(api.post("/api/contact-fields", &json!({"key": "seats", "type": "number"})).status(), 201);
-    assert_eq!(api.post("/api/contact-fields", &json!({"key": "vip", "type": "boolean"})).status(), 201);
-    error(api.post("/api/contact-fields", &json!({"key": "bad key", "type": "number"})), 400);
-    error(api.post("/api/contact-fields", &json!({"key": "x", "type": "colour"})), 400);
+    assert_eq!(
+        api.post(
+            "/api/contact-fields",
+            &json!({"key": "seats", "type": "number"})
+        )
+        .status(),
+        201
+    );
+    assert_eq!(
+        api.post(
+            "/api/contact-fields",
+            &json!({"key": "vip", "type": "boolean"})
+        )
+        .status(),
+        201
+    );
+    error(
+        api.post(
+            "/api/contact-fields",
+            &json!({"key": "bad key", "type": "number"}),
+        ),
+        400,
+    );
+    error(
+        api.post(
+            "/api/contact-fields",
+            &json!({"key": "x", "type": "colour"}),
+        ),
+        400,
+    );
     error(api.send(json!({"email": "ada@example.com", "eventName": "x", "contactProperties": {"seats": "many"}})), 400);
     let ok = api.send(json!({"email": "ada@example.com", "eventName": "x", "contactProperties": {"seats": 12, "vip": true}}));
     assert_eq!(ok.status(), 200);
@@ -144,9 +204,19 @@ fn bad_input_is_a_400_and_nothing_is_written() {
         let message = error(r, 400);
         assert!(!message.is_empty(), "{case}");
     }
-    error(api.post_raw("/api/events/send", "application/json", "{\"email\": "), 400);
+    error(
+        api.post_raw("/api/events/send", "application/json", "{\"email\": "),
+        400,
+    );
     error(api.post_raw("/api/events/send", "text/plain", "{}"), 415);
-    error(api.post_raw("/api/events/send", "application/json", vec![b' '; 2 * 1024 * 1024]), 413);
+    error(
+        api.post_raw(
+            "/api/events/send",
+            "application/json",
+            vec![b' '; 2 * 1024 * 1024],
+        ),
+        413,
+    );
     assert!(api.events("").is_empty(), "no event stored");
     assert_eq!(api.contacts("")["total"], 0, "no contact stored");
 }
@@ -162,7 +232,11 @@ fn wait_for_status(api: &Api, id: &str, status: &str, within: Duration) -> Value
         if t["status"] == status {
             return t;
         }
-        assert!(Instant::now() < deadline, "trigger {id} stuck at {}", t["status"]);
+        assert!(
+            Instant::now() < deadline,
+            "trigger {id} stuck at {}",
+            t["status"]
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -191,8 +265,15 @@ fn v1_send_queues_durably_and_a_worker_completes_it_at_once() {
     let id = body["trigger_id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 36);
     let done = wait_for_status(&api, &id, "completed", Duration::from_secs(5));
-    assert!(started.elapsed() < Duration::from_secs(2), "no polling lag: {:?}", started.elapsed());
-    assert_eq!(done["summary"], json!({"total_contacts": 1, "sent": 0, "failed": 0, "filtered": 0}));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no polling lag: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        done["summary"],
+        json!({"total_contacts": 1, "sent": 0, "failed": 0, "filtered": 0})
+    );
     assert_eq!(done["details_endpoint"], format!("/triggers/{id}/workflow"));
     assert!(done["started_at"].is_string() && done["completed_at"].is_string());
     let workflow = api.json(&format!("/api/v1/triggers/{id}/workflow"));
@@ -201,14 +282,20 @@ fn v1_send_queues_durably_and_a_worker_completes_it_at_once() {
     let events = api.events("eventName=user_signup");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["email"], "john.doe@example.com");
-    assert_eq!(events[0]["properties"], json!({"signup_method": "google_oauth"}));
+    assert_eq!(
+        events[0]["properties"],
+        json!({"signup_method": "google_oauth"})
+    );
     let contact = &api.contacts("user_12345")["contacts"][0];
     assert_eq!(contact["externalId"], "user_12345");
     assert_eq!(contact["name"], "John Doe");
 
     // Matched by external id first: a new email on the same external id is the same contact.
     let r = api.post("/api/v1/events/send", &json!({"event_name": "purchase_completed", "user_info": {"contact_external_id": "user_12345"}}));
-    let id = r.json::<Value>().unwrap()["trigger_id"].as_str().unwrap().to_string();
+    let id = r.json::<Value>().unwrap()["trigger_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_for_status(&api, &id, "completed", Duration::from_secs(5));
     assert_eq!(api.contacts("")["total"], 1);
 }
@@ -218,24 +305,68 @@ fn v1_validation_uses_the_seed_messages() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
     let user = json!({"email": "a@example.com"});
-    assert_eq!(error(api.post("/api/v1/events/send", &json!({"user_info": user})), 400), "Event name is required");
-    assert_eq!(error(api.post("/api/v1/events/send", &json!({"event_name": "", "user_info": user})), 400), "Event name is required");
+    assert_eq!(
+        error(
+            api.post("/api/v1/events/send", &json!({"user_info": user})),
+            400
+        ),
+        "Event name is required"
+    );
+    assert_eq!(
+        error(
+            api.post(
+                "/api/v1/events/send",
+                &json!({"event_name": "", "user_info": user})
+            ),
+            400
+        ),
+        "Event name is required"
+    );
     for bad in ["tomorrow", "2024-13-45T10:00:00Z", "12/25/2030"] {
         assert_eq!(
-            error(api.post("/api/v1/events/send", &json!({"event_name": "x", "user_info": user, "trigger_at": bad})), 400),
+            error(
+                api.post(
+                    "/api/v1/events/send",
+                    &json!({"event_name": "x", "user_info": user, "trigger_at": bad})
+                ),
+                400
+            ),
             "Invalid trigger_at format"
         );
     }
     assert_eq!(
-        error(api.post("/api/v1/events/send", &json!({"event_name": "x", "user_info": user, "trigger_at": "2020-01-01T00:00:00Z"})), 400),
+        error(
+            api.post(
+                "/api/v1/events/send",
+                &json!({"event_name": "x", "user_info": user, "trigger_at": "2020-01-01T00:00:00Z"})
+            ),
+            400
+        ),
         "trigger_at must be a future date"
     );
-    error(api.post("/api/v1/events/send", &json!({"event_name": "x"})), 400);
-    error(api.post("/api/v1/events/send", &json!({"event_name": "x", "user_info": {"email": "nope"}})), 400);
-    error(api.post("/api/v1/events/send", &json!({"event_name": "x", "user_info": user, "event_data": [1]})), 400);
+    error(
+        api.post("/api/v1/events/send", &json!({"event_name": "x"})),
+        400,
+    );
+    error(
+        api.post(
+            "/api/v1/events/send",
+            &json!({"event_name": "x", "user_info": {"email": "nope"}}),
+        ),
+        400,
+    );
+    error(
+        api.post(
+            "/api/v1/events/send",
+            &json!({"event_name": "x", "user_info": user, "event_data": [1]}),
+        ),
+        400,
+    );
     error(api.post("/api/v1/events/send", &json!({"event_name": "x", "user_info": {"email": "a@example.com", "custom_fields": {"undeclared": 1}}})), 400);
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-    let triggers: i64 = conn.query_row("SELECT COUNT(*) FROM triggers", [], |r| r.get(0)).unwrap();
+    let triggers: i64 = conn
+        .query_row("SELECT COUNT(*) FROM triggers", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(triggers, 0, "nothing queued for bad input");
 }
 
@@ -244,21 +375,40 @@ fn a_scheduled_event_runs_at_its_time_and_not_before() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
     let at = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
-    let at_text = at.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let at_text = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let r = api.post("/api/v1/events/send", &json!({"event_name": "renewal_reminder", "user_info": {"email": "c@example.com"}, "trigger_at": at_text}));
     assert_eq!(r.status(), 201);
     let body: Value = r.json().unwrap();
-    assert!(body["message"].as_str().unwrap().starts_with("Event scheduled for "));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Event scheduled for ")
+    );
     assert!(body["scheduled_for"].is_string());
     let id = body["trigger_id"].as_str().unwrap().to_string();
     assert_eq!(trigger(&api, &id)["status"], "scheduled");
     std::thread::sleep(Duration::from_millis(900));
-    assert_eq!(trigger(&api, &id)["status"], "scheduled", "not before its time");
+    assert_eq!(
+        trigger(&api, &id)["status"],
+        "scheduled",
+        "not before its time"
+    );
     assert!(api.events("eventName=renewal_reminder").is_empty());
     let done = wait_for_status(&api, &id, "completed", Duration::from_secs(5));
-    let completed = time::OffsetDateTime::parse(done["completed_at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let completed = time::OffsetDateTime::parse(
+        done["completed_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
     assert!(completed >= at, "ran at or after trigger_at");
-    assert!(completed - at < time::Duration::seconds(1), "and on time: {}", completed - at);
+    assert!(
+        completed - at < time::Duration::seconds(1),
+        "and on time: {}",
+        completed - at
+    );
     assert_eq!(api.events("eventName=renewal_reminder").len(), 1);
 }
 
@@ -267,7 +417,13 @@ fn idempotency_key_replays_the_first_response_and_refuses_another_body() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
     let send = |key: &str, body: &Value, path: &str| {
-        api.client.post(herald.url(path)).header("X-API-Key", &api.key).header("Idempotency-Key", key).json(body).send().unwrap()
+        api.client
+            .post(herald.url(path))
+            .header("X-API-Key", &api.key)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .unwrap()
     };
     let body = json!({"email": "ada@example.com", "eventName": "paid"});
     let first = send("k1", &body, "/api/events/send");
@@ -276,7 +432,11 @@ fn idempotency_key_replays_the_first_response_and_refuses_another_body() {
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(api.events("eventName=paid").len(), 1, "stored once");
-    let other = send("k1", &json!({"email": "ada@example.com", "eventName": "refunded"}), "/api/events/send");
+    let other = send(
+        "k1",
+        &json!({"email": "ada@example.com", "eventName": "refunded"}),
+        "/api/events/send",
+    );
     error(other, 409);
     assert!(api.events("eventName=refunded").is_empty());
 
@@ -286,14 +446,29 @@ fn idempotency_key_replays_the_first_response_and_refuses_another_body() {
     assert_eq!(b.status(), 201);
     let b: Value = b.json().unwrap();
     assert_eq!(a["trigger_id"], b["trigger_id"], "same trigger returned");
-    wait_for_status(&api, a["trigger_id"].as_str().unwrap(), "completed", Duration::from_secs(5));
+    wait_for_status(
+        &api,
+        a["trigger_id"].as_str().unwrap(),
+        "completed",
+        Duration::from_secs(5),
+    );
     assert_eq!(api.events("eventName=order").len(), 1);
-    error(send("k2", &json!({"event_name": "order2", "user_info": {"email": "b@example.com"}}), "/api/v1/events/send"), 409);
+    error(
+        send(
+            "k2",
+            &json!({"event_name": "order2", "user_info": {"email": "b@example.com"}}),
+            "/api/v1/events/send",
+        ),
+        409,
+    );
 }
 
 #[test]
 fn over_the_rate_limit_gets_429_with_retry_after() {
-    let herald = Herald::start_with(&[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "1"), ("HERALD_RATELIMIT__BURST", "3")]);
+    let herald = Herald::start_with(&[
+        ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "1"),
+        ("HERALD_RATELIMIT__BURST", "3"),
+    ]);
     let api = Api::new(&herald, "Acme");
     let body = json!({"email": "a@example.com", "eventName": "x"});
     for _ in 0..3 {
@@ -301,7 +476,11 @@ fn over_the_rate_limit_gets_429_with_retry_after() {
     }
     let limited = api.send(body.clone());
     assert_eq!(limited.status(), 429);
-    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
     for name in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
         assert!(limited.headers().contains_key(name), "{name}");
@@ -309,7 +488,11 @@ fn over_the_rate_limit_gets_429_with_retry_after() {
     assert_eq!(limited.headers()["ratelimit-limit"], "3");
     error(limited, 429);
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-    let stored: i64 = conn.query_row("SELECT COUNT(*) FROM events WHERE name = 'x'", [], |r| r.get(0)).unwrap();
+    let stored: i64 = conn
+        .query_row("SELECT COUNT(*) FROM events WHERE name = 'x'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(stored, 3, "the refused request stored nothing");
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(api.send(body).status(), 200, "tokens refill");
@@ -333,8 +516,16 @@ fn event_log_filters_and_pages() {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page = api.json(&format!("/api/events?eventName=signedIn&limit=3&cursor={cursor}"));
-        seen.extend(page["events"].as_array().unwrap().iter().map(|e| e["properties"]["i"].as_i64().unwrap()));
+        let page = api.json(&format!(
+            "/api/events?eventName=signedIn&limit=3&cursor={cursor}"
+        ));
+        seen.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["properties"]["i"].as_i64().unwrap()),
+        );
         match page["nextCursor"].as_str() {
             Some(next) => cursor = next.to_string(),
             None => break,
@@ -344,9 +535,17 @@ fn event_log_filters_and_pages() {
 
     let today = time::OffsetDateTime::now_utc().date();
     let tomorrow = today.next_day().unwrap();
-    assert_eq!(api.events(&format!("from={today}&eventName=upgraded")).len(), 3);
+    assert_eq!(
+        api.events(&format!("from={today}&eventName=upgraded"))
+            .len(),
+        3
+    );
     assert!(api.events(&format!("from={tomorrow}")).is_empty());
-    assert_eq!(api.events(&format!("to={today}&eventName=upgraded")).len(), 3, "a bare `to` date covers the day");
+    assert_eq!(
+        api.events(&format!("to={today}&eventName=upgraded")).len(),
+        3,
+        "a bare `to` date covers the day"
+    );
     error(api.get("/api/events?from=yesterday"), 400);
     error(api.get("/api/events?limit=100000"), 400);
     error(api.get("/api/events?cursor=garbage"), 400);
@@ -361,14 +560,37 @@ fn patterns_are_validated_and_mark_events_declared() {
     for bad in ["1abc", "has space", "", "a/b", &"x".repeat(121)] {
         error(api.post("/api/event-patterns", &json!({"name": bad})), 400);
     }
-    assert_eq!(api.post("/api/event-patterns", &json!({"name": "signUp"})).status(), 201);
-    assert_eq!(api.post("/api/event-patterns", &json!({"name": "invoice.paid-v2_x"})).status(), 201);
+    assert_eq!(
+        api.post("/api/event-patterns", &json!({"name": "signUp"}))
+            .status(),
+        201
+    );
+    assert_eq!(
+        api.post("/api/event-patterns", &json!({"name": "invoice.paid-v2_x"}))
+            .status(),
+        201
+    );
     assert_eq!(api.events("eventName=signUp")[0]["declared"], true);
-    let names: Vec<String> = api.json("/api/event-patterns")["patterns"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = api.json("/api/event-patterns")["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, vec!["invoice.paid-v2_x", "signUp"]);
-    let gone = api.client.delete(herald.url("/api/event-patterns/signUp")).header("X-API-Key", &api.key).send().unwrap();
+    let gone = api
+        .client
+        .delete(herald.url("/api/event-patterns/signUp"))
+        .header("X-API-Key", &api.key)
+        .send()
+        .unwrap();
     assert_eq!(gone.status(), 204);
-    let again = api.client.delete(herald.url("/api/event-patterns/signUp")).header("X-API-Key", &api.key).send().unwrap();
+    let again = api
+        .client
+        .delete(herald.url("/api/event-patterns/signUp"))
+        .header("X-API-Key", &api.key)
+        .send()
+        .unwrap();
     error(again, 404);
 }
 
@@ -382,12 +604,27 @@ fn contacts_api_creates_searches_updates_and_erases() {
     assert_eq!(contact["email"], "grace@navy.mil");
     assert_eq!(contact["tags"], json!(["vip", "navy"]));
     assert_eq!(contact["phone"], "+14155550100");
-    error(api.post("/api/contacts", &json!({"email": "grace@navy.mil"})), 409);
-    error(api.post("/api/contacts", &json!({"firstName": "No email"})), 400);
-    error(api.post("/api/contacts", &json!({"email": "x@example.com", "phone": "12"})), 400);
+    error(
+        api.post("/api/contacts", &json!({"email": "grace@navy.mil"})),
+        409,
+    );
+    error(
+        api.post("/api/contacts", &json!({"firstName": "No email"})),
+        400,
+    );
+    error(
+        api.post(
+            "/api/contacts",
+            &json!({"email": "x@example.com", "phone": "12"}),
+        ),
+        400,
+    );
     let id = contact["id"].as_str().unwrap();
     for i in 0..30 {
-        api.post("/api/contacts", &json!({"email": format!("person{i:02}@example.com"), "name": format!("Person {i}")}));
+        api.post(
+            "/api/contacts",
+            &json!({"email": format!("person{i:02}@example.com"), "name": format!("Person {i}")}),
+        );
     }
     let page = api.json("/api/contacts?page=2&limit=10");
     assert_eq!(page["total"], 31);
@@ -414,10 +651,18 @@ fn contacts_api_creates_searches_updates_and_erases() {
     assert_eq!(api.events("eventName=contact_updated").len(), 1);
 
     api.send(json!({"email": "grace@navy.mil", "eventName": "compiled"}));
-    let deleted = api.client.delete(herald.url(&format!("/api/contacts/{id}"))).header("X-API-Key", &api.key).send().unwrap();
+    let deleted = api
+        .client
+        .delete(herald.url(&format!("/api/contacts/{id}")))
+        .header("X-API-Key", &api.key)
+        .send()
+        .unwrap();
     assert_eq!(deleted.status(), 200);
     error(api.get(&format!("/api/contacts/{id}")), 404);
-    assert!(api.events("email=grace@navy.mil").is_empty(), "erasure removes the contact's events");
+    assert!(
+        api.events("email=grace@navy.mil").is_empty(),
+        "erasure removes the contact's events"
+    );
     assert!(api.events("eventName=compiled").is_empty());
     assert_eq!(api.contacts("")["total"], 30, "counts stay honest");
     assert_eq!(api.contacts("navy")["total"], 0, "gone from search");
@@ -429,37 +674,84 @@ fn no_endpoint_crosses_workspaces() {
     let a = Api::new(&herald, "Acme");
     let b = Api::new(&herald, "Globex");
     a.send(json!({"email": "secret@acme.com", "eventName": "acmeOnly"}));
-    a.post("/api/contact-fields", &json!({"key": "acmefield", "type": "text"}));
+    a.post(
+        "/api/contact-fields",
+        &json!({"key": "acmefield", "type": "text"}),
+    );
     a.post("/api/event-patterns", &json!({"name": "acmePattern"}));
     let contact = a.contacts("secret")["contacts"][0].clone();
     let id = contact["id"].as_str().unwrap();
-    let t: Value = a.post("/api/v1/events/send", &json!({"event_name": "acmeQueued", "user_info": {"email": "secret@acme.com"}})).json().unwrap();
+    let t: Value = a
+        .post(
+            "/api/v1/events/send",
+            &json!({"event_name": "acmeQueued", "user_info": {"email": "secret@acme.com"}}),
+        )
+        .json()
+        .unwrap();
     let trigger_id = t["trigger_id"].as_str().unwrap();
 
     assert_eq!(b.contacts("")["total"], 0);
     assert_eq!(b.contacts("secret")["total"], 0);
     error(b.get(&format!("/api/contacts/{id}")), 404);
-    let put = b.client.put(herald.url(&format!("/api/contacts/{id}"))).header("X-API-Key", &b.key).json(&json!({"firstName": "Hacked"})).send().unwrap();
+    let put = b
+        .client
+        .put(herald.url(&format!("/api/contacts/{id}")))
+        .header("X-API-Key", &b.key)
+        .json(&json!({"firstName": "Hacked"}))
+        .send()
+        .unwrap();
     error(put, 404);
-    let del = b.client.delete(herald.url(&format!("/api/contacts/{id}"))).header("X-API-Key", &b.key).send().unwrap();
+    let del = b
+        .client
+        .delete(herald.url(&format!("/api/contacts/{id}")))
+        .header("X-API-Key", &b.key)
+        .send()
+        .unwrap();
     error(del, 404);
     assert!(b.events("").is_empty());
     assert!(b.events("email=secret@acme.com").is_empty());
     assert!(b.events("eventName=acmeOnly").is_empty());
     error(b.get(&format!("/api/v1/triggers/{trigger_id}")), 404);
-    error(b.get(&format!("/api/v1/triggers/{trigger_id}/workflow")), 404);
+    error(
+        b.get(&format!("/api/v1/triggers/{trigger_id}/workflow")),
+        404,
+    );
     assert_eq!(b.json("/api/event-patterns")["patterns"], json!([]));
     assert_eq!(b.json("/api/contact-fields")["fields"], json!([]));
-    let del = b.client.delete(herald.url("/api/event-patterns/acmePattern")).header("X-API-Key", &b.key).send().unwrap();
+    let del = b
+        .client
+        .delete(herald.url("/api/event-patterns/acmePattern"))
+        .header("X-API-Key", &b.key)
+        .send()
+        .unwrap();
     error(del, 404);
-    let del = b.client.delete(herald.url("/api/contact-fields/acmefield")).header("X-API-Key", &b.key).send().unwrap();
+    let del = b
+        .client
+        .delete(herald.url("/api/contact-fields/acmefield"))
+        .header("X-API-Key", &b.key)
+        .send()
+        .unwrap();
     error(del, 404);
     // B sending the same email makes B's own contact, leaving A's untouched.
     b.send(json!({"email": "secret@acme.com", "eventName": "globex", "contactProperties": {"firstName": "B"}}));
-    assert_eq!(a.contacts("secret")["contacts"][0]["firstName"], Value::Null);
-    assert_eq!(a.json(&format!("/api/contacts/{id}"))["email"], "secret@acme.com");
+    assert_eq!(
+        a.contacts("secret")["contacts"][0]["firstName"],
+        Value::Null
+    );
+    assert_eq!(
+        a.json(&format!("/api/contacts/{id}"))["email"],
+        "secret@acme.com"
+    );
     // Idempotency keys are per workspace too.
-    let k = |api: &Api| api.client.post(herald.url("/api/events/send")).header("X-API-Key", &api.key).header("Idempotency-Key", "shared").json(&json!({"email": "x@example.com", "eventName": "k"})).send().unwrap();
+    let k = |api: &Api| {
+        api.client
+            .post(herald.url("/api/events/send"))
+            .header("X-API-Key", &api.key)
+            .header("Idempotency-Key", "shared")
+            .json(&json!({"email": "x@example.com", "eventName": "k"}))
+            .send()
+            .unwrap()
+    };
     assert_eq!(k(&a).status(), 200);
     assert_eq!(k(&b).status(), 200);
     assert_eq!(b.events("eventName=k").len(), 1);

@@ -5,7 +5,7 @@ mod support;
 
 use reqwest::blocking::Client;
 use serde_json::json;
-use support::{page_csrf, Herald};
+use support::{Herald, page_csrf};
 
 fn setup() -> (Herald, Client, String) {
     let herald = Herald::start();
@@ -19,7 +19,9 @@ fn send(herald: &Herald, key: &str, email: &str, name: &str) {
     let r = Client::new()
         .post(herald.url("/api/events/send"))
         .header("X-API-Key", key)
-        .json(&json!({"email": email, "eventName": name, "eventProperties": {"note": "<b>bold</b>"}}))
+        .json(
+            &json!({"email": email, "eventName": name, "eventProperties": {"note": "<b>bold</b>"}}),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
@@ -30,21 +32,49 @@ fn the_log_lists_filters_and_deep_links_events() {
     let (herald, browser, key) = setup();
     send(&herald, &key, "carol@example.com", "signUp");
     send(&herald, &key, "bob@example.com", "upgraded");
-    let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url("/events"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("signUp") && page.contains("upgraded"));
     assert!(page.contains("carol@example.com") && page.contains("bob@example.com"));
-    assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"), "properties shown escaped");
+    assert!(
+        page.contains("&lt;b&gt;bold&lt;/b&gt;"),
+        "properties shown escaped"
+    );
     assert!(!page.contains("<b>bold</b>"));
     assert!(page.contains("undeclared"));
 
-    let filtered = browser.get(herald.url("/events?eventName=upgraded")).send().unwrap().text().unwrap();
+    let filtered = browser
+        .get(herald.url("/events?eventName=upgraded"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(filtered.contains("bob@example.com"));
-    assert!(!filtered.contains("carol@example.com"), "deep link is pre-filtered");
-    let by_email = browser.get(herald.url("/events?email=carol%40example.com")).send().unwrap().text().unwrap();
+    assert!(
+        !filtered.contains("carol@example.com"),
+        "deep link is pre-filtered"
+    );
+    let by_email = browser
+        .get(herald.url("/events?email=carol%40example.com"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(by_email.contains("signUp") && !by_email.contains("bob@example.com"));
-    let bad = browser.get(herald.url("/events?from=not-a-date")).send().unwrap();
+    let bad = browser
+        .get(herald.url("/events?from=not-a-date"))
+        .send()
+        .unwrap();
     assert_eq!(bad.status(), 200);
-    assert!(bad.text().unwrap().contains("from must be an ISO 8601 date"));
+    assert!(
+        bad.text()
+            .unwrap()
+            .contains("from must be an ISO 8601 date")
+    );
 }
 
 #[test]
@@ -52,12 +82,26 @@ fn declare_them_declares_every_undeclared_name_in_one_click() {
     let (herald, browser, key) = setup();
     send(&herald, &key, "ada@example.com", "signUp");
     send(&herald, &key, "ada@example.com", "invoicePaid");
-    let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url("/events"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("Declare them"));
     let token = page_csrf(&herald, &browser, "/events");
-    let r = browser.post(herald.url("/events/declare")).form(&[("csrf_token", token.as_str())]).send().unwrap();
+    let r = browser
+        .post(herald.url("/events/declare"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 303);
-    let page = browser.get(herald.url("/events")).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url("/events"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(!page.contains("Declare them"));
     assert!(!page.contains(">undeclared<"));
     let patterns: serde_json::Value = Client::new()
@@ -67,10 +111,19 @@ fn declare_them_declares_every_undeclared_name_in_one_click() {
         .unwrap()
         .json()
         .unwrap();
-    let names: Vec<&str> = patterns["patterns"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = patterns["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["invoicePaid", "signUp"]);
 
-    let refused = browser.post(herald.url("/events/declare")).form(&[("csrf_token", "forged")]).send().unwrap();
+    let refused = browser
+        .post(herald.url("/events/declare"))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .unwrap();
     assert_eq!(refused.status(), 403);
 }
 
@@ -78,18 +131,42 @@ fn declare_them_declares_every_undeclared_name_in_one_click() {
 fn patterns_page_adds_validates_and_removes() {
     let (herald, browser, _) = setup();
     let token = page_csrf(&herald, &browser, "/events/patterns");
-    browser.post(herald.url("/events/patterns")).form(&[("name", "trialStarted"), ("csrf_token", token.as_str())]).send().unwrap();
-    browser.post(herald.url("/events/patterns")).form(&[("name", "9bad name"), ("csrf_token", token.as_str())]).send().unwrap();
-    let page = browser.get(herald.url("/events/patterns")).send().unwrap().text().unwrap();
+    browser
+        .post(herald.url("/events/patterns"))
+        .form(&[("name", "trialStarted"), ("csrf_token", token.as_str())])
+        .send()
+        .unwrap();
+    browser
+        .post(herald.url("/events/patterns"))
+        .form(&[("name", "9bad name"), ("csrf_token", token.as_str())])
+        .send()
+        .unwrap();
+    let page = browser
+        .get(herald.url("/events/patterns"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(page.contains("trialStarted"));
-    assert!(page.contains("Invalid pattern name"), "the refusal is shown");
-    assert!(page.contains("/events?eventName=trialStarted"), "Log link deep-links the log");
+    assert!(
+        page.contains("Invalid pattern name"),
+        "the refusal is shown"
+    );
+    assert!(
+        page.contains("/events?eventName=trialStarted"),
+        "Log link deep-links the log"
+    );
     let r = browser
         .post(herald.url("/events/patterns/trialStarted/delete"))
         .form(&[("csrf_token", token.as_str())])
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
-    let page = browser.get(herald.url("/events/patterns")).send().unwrap().text().unwrap();
+    let page = browser
+        .get(herald.url("/events/patterns"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(!page.contains("<code>trialStarted</code>"));
 }

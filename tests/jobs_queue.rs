@@ -7,7 +7,10 @@ use herald::store::{Store, StoreError, now_ms};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig { data_dir: dir.path().to_path_buf(), ..StoreConfig::default() };
+    let config = StoreConfig {
+        data_dir: dir.path().to_path_buf(),
+        ..StoreConfig::default()
+    };
     let store = Store::open(&config).unwrap();
     (dir, store)
 }
@@ -20,24 +23,41 @@ fn a_stale_worker_cannot_complete_a_reclaimed_job() {
         .write_blocking(move |conn| jobs::enqueue(conn, None, &JobKind::Maintenance, now, 5))
         .unwrap();
     // Worker 1 claims with a lease that has already run out (it "died").
-    let first = store.write_blocking(move |conn| jobs::claim(conn, now, -1, 10)).unwrap();
+    let first = store
+        .write_blocking(move |conn| jobs::claim(conn, now, -1, 10))
+        .unwrap();
     assert_eq!(first.len(), 1);
     // Worker 2 re-claims after the lease expiry.
-    let second = store.write_blocking(move |conn| jobs::claim(conn, now + 1, 60_000, 10)).unwrap();
+    let second = store
+        .write_blocking(move |conn| jobs::claim(conn, now + 1, 60_000, 10))
+        .unwrap();
     assert_eq!(second.len(), 1);
-    assert!(second[0].fence > first[0].fence, "fence grows at every claim");
+    assert!(
+        second[0].fence > first[0].fence,
+        "fence grows at every claim"
+    );
     assert_eq!(second[0].attempts, 2);
     // Nothing else is due while worker 2 holds the lease.
-    let none = store.write_blocking(move |conn| jobs::claim(conn, now + 2, 60_000, 10)).unwrap();
+    let none = store
+        .write_blocking(move |conn| jobs::claim(conn, now + 2, 60_000, 10))
+        .unwrap();
     assert!(none.is_empty());
 
     let stale = first[0].clone();
-    let outcome = store.write_blocking(move |conn| jobs::complete(conn, &stale)).unwrap();
+    let outcome = store
+        .write_blocking(move |conn| jobs::complete(conn, &stale))
+        .unwrap();
     assert!(outcome.is_err(), "the stale worker is refused");
     let held = second[0].clone();
-    let outcome = store.write_blocking(move |conn| jobs::complete(conn, &held)).unwrap();
+    let outcome = store
+        .write_blocking(move |conn| jobs::complete(conn, &held))
+        .unwrap();
     assert!(outcome.is_ok(), "the current holder completes it");
-    let left: i64 = store.read(|conn| Ok::<_, StoreError>(conn.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?)).unwrap();
+    let left: i64 = store
+        .read(|conn| {
+            Ok::<_, StoreError>(conn.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?)
+        })
+        .unwrap();
     assert_eq!(left, 0);
 }
 
@@ -48,18 +68,40 @@ fn failed_attempts_back_off_and_finally_fail() {
     store
         .write_blocking(move |conn| jobs::enqueue(conn, None, &JobKind::Maintenance, now, 2))
         .unwrap();
-    let job = store.write_blocking(move |conn| jobs::claim(conn, now, 60_000, 1)).unwrap().remove(0);
-    let retried = store.write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom")).unwrap();
+    let job = store
+        .write_blocking(move |conn| jobs::claim(conn, now, 60_000, 1))
+        .unwrap()
+        .remove(0);
+    let retried = store
+        .write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom"))
+        .unwrap();
     assert!(retried);
-    let due: i64 = store.read(|conn| Ok::<_, StoreError>(conn.query_row("SELECT due_at FROM jobs", [], |r| r.get(0))?)).unwrap();
+    let due: i64 = store
+        .read(|conn| {
+            Ok::<_, StoreError>(conn.query_row("SELECT due_at FROM jobs", [], |r| r.get(0))?)
+        })
+        .unwrap();
     assert!(due >= now + 1000, "backed off at least a second");
-    let none = store.write_blocking(move |conn| jobs::claim(conn, now + 10, 60_000, 1)).unwrap();
+    let none = store
+        .write_blocking(move |conn| jobs::claim(conn, now + 10, 60_000, 1))
+        .unwrap();
     assert!(none.is_empty(), "not due during the backoff");
-    let job = store.write_blocking(move |conn| jobs::claim(conn, due, 60_000, 1)).unwrap().remove(0);
-    let retried = store.write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom again")).unwrap();
+    let job = store
+        .write_blocking(move |conn| jobs::claim(conn, due, 60_000, 1))
+        .unwrap()
+        .remove(0);
+    let retried = store
+        .write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom again"))
+        .unwrap();
     assert!(!retried, "out of attempts");
     let (status, error): (String, String) = store
-        .read(|conn| Ok::<_, StoreError>(conn.query_row("SELECT status, last_error FROM jobs", [], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        .read(|conn| {
+            Ok::<_, StoreError>(
+                conn.query_row("SELECT status, last_error FROM jobs", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?,
+            )
+        })
         .unwrap();
     assert_eq!(status, "failed");
     assert_eq!(error, "boom again");

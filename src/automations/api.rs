@@ -24,14 +24,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/automations/{id}", web::delete().to(delete))
         .route("/api/automations/{id}/pause", web::post().to(pause))
         .route("/api/automations/{id}/resume", web::post().to(resume))
-        .route("/api/automations/{id}/enrollments", web::get().to(enrollments));
+        .route(
+            "/api/automations/{id}/enrollments",
+            web::get().to(enrollments),
+        );
 }
 
 /// Parses and validates a definition against the workspace's templates.
-pub fn parse_definition(conn: &rusqlite::Connection, ws: WorkspaceId, body: Value) -> Result<Definition, ApiError> {
-    let def = definition::parse(body).map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;
-    let exists = |uid: &str| crate::templates::store::get(conn, ws, uid).ok().flatten().is_some();
-    definition::validate(&def, &exists).map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;
+pub fn parse_definition(
+    conn: &rusqlite::Connection,
+    ws: WorkspaceId,
+    body: Value,
+) -> Result<Definition, ApiError> {
+    let def = definition::parse(body)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;
+    let exists = |uid: &str| {
+        crate::templates::store::get(conn, ws, uid)
+            .ok()
+            .flatten()
+            .is_some()
+    };
+    definition::validate(&def, &exists)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;
     Ok(def)
 }
 
@@ -42,12 +56,20 @@ fn render(conn: &rusqlite::Connection, a: &store::Automation) -> Result<Value, S
 async fn list(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
     let items = state.store.read(|conn| {
-        store::list(conn, ws)?.iter().map(|a| render(conn, a)).collect::<Result<Vec<_>, StoreError>>()
+        store::list(conn, ws)?
+            .iter()
+            .map(|a| render(conn, a))
+            .collect::<Result<Vec<_>, StoreError>>()
     })?;
     Ok(HttpResponse::Ok().json(json!({ "automations": items })))
 }
 
-async fn create(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let body = Value::Object(object_body(&req, &body)?);
     let ws = caller.workspace_id;
     let created = state
@@ -61,15 +83,31 @@ async fn create(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller,
     Ok(HttpResponse::Created().json(created))
 }
 
-async fn get(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
-    let found = state.store.read(|conn| -> Result<Option<Value>, StoreError> {
-        store::get(conn, ws, &id)?.map(|a| render(conn, &a)).transpose()
-    })?;
-    found.map(|v| HttpResponse::Ok().json(v)).ok_or_else(|| ApiError::not_found("Automation not found"))
+    let found = state
+        .store
+        .read(|conn| -> Result<Option<Value>, StoreError> {
+            store::get(conn, ws, &id)?
+                .map(|a| render(conn, &a))
+                .transpose()
+        })?;
+    found
+        .map(|v| HttpResponse::Ok().json(v))
+        .ok_or_else(|| ApiError::not_found("Automation not found"))
 }
 
-async fn update(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, id: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let body = Value::Object(object_body(&req, &body)?);
     let ws = caller.workspace_id;
     let uid = id.into_inner();
@@ -77,7 +115,8 @@ async fn update(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller,
         .store
         .write(move |conn| -> Result<Value, ApiError> {
             let def = parse_definition(conn, ws, body)?;
-            let a = store::update(conn, ws, &uid, &def)?.ok_or_else(|| ApiError::not_found("Automation not found"))?;
+            let a = store::update(conn, ws, &uid, &def)?
+                .ok_or_else(|| ApiError::not_found("Automation not found"))?;
             requeue_if_active(conn, &a)?;
             Ok(render(conn, &a)?)
         })
@@ -85,32 +124,60 @@ async fn update(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller,
     Ok(HttpResponse::Ok().json(updated))
 }
 
-async fn delete(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
     let uid = id.into_inner();
-    let gone = state.store.write(move |conn| store::delete(conn, ws, &uid)).await?;
-    if gone { Ok(HttpResponse::NoContent().finish()) } else { Err(ApiError::not_found("Automation not found")) }
+    let gone = state
+        .store
+        .write(move |conn| store::delete(conn, ws, &uid))
+        .await?;
+    if gone {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("Automation not found"))
+    }
 }
 
 /// After a resume, queue a run for every enrollment that stalled while paused.
-pub fn requeue_if_active(conn: &rusqlite::Connection, a: &store::Automation) -> Result<(), StoreError> {
+pub fn requeue_if_active(
+    conn: &rusqlite::Connection,
+    a: &store::Automation,
+) -> Result<(), StoreError> {
     if a.def.status != Status::Active {
         return Ok(());
     }
     let mut stmt = conn.prepare_cached("SELECT id, workspace_id, COALESCE(wake_at, 0) FROM enrollments WHERE automation_id = ?1 AND state IN ('active', 'waiting')")?;
-    let rows: Vec<(i64, WorkspaceId, i64)> = stmt.query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(i64, WorkspaceId, i64)> = stmt
+        .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
     for (id, ws, wake) in rows {
-        jobs::enqueue(conn, Some(ws), &JobKind::RunEnrollment { enrollment_id: id }, wake.max(now_ms()), jobs::max_attempts())?;
+        jobs::enqueue(
+            conn,
+            Some(ws),
+            &JobKind::RunEnrollment { enrollment_id: id },
+            wake.max(now_ms()),
+            jobs::max_attempts(),
+        )?;
     }
     Ok(())
 }
 
-async fn set_status(state: web::Data<AppState>, caller: ApiCaller, id: String, status: Status) -> Result<HttpResponse, ApiError> {
+async fn set_status(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: String,
+    status: Status,
+) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
     let updated = state
         .store
         .write(move |conn| -> Result<Value, ApiError> {
-            let a = store::set_status(conn, ws, &id, status)?.ok_or_else(|| ApiError::not_found("Automation not found"))?;
+            let a = store::set_status(conn, ws, &id, status)?
+                .ok_or_else(|| ApiError::not_found("Automation not found"))?;
             requeue_if_active(conn, &a)?;
             Ok(render(conn, &a)?)
         })
@@ -118,16 +185,28 @@ async fn set_status(state: web::Data<AppState>, caller: ApiCaller, id: String, s
     Ok(HttpResponse::Ok().json(updated))
 }
 
-async fn pause(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn pause(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     set_status(state, caller, id.into_inner(), Status::Paused).await
 }
 
-async fn resume(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn resume(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     set_status(state, caller, id.into_inner(), Status::Active).await
 }
 
 /// Enrollments with their step history, as JSON.
-pub fn enrollments_json(conn: &rusqlite::Connection, filter_sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Vec<Value>, StoreError> {
+pub fn enrollments_json(
+    conn: &rusqlite::Connection,
+    filter_sql: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> Result<Vec<Value>, StoreError> {
     let sql = format!(
         "SELECT e.id, 'enr_' || e.id, a.uid, a.name, c.uid, c.email, e.state, e.position, e.error, e.created_at, e.finished_at, e.wake_at
          FROM enrollments e JOIN automations a ON a.id = e.automation_id JOIN contacts c ON c.id = e.contact_id
@@ -182,11 +261,21 @@ pub fn enrollments_json(conn: &rusqlite::Connection, filter_sql: &str, arg: &dyn
     Ok(out)
 }
 
-async fn enrollments(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn enrollments(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
-    let items = state.store.read(|conn| -> Result<Option<Vec<Value>>, StoreError> {
-        let Some(a) = store::get(conn, ws, &id)? else { return Ok(None) };
-        Ok(Some(enrollments_json(conn, "e.automation_id = ?1", &a.id)?))
-    })?;
-    items.map(|e| HttpResponse::Ok().json(json!({"enrollments": e}))).ok_or_else(|| ApiError::not_found("Automation not found"))
+    let items = state
+        .store
+        .read(|conn| -> Result<Option<Vec<Value>>, StoreError> {
+            let Some(a) = store::get(conn, ws, &id)? else {
+                return Ok(None);
+            };
+            Ok(Some(enrollments_json(conn, "e.automation_id = ?1", &a.id)?))
+        })?;
+    items
+        .map(|e| HttpResponse::Ok().json(json!({"enrollments": e})))
+        .ok_or_else(|| ApiError::not_found("Automation not found"))
 }

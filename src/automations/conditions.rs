@@ -29,7 +29,9 @@ fn contact_field(contact: &Contact, name: &str) -> Option<Value> {
         "name" => text(&contact.name),
         "phone" => text(&contact.phone),
         "externalId" => text(&contact.external_id),
-        "tags" => Some(Value::Array(contact.tags.iter().cloned().map(Value::String).collect())),
+        "tags" => Some(Value::Array(
+            contact.tags.iter().cloned().map(Value::String).collect(),
+        )),
         "subscribed" => Some(Value::Bool(contact.subscribed)),
         other => contact.properties.get(other).cloned(),
     }
@@ -76,7 +78,10 @@ fn compare(cmp: &Comparison, actual: Option<&Value>) -> bool {
         Op::Neq => !actual.is_some_and(|a| loosely_equal(a, &cmp.value)),
         Op::Contains => match actual {
             Some(Value::Array(items)) => items.iter().any(|i| loosely_equal(i, &cmp.value)),
-            Some(Value::String(s)) => cmp.value.as_str().is_some_and(|needle| s.to_lowercase().contains(&needle.to_lowercase())),
+            Some(Value::String(s)) => cmp
+                .value
+                .as_str()
+                .is_some_and(|needle| s.to_lowercase().contains(&needle.to_lowercase())),
             _ => false,
         },
         Op::Gt | Op::Lt => {
@@ -89,7 +94,8 @@ fn compare(cmp: &Comparison, actual: Option<&Value>) -> bool {
             };
             matches!(
                 (cmp.op, ordering),
-                (Op::Gt, Some(std::cmp::Ordering::Greater)) | (Op::Lt, Some(std::cmp::Ordering::Less))
+                (Op::Gt, Some(std::cmp::Ordering::Greater))
+                    | (Op::Lt, Some(std::cmp::Ordering::Less))
             )
         }
     }

@@ -219,14 +219,25 @@ pub fn parse(value: Value) -> Result<Definition, Invalid> {
 
 /// Checks what shape alone cannot: names, durations, depth, known templates and channels.
 pub fn validate(def: &Definition, template_exists: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
-    let fail = |path: &str, message: &str| Err(Invalid { path: path.into(), message: message.into() });
+    let fail = |path: &str, message: &str| {
+        Err(Invalid {
+            path: path.into(),
+            message: message.into(),
+        })
+    };
     if def.name.trim().is_empty() || def.name.chars().count() > 200 {
         return fail("name", "must be 1 to 200 characters");
     }
     match (def.trigger.kind, &def.trigger.event) {
-        (TriggerType::Event, None) => return fail("trigger.event", "is required for an event trigger"),
-        (TriggerType::Event, Some(e)) if crate::events::check_event_name(e).is_err() => return fail("trigger.event", "is not a valid event name"),
-        (TriggerType::ListJoined, None) => return fail("trigger.event", "names the list for a list_joined trigger"),
+        (TriggerType::Event, None) => {
+            return fail("trigger.event", "is required for an event trigger");
+        }
+        (TriggerType::Event, Some(e)) if crate::events::check_event_name(e).is_err() => {
+            return fail("trigger.event", "is not a valid event name");
+        }
+        (TriggerType::ListJoined, None) => {
+            return fail("trigger.event", "names the list for a list_joined trigger");
+        }
         _ => {}
     }
     for (i, name) in def.exit_on.iter().enumerate() {
@@ -243,11 +254,18 @@ pub fn validate(def: &Definition, template_exists: &dyn Fn(&str) -> bool) -> Res
 
 fn validate_condition(c: &Condition, path: &str, depth: usize) -> Result<(), Invalid> {
     if depth > MAX_DEPTH {
-        return Err(Invalid { path: path.into(), message: format!("conditions nest deeper than {MAX_DEPTH}") });
+        return Err(Invalid {
+            path: path.into(),
+            message: format!("conditions nest deeper than {MAX_DEPTH}"),
+        });
     }
     match c {
         Condition::All { all: items } | Condition::Any { any: items } => {
-            let key = if matches!(c, Condition::All { .. }) { "all" } else { "any" };
+            let key = if matches!(c, Condition::All { .. }) {
+                "all"
+            } else {
+                "any"
+            };
             for (i, item) in items.iter().enumerate() {
                 validate_condition(item, &format!("{path}.{key}[{i}]"), depth + 1)?;
             }
@@ -256,66 +274,133 @@ fn validate_condition(c: &Condition, path: &str, depth: usize) -> Result<(), Inv
         Condition::Compare(cmp) => {
             let known = cmp.field.starts_with("contact.") || cmp.field.starts_with("event.");
             if !known || cmp.field.len() < 7 {
-                return Err(Invalid { path: format!("{path}.field"), message: "must start with contact. or event.".into() });
+                return Err(Invalid {
+                    path: format!("{path}.field"),
+                    message: "must start with contact. or event.".into(),
+                });
             }
             if cmp.op != Op::Exists && cmp.value.is_null() {
-                return Err(Invalid { path: format!("{path}.value"), message: "is required for this operator".into() });
+                return Err(Invalid {
+                    path: format!("{path}.value"),
+                    message: "is required for this operator".into(),
+                });
             }
             Ok(())
         }
     }
 }
 
-fn validate_steps(steps: &[Step], path: &str, depth: usize, count: &mut usize, template_exists: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+fn validate_steps(
+    steps: &[Step],
+    path: &str,
+    depth: usize,
+    count: &mut usize,
+    template_exists: &dyn Fn(&str) -> bool,
+) -> Result<(), Invalid> {
     if depth > MAX_DEPTH {
-        return Err(Invalid { path: path.into(), message: format!("branches nest deeper than {MAX_DEPTH}") });
+        return Err(Invalid {
+            path: path.into(),
+            message: format!("branches nest deeper than {MAX_DEPTH}"),
+        });
     }
     for (i, step) in steps.iter().enumerate() {
         let here = format!("{path}[{i}]");
         *count += 1;
         if *count > MAX_STEPS {
-            return Err(Invalid { path: here, message: format!("an automation has at most {MAX_STEPS} steps") });
+            return Err(Invalid {
+                path: here,
+                message: format!("an automation has at most {MAX_STEPS} steps"),
+            });
         }
         match step {
             Step::Email { template, channel } => {
                 if !template_exists(template) {
-                    return Err(Invalid { path: format!("{here}.template"), message: format!("no template with id '{template}'") });
+                    return Err(Invalid {
+                        path: format!("{here}.template"),
+                        message: format!("no template with id '{template}'"),
+                    });
                 }
                 if let Some(channel) = channel
                     && channel != "email"
                 {
-                    return Err(Invalid { path: format!("{here}.channel"), message: format!("unknown channel '{channel}'") });
+                    return Err(Invalid {
+                        path: format!("{here}.channel"),
+                        message: format!("unknown channel '{channel}'"),
+                    });
                 }
             }
             Step::Wait { duration, until } => match (duration, until) {
                 (Some(d), None) => {
                     if parse_duration(d).is_none() {
-                        return Err(Invalid { path: format!("{here}.duration"), message: format!("'{d}' is not a duration like 2d, 3h, 15m or 30s") });
+                        return Err(Invalid {
+                            path: format!("{here}.duration"),
+                            message: format!("'{d}' is not a duration like 2d, 3h, 15m or 30s"),
+                        });
                     }
                 }
                 (None, Some(u)) => {
                     if crate::events::parse_time(u).is_none() {
-                        return Err(Invalid { path: format!("{here}.until"), message: format!("'{u}' is not an ISO 8601 time") });
+                        return Err(Invalid {
+                            path: format!("{here}.until"),
+                            message: format!("'{u}' is not an ISO 8601 time"),
+                        });
                     }
                 }
-                _ => return Err(Invalid { path: here, message: "a wait needs exactly one of duration or until".into() }),
+                _ => {
+                    return Err(Invalid {
+                        path: here,
+                        message: "a wait needs exactly one of duration or until".into(),
+                    });
+                }
             },
-            Step::Branch { condition, then, otherwise } => {
+            Step::Branch {
+                condition,
+                then,
+                otherwise,
+            } => {
                 validate_condition(condition, &format!("{here}.if"), 1)?;
-                validate_steps(then, &format!("{here}.then"), depth + 1, count, template_exists)?;
-                validate_steps(otherwise, &format!("{here}.else"), depth + 1, count, template_exists)?;
+                validate_steps(
+                    then,
+                    &format!("{here}.then"),
+                    depth + 1,
+                    count,
+                    template_exists,
+                )?;
+                validate_steps(
+                    otherwise,
+                    &format!("{here}.else"),
+                    depth + 1,
+                    count,
+                    template_exists,
+                )?;
             }
-            Step::UpdateContact { set, add_tags, remove_tags } => {
+            Step::UpdateContact {
+                set,
+                add_tags,
+                remove_tags,
+            } => {
                 if set.is_empty() && add_tags.is_empty() && remove_tags.is_empty() {
-                    return Err(Invalid { path: here, message: "update_contact needs set, addTags or removeTags".into() });
+                    return Err(Invalid {
+                        path: here,
+                        message: "update_contact needs set, addTags or removeTags".into(),
+                    });
                 }
             }
             Step::Webhook { url, method } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(Invalid { path: format!("{here}.url"), message: "must be an http(s) URL".into() });
+                    return Err(Invalid {
+                        path: format!("{here}.url"),
+                        message: "must be an http(s) URL".into(),
+                    });
                 }
-                if !matches!(method.to_ascii_uppercase().as_str(), "POST" | "PUT" | "PATCH") {
-                    return Err(Invalid { path: format!("{here}.method"), message: "must be POST, PUT or PATCH".into() });
+                if !matches!(
+                    method.to_ascii_uppercase().as_str(),
+                    "POST" | "PUT" | "PATCH"
+                ) {
+                    return Err(Invalid {
+                        path: format!("{here}.method"),
+                        message: "must be POST, PUT or PATCH".into(),
+                    });
                 }
             }
             Step::Exit => {}

@@ -12,7 +12,9 @@ use super::definition::{self, Position, Step, parse_duration};
 use super::store;
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
-use crate::contacts::{Contact, ContactError, ContactPatch, fields, normalize_tags, store as contacts};
+use crate::contacts::{
+    Contact, ContactError, ContactPatch, fields, normalize_tags, store as contacts,
+};
 use crate::delivery::messages::{self, NewMessage};
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::jobs::{self, ClaimedJob, JobKind};
@@ -63,7 +65,14 @@ fn load(conn: &Connection, id: i64) -> Result<Option<Enrollment>, StoreError> {
         .optional()?)
 }
 
-fn record(conn: &Connection, id: i64, position: &Position, step: &str, outcome: &str, detail: Option<Value>) -> Result<(), StoreError> {
+fn record(
+    conn: &Connection,
+    id: i64,
+    position: &Position,
+    step: &str,
+    outcome: &str,
+    detail: Option<Value>,
+) -> Result<(), StoreError> {
     conn.prepare_cached("INSERT INTO enrollment_steps (enrollment_id, position, step_type, outcome, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![id, position.render(), step, outcome, detail.map(|d| d.to_string()), now_ms()])?;
     Ok(())
@@ -81,7 +90,11 @@ fn object(v: &Value) -> Map<String, Value> {
 }
 
 /// Advances enrollment `enrollment_id` as far as it can go now.
-pub async fn run(state: &web::Data<AppState>, job: &ClaimedJob, enrollment_id: i64) -> Result<(), String> {
+pub async fn run(
+    state: &web::Data<AppState>,
+    job: &ClaimedJob,
+    enrollment_id: i64,
+) -> Result<(), String> {
     let job = job.clone();
     state
         .store
@@ -99,11 +112,15 @@ pub async fn run(state: &web::Data<AppState>, job: &ClaimedJob, enrollment_id: i
 /// Runs the enrollment's steps from its position until it waits, ends or fails. Pure
 /// database work (emails and webhooks become jobs), so it also runs inline at enrollment.
 pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
-    let Some(enrollment) = load(conn, id)? else { return Ok(()) };
+    let Some(enrollment) = load(conn, id)? else {
+        return Ok(());
+    };
     if enrollment.state != "active" && enrollment.state != "waiting" {
         return Ok(());
     }
-    let Some(automation) = store::get_by_id(conn, enrollment.automation_id)? else { return Ok(()) };
+    let Some(automation) = store::get_by_id(conn, enrollment.automation_id)? else {
+        return Ok(());
+    };
     if automation.def.status == definition::Status::Paused {
         return Ok(());
     }
@@ -111,7 +128,13 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
     if enrollment.state == "waiting" && enrollment.wake_at.is_some_and(|at| at > now) {
         // Woken early (e.g. by a resume): sleep again until the timer.
         let at = enrollment.wake_at.unwrap_or(now);
-        jobs::enqueue(conn, Some(enrollment.ws), &JobKind::RunEnrollment { enrollment_id: id }, at, jobs::max_attempts())?;
+        jobs::enqueue(
+            conn,
+            Some(enrollment.ws),
+            &JobKind::RunEnrollment { enrollment_id: id },
+            at,
+            jobs::max_attempts(),
+        )?;
         return Ok(());
     }
     let mut contact = match contacts::get_by_id(conn, enrollment.ws, enrollment.contact_id) {
@@ -123,7 +146,9 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
         Err(e) => return Err(e.into()),
     };
     let event = object(&enrollment.context["event"]["properties"]);
-    let event_name = enrollment.context["event"]["name"].as_str().map(String::from);
+    let event_name = enrollment.context["event"]["name"]
+        .as_str()
+        .map(String::from);
     let variables = object(&enrollment.context["variables"]);
     let steps = &automation.def.steps;
     let mut pos = Position::parse(&enrollment.position).unwrap_or_else(Position::start);
@@ -135,8 +160,21 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
         };
         let next = match step {
             Step::Email { template, .. } => {
-                send_email(conn, id, &enrollment, &contact, &pos, template, &event, &variables)?;
-                if conn.prepare_cached("SELECT state FROM enrollments WHERE id = ?1")?.query_row([id], |r| r.get::<_, String>(0))? == "failed" {
+                send_email(
+                    conn,
+                    id,
+                    &enrollment,
+                    &contact,
+                    &pos,
+                    template,
+                    &event,
+                    &variables,
+                )?;
+                if conn
+                    .prepare_cached("SELECT state FROM enrollments WHERE id = ?1")?
+                    .query_row([id], |r| r.get::<_, String>(0))?
+                    == "failed"
+                {
                     return Ok(());
                 }
                 definition::next_position(steps, &pos)
@@ -153,35 +191,96 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
                         _ => now,
                     };
                     if wake <= now {
-                        record(conn, id, &pos, "wait", "done", Some(json!({"until": crate::events::iso_time(wake)})))?;
+                        record(
+                            conn,
+                            id,
+                            &pos,
+                            "wait",
+                            "done",
+                            Some(json!({"until": crate::events::iso_time(wake)})),
+                        )?;
                         definition::next_position(steps, &pos)
                     } else {
                         conn.prepare_cached("UPDATE enrollments SET state = 'waiting', position = ?2, wake_at = ?3, updated_at = ?4 WHERE id = ?1")?
                             .execute(params![id, pos.render(), wake, now])?;
-                        record(conn, id, &pos, "wait", "waiting", Some(json!({"until": crate::events::iso_time(wake)})))?;
-                        jobs::enqueue(conn, Some(enrollment.ws), &JobKind::RunEnrollment { enrollment_id: id }, wake, jobs::max_attempts())?;
+                        record(
+                            conn,
+                            id,
+                            &pos,
+                            "wait",
+                            "waiting",
+                            Some(json!({"until": crate::events::iso_time(wake)})),
+                        )?;
+                        jobs::enqueue(
+                            conn,
+                            Some(enrollment.ws),
+                            &JobKind::RunEnrollment { enrollment_id: id },
+                            wake,
+                            jobs::max_attempts(),
+                        )?;
                         return Ok(());
                     }
                 }
             }
             Step::Branch { condition, .. } => {
-                let taken = holds(condition, &Subject { contact: &contact, event: &event });
-                record(conn, id, &pos, "branch", if taken { "then" } else { "else" }, None)?;
+                let taken = holds(
+                    condition,
+                    &Subject {
+                        contact: &contact,
+                        event: &event,
+                    },
+                );
+                record(
+                    conn,
+                    id,
+                    &pos,
+                    "branch",
+                    if taken { "then" } else { "else" },
+                    None,
+                )?;
                 definition::enter_branch(steps, &pos, taken)
             }
-            Step::UpdateContact { set, add_tags, remove_tags } => {
-                match update_contact(conn, enrollment.ws, contact.clone(), set, add_tags, remove_tags, event_name.as_deref()) {
+            Step::UpdateContact {
+                set,
+                add_tags,
+                remove_tags,
+            } => {
+                match update_contact(
+                    conn,
+                    enrollment.ws,
+                    contact.clone(),
+                    set,
+                    add_tags,
+                    remove_tags,
+                    event_name.as_deref(),
+                ) {
                     Ok(updated) => {
                         contact = updated;
                         record(conn, id, &pos, "update_contact", "done", None)?;
                     }
                     Err(ContactError::Store(e)) => return Err(e.into()),
-                    Err(e) => record(conn, id, &pos, "update_contact", "failed", Some(json!({"error": e.to_string()})))?,
+                    Err(e) => record(
+                        conn,
+                        id,
+                        &pos,
+                        "update_contact",
+                        "failed",
+                        Some(json!({"error": e.to_string()})),
+                    )?,
                 }
                 definition::next_position(steps, &pos)
             }
             Step::Webhook { .. } => {
-                jobs::enqueue(conn, Some(enrollment.ws), &JobKind::CallWebhook { enrollment_id: id, position: pos.render() }, now, jobs::max_attempts())?;
+                jobs::enqueue(
+                    conn,
+                    Some(enrollment.ws),
+                    &JobKind::CallWebhook {
+                        enrollment_id: id,
+                        position: pos.render(),
+                    },
+                    now,
+                    jobs::max_attempts(),
+                )?;
                 record(conn, id, &pos, "webhook", "queued", None)?;
                 definition::next_position(steps, &pos)
             }
@@ -220,12 +319,26 @@ fn send_email(
 ) -> Result<(), RunError> {
     let Some(template) = crate::templates::store::get(conn, enrollment.ws, template_uid)? else {
         let error = format!("template '{template_uid}' no longer exists");
-        record(conn, id, pos, "email", "failed", Some(json!({"error": error})))?;
+        record(
+            conn,
+            id,
+            pos,
+            "email",
+            "failed",
+            Some(json!({"error": error})),
+        )?;
         finish(conn, id, "failed", Some(&error))?;
         return Ok(());
     };
     let Some(to) = contact.email.clone() else {
-        record(conn, id, pos, "email", "skipped", Some(json!({"reason": "the contact has no email"})))?;
+        record(
+            conn,
+            id,
+            pos,
+            "email",
+            "skipped",
+            Some(json!({"reason": "the contact has no email"})),
+        )?;
         return Ok(());
     };
     let unsubscribe = crate::delivery::unsubscribe::url(&contact.uid);
@@ -233,8 +346,23 @@ fn send_email(
     let rendered = match crate::templates::render_email(&template, &context) {
         Ok(r) => r,
         Err(error) => {
-            record(conn, id, pos, "email", "failed", Some(json!({"error": error})))?;
-            finish(conn, id, "failed", Some(&format!("template '{}' failed to render: {error}", template.name)))?;
+            record(
+                conn,
+                id,
+                pos,
+                "email",
+                "failed",
+                Some(json!({"error": error})),
+            )?;
+            finish(
+                conn,
+                id,
+                "failed",
+                Some(&format!(
+                    "template '{}' failed to render: {error}",
+                    template.name
+                )),
+            )?;
             return Ok(());
         }
     };
@@ -242,11 +370,31 @@ fn send_email(
     let created = messages::create(
         conn,
         enrollment.ws,
-        &NewMessage { contact_id: Some(contact.id), enrollment_id: Some(id), position: Some(&position), kind: "marketing", to: &to, email: &rendered },
+        &NewMessage {
+            contact_id: Some(contact.id),
+            enrollment_id: Some(id),
+            position: Some(&position),
+            kind: "marketing",
+            to: &to,
+            email: &rendered,
+        },
     )?;
     if let Some(message_id) = created {
-        jobs::enqueue(conn, Some(enrollment.ws), &JobKind::SendMessage { message_id }, now_ms(), jobs::max_attempts())?;
-        record(conn, id, pos, "email", "queued", Some(json!({"template": template.uid, "subject": rendered.subject})))?;
+        jobs::enqueue(
+            conn,
+            Some(enrollment.ws),
+            &JobKind::SendMessage { message_id },
+            now_ms(),
+            jobs::max_attempts(),
+        )?;
+        record(
+            conn,
+            id,
+            pos,
+            "email",
+            "queued",
+            Some(json!({"template": template.uid, "subject": rendered.subject})),
+        )?;
     }
     Ok(())
 }
@@ -270,7 +418,11 @@ fn update_contact(
     }
     let patch = ContactPatch { ..patch };
     let (updated, changes) = contacts::apply(conn, contact, &patch)?;
-    let origin = Origin { kind: "automation", detail: None, trigger_id: None };
+    let origin = Origin {
+        kind: "automation",
+        detail: None,
+        trigger_id: None,
+    };
     record_contact_change(conn, ws, &updated, false, &changes, &origin)?;
     Ok(updated)
 }

@@ -52,34 +52,61 @@ fn cache() -> &'static DefinitionCache {
 
 fn cached(id: i64, updated_at: i64) -> Option<Arc<Definition>> {
     let cache = cache().lock().expect("definition cache");
-    cache.get(&id).filter(|(at, _)| *at == updated_at).map(|(_, def)| def.clone())
+    cache
+        .get(&id)
+        .filter(|(at, _)| *at == updated_at)
+        .map(|(_, def)| def.clone())
 }
 
 fn definition(conn: &Connection, id: i64, updated_at: i64) -> Result<Arc<Definition>, StoreError> {
     if let Some(def) = cached(id, updated_at) {
         return Ok(def);
     }
-    let text: String = conn.prepare_cached("SELECT definition FROM automations WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
-    let def: Definition = serde_json::from_str(&text).map_err(|e| StoreError::Commit(format!("stored definition unreadable: {e}")))?;
+    let text: String = conn
+        .prepare_cached("SELECT definition FROM automations WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    let def: Definition = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Commit(format!("stored definition unreadable: {e}")))?;
     let def = Arc::new(def);
-    cache().lock().expect("definition cache").insert(id, (updated_at, def.clone()));
+    cache()
+        .lock()
+        .expect("definition cache")
+        .insert(id, (updated_at, def.clone()));
     Ok(def)
 }
 
-fn read(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Automation>, StoreError> {
+fn read(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Automation>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows: Vec<(i64, String, i64, i64)> = stmt
         .query_map(args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(id, uid, created_at, updated_at)| Ok(Automation { id, uid, def: definition(conn, id, updated_at)?, created_at, updated_at }))
+        .map(|(id, uid, created_at, updated_at)| {
+            Ok(Automation {
+                id,
+                uid,
+                def: definition(conn, id, updated_at)?,
+                created_at,
+                updated_at,
+            })
+        })
         .collect()
 }
 
 const COLUMNS: &str = "id, uid, created_at, updated_at";
 
-fn write_exits(conn: &Connection, ws: WorkspaceId, id: i64, def: &Definition) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM automation_exits WHERE automation_id = ?1")?.execute([id])?;
+fn write_exits(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: i64,
+    def: &Definition,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM automation_exits WHERE automation_id = ?1")?
+        .execute([id])?;
     for name in &def.exit_on {
         conn.prepare_cached("INSERT OR IGNORE INTO automation_exits (automation_id, workspace_id, event_name) VALUES (?1, ?2, ?3)")?
             .execute(params![id, ws, name])?;
@@ -88,7 +115,11 @@ fn write_exits(conn: &Connection, ws: WorkspaceId, id: i64, def: &Definition) ->
 }
 
 /// Creates an automation from a validated definition.
-pub fn create(conn: &Connection, ws: WorkspaceId, def: &Definition) -> Result<Automation, StoreError> {
+pub fn create(
+    conn: &Connection,
+    ws: WorkspaceId,
+    def: &Definition,
+) -> Result<Automation, StoreError> {
     let now = now_ms();
     let uid = uuid::Uuid::new_v4().to_string();
     conn.prepare_cached(
@@ -102,8 +133,15 @@ pub fn create(conn: &Connection, ws: WorkspaceId, def: &Definition) -> Result<Au
 }
 
 /// Replaces an automation's definition; `None` if it does not exist.
-pub fn update(conn: &Connection, ws: WorkspaceId, uid: &str, def: &Definition) -> Result<Option<Automation>, StoreError> {
-    let Some(existing) = get(conn, ws, uid)? else { return Ok(None) };
+pub fn update(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+    def: &Definition,
+) -> Result<Option<Automation>, StoreError> {
+    let Some(existing) = get(conn, ws, uid)? else {
+        return Ok(None);
+    };
     let now = now_ms().max(existing.updated_at + 1);
     conn.prepare_cached(
         "UPDATE automations SET name = ?2, status = ?3, trigger_type = ?4, trigger_event = ?5, definition = ?6, updated_at = ?7 WHERE id = ?1",
@@ -114,35 +152,68 @@ pub fn update(conn: &Connection, ws: WorkspaceId, uid: &str, def: &Definition) -
 }
 
 /// Changes only the status.
-pub fn set_status(conn: &Connection, ws: WorkspaceId, uid: &str, status: Status) -> Result<Option<Automation>, StoreError> {
-    let Some(existing) = get(conn, ws, uid)? else { return Ok(None) };
+pub fn set_status(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+    status: Status,
+) -> Result<Option<Automation>, StoreError> {
+    let Some(existing) = get(conn, ws, uid)? else {
+        return Ok(None);
+    };
     let mut def = (*existing.def).clone();
     def.status = status;
     update(conn, ws, uid, &def)
 }
 
 /// One automation by public id.
-pub fn get(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Automation>, StoreError> {
-    Ok(read(conn, &format!("SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 AND uid = ?2"), &[&ws, &uid])?.pop())
+pub fn get(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Option<Automation>, StoreError> {
+    Ok(read(
+        conn,
+        &format!("SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 AND uid = ?2"),
+        &[&ws, &uid],
+    )?
+    .pop())
 }
 
 /// One automation by internal id.
 pub fn get_by_id(conn: &Connection, id: i64) -> Result<Option<Automation>, StoreError> {
-    Ok(read(conn, &format!("SELECT {COLUMNS} FROM automations WHERE id = ?1"), &[&id])?.pop())
+    Ok(read(
+        conn,
+        &format!("SELECT {COLUMNS} FROM automations WHERE id = ?1"),
+        &[&id],
+    )?
+    .pop())
 }
 
 /// All automations of the workspace, newest first.
 pub fn list(conn: &Connection, ws: WorkspaceId) -> Result<Vec<Automation>, StoreError> {
-    read(conn, &format!("SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 ORDER BY id DESC"), &[&ws])
+    read(
+        conn,
+        &format!("SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 ORDER BY id DESC"),
+        &[&ws],
+    )
 }
 
 /// Deletes an automation and its enrollments.
 pub fn delete(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<bool, StoreError> {
-    Ok(conn.prepare_cached("DELETE FROM automations WHERE workspace_id = ?1 AND uid = ?2")?.execute(params![ws, uid])? > 0)
+    Ok(conn
+        .prepare_cached("DELETE FROM automations WHERE workspace_id = ?1 AND uid = ?2")?
+        .execute(params![ws, uid])?
+        > 0)
 }
 
 /// Active automations whose trigger matches.
-pub fn matching(conn: &Connection, ws: WorkspaceId, kind: TriggerType, event: Option<&str>) -> Result<Vec<Automation>, StoreError> {
+pub fn matching(
+    conn: &Connection,
+    ws: WorkspaceId,
+    kind: TriggerType,
+    event: Option<&str>,
+) -> Result<Vec<Automation>, StoreError> {
     read(
         conn,
         &format!(
@@ -155,16 +226,22 @@ pub fn matching(conn: &Connection, ws: WorkspaceId, kind: TriggerType, event: Op
 
 /// Ids of automations that list `event` in their exit events.
 pub fn exiting_on(conn: &Connection, ws: WorkspaceId, event: &str) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT automation_id FROM automation_exits WHERE workspace_id = ?1 AND event_name = ?2")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT automation_id FROM automation_exits WHERE workspace_id = ?1 AND event_name = ?2",
+    )?;
     let rows = stmt.query_map(params![ws, event], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Enrollment counts by state.
 pub fn counts(conn: &Connection, automation_id: i64) -> Result<Counts, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM enrollments WHERE automation_id = ?1 GROUP BY state")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM enrollments WHERE automation_id = ?1 GROUP BY state",
+    )?;
     let mut counts = Counts::default();
-    let rows = stmt.query_map([automation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = stmt.query_map([automation_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
     for row in rows {
         let (state, n) = row?;
         match state.as_str() {
@@ -179,9 +256,15 @@ pub fn counts(conn: &Connection, automation_id: i64) -> Result<Counts, StoreErro
 }
 
 /// Whether a contact was ever enrolled (for once-per-contact).
-pub fn ever_enrolled(conn: &Connection, automation_id: i64, contact_id: i64) -> Result<bool, StoreError> {
+pub fn ever_enrolled(
+    conn: &Connection,
+    automation_id: i64,
+    contact_id: i64,
+) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM enrollments WHERE contact_id = ?1 AND automation_id = ?2 LIMIT 1")?
+        .prepare_cached(
+            "SELECT 1 FROM enrollments WHERE contact_id = ?1 AND automation_id = ?2 LIMIT 1",
+        )?
         .query_row(params![contact_id, automation_id], |_| Ok(()))
         .optional()?
         .is_some())

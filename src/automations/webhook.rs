@@ -34,8 +34,10 @@ pub fn workspace_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, St
         Some(b) => b,
         None => {
             let b: Vec<u8> = (0..24).map(|_| rand::random::<u8>()).collect();
-            conn.prepare_cached("INSERT INTO instance_secrets (name, value, created_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![name, b, now_ms()])?;
+            conn.prepare_cached(
+                "INSERT INTO instance_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![name, b, now_ms()])?;
             b
         }
     };
@@ -44,7 +46,9 @@ pub fn workspace_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, St
 
 /// `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
-    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap_or_default();
+    let key = STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap_or_default();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
@@ -59,17 +63,32 @@ struct Call {
     ws: WorkspaceId,
 }
 
-fn prepare(conn: &Connection, enrollment_id: i64, position: &str) -> Result<Option<Call>, StoreError> {
+fn prepare(
+    conn: &Connection,
+    enrollment_id: i64,
+    position: &str,
+) -> Result<Option<Call>, StoreError> {
     let row: Option<(WorkspaceId, i64, i64, String)> = conn
         .prepare_cached("SELECT workspace_id, automation_id, contact_id, context FROM enrollments WHERE id = ?1")?
         .query_row([enrollment_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
-    let Some((ws, automation_id, contact_id, context)) = row else { return Ok(None) };
-    let Some(automation) = store::get_by_id(conn, automation_id)? else { return Ok(None) };
-    let Some(pos) = Position::parse(position) else { return Ok(None) };
-    let Some(Step::Webhook { url, method }) = definition::step_at(&automation.def.steps, &pos) else { return Ok(None) };
+    let Some((ws, automation_id, contact_id, context)) = row else {
+        return Ok(None);
+    };
+    let Some(automation) = store::get_by_id(conn, automation_id)? else {
+        return Ok(None);
+    };
+    let Some(pos) = Position::parse(position) else {
+        return Ok(None);
+    };
+    let Some(Step::Webhook { url, method }) = definition::step_at(&automation.def.steps, &pos)
+    else {
+        return Ok(None);
+    };
     let context: Value = serde_json::from_str(&context).unwrap_or(Value::Null);
-    let contact = contacts::get_by_id(conn, ws, contact_id).ok().map(|c| c.to_json());
+    let contact = contacts::get_by_id(conn, ws, contact_id)
+        .ok()
+        .map(|c| c.to_json());
     let body = json!({
         "event": context["event"]["name"].as_str().unwrap_or(automation.def.trigger.kind.as_str()),
         "payload": {
@@ -93,17 +112,37 @@ fn prepare(conn: &Connection, enrollment_id: i64, position: &str) -> Result<Opti
 fn private_target(url: &str) -> Result<(), String> {
     let uri: ureq::http::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
     let host = uri.host().ok_or("URL has no host")?;
-    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let addrs = (host.trim_matches(|c| c == '[' || c == ']'), port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?;
     for addr in addrs {
         let private = match addr.ip() {
-            IpAddr::V4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast(),
-            IpAddr::V6(ip) => ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80,
+            IpAddr::V4(ip) => {
+                ip.is_loopback()
+                    || ip.is_private()
+                    || ip.is_link_local()
+                    || ip.is_unspecified()
+                    || ip.is_broadcast()
+            }
+            IpAddr::V6(ip) => {
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || (ip.segments()[0] & 0xfe00) == 0xfc00
+                    || (ip.segments()[0] & 0xffc0) == 0xfe80
+            }
         };
         if private {
-            return Err(format!("{host} resolves to a private address ({}); set webhooks.allow_private_targets to allow it", addr.ip()));
+            return Err(format!(
+                "{host} resolves to a private address ({}); set webhooks.allow_private_targets to allow it",
+                addr.ip()
+            ));
         }
     }
     Ok(())
@@ -134,11 +173,20 @@ fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, S
         .send(call.body.as_str())
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    if (200..300).contains(&status) { Ok(status) } else { Err(format!("HTTP {status}")) }
+    if (200..300).contains(&status) {
+        Ok(status)
+    } else {
+        Err(format!("HTTP {status}"))
+    }
 }
 
 /// Runs one webhook attempt for the step at `position` of an enrollment.
-pub async fn call(state: &web::Data<AppState>, job: &ClaimedJob, enrollment_id: i64, position: &str) -> Result<(), String> {
+pub async fn call(
+    state: &web::Data<AppState>,
+    job: &ClaimedJob,
+    enrollment_id: i64,
+    position: &str,
+) -> Result<(), String> {
     let held = job.clone();
     let pos = position.to_string();
     let prepared = state
@@ -158,9 +206,10 @@ pub async fn call(state: &web::Data<AppState>, job: &ClaimedJob, enrollment_id: 
     let Some(call) = prepared else { return Ok(()) };
     let allow = state.config.webhooks.allow_private_targets;
     let timeout = Duration::from_secs(state.config.webhooks.timeout_secs);
-    let (outcome, call) = tokio::task::spawn_blocking(move || (deliver(&call, allow, timeout), call))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (outcome, call) =
+        tokio::task::spawn_blocking(move || (deliver(&call, allow, timeout), call))
+            .await
+            .map_err(|e| e.to_string())?;
     let held = job.clone();
     let pos = position.to_string();
     let ws = call.ws;

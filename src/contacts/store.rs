@@ -381,7 +381,11 @@ pub fn list(
         let contacts = stmt
             .query_map(params![ws, limit, offset], from_row)?
             .collect::<Result<_, _>>()?;
-        return Ok(Page { contacts, total, capped: false });
+        return Ok(Page {
+            contacts,
+            total,
+            capped: false,
+        });
     }
     let lowered = search.to_lowercase();
     if lowered.contains('@')
@@ -389,7 +393,11 @@ pub fn list(
         && let Some(contact) = find_by_email(conn, ws, &lowered)?
     {
         // A whole address: the unique index answers at once.
-        return Ok(Page { contacts: vec![contact], total: 1, capped: false });
+        return Ok(Page {
+            contacts: vec![contact],
+            total: 1,
+            capped: false,
+        });
     }
     if search.chars().count() >= 3 {
         // Trigram index: any substring of three or more characters, newest first straight
@@ -412,7 +420,11 @@ pub fn list(
             .query_map(params![ws, phrase, limit, offset], from_row)?
             .collect::<Result<_, _>>()?;
         let capped = counted > SEARCH_COUNT_CAP;
-        return Ok(Page { contacts, total: counted.min(SEARCH_COUNT_CAP), capped });
+        return Ok(Page {
+            contacts,
+            total: counted.min(SEARCH_COUNT_CAP),
+            capped,
+        });
     }
     // One or two characters: prefix match on the indexed email and external id.
     let upper = format!("{lowered}\u{10ffff}");
@@ -427,7 +439,11 @@ pub fn list(
     let contacts = stmt
         .query_map(params![ws, lowered, upper, limit, offset], from_row)?
         .collect::<Result<_, _>>()?;
-    Ok(Page { contacts, total, capped: false })
+    Ok(Page {
+        contacts,
+        total,
+        capped: false,
+    })
 }
 
 /// Streams every contact of the workspace in id order (for export).

@@ -90,13 +90,22 @@ impl Mailer {
             .parse()
             .or_else(|_| config.from_address.parse())
             .map_err(|e| anyhow::anyhow!("smtp.from_address: {e}"))?;
-        let domain = config.from_address.split('@').nth(1).unwrap_or("localhost").to_string();
+        let domain = config
+            .from_address
+            .split('@')
+            .nth(1)
+            .unwrap_or("localhost")
+            .to_string();
         let transport = if config.host.is_empty() {
             Transport::Outbox(data_dir.join("outbox"))
         } else {
             let builder = match config.tls {
-                SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
-                SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?,
+                SmtpTls::None => {
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+                }
+                SmtpTls::Starttls => {
+                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?
+                }
                 SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
             };
             let mut builder = builder
@@ -104,12 +113,22 @@ impl Mailer {
                 .timeout(Some(Duration::from_secs(config.timeout_secs)))
                 .pool_config(PoolConfig::new().max_size(config.pool_size));
             if !config.username.is_empty() {
-                builder = builder.credentials(Credentials::new(config.username.clone(), config.password.clone()));
+                builder = builder.credentials(Credentials::new(
+                    config.username.clone(),
+                    config.password.clone(),
+                ));
             }
             Transport::Smtp(builder.build())
         };
-        let interval = (config.max_per_second > 0.0).then(|| Duration::from_secs_f64(1.0 / config.max_per_second));
-        Ok(Mailer { transport: Arc::new(transport), from, domain, pace: Arc::new(Mutex::new(Instant::now())), interval })
+        let interval = (config.max_per_second > 0.0)
+            .then(|| Duration::from_secs_f64(1.0 / config.max_per_second));
+        Ok(Mailer {
+            transport: Arc::new(transport),
+            from,
+            domain,
+            pace: Arc::new(Mutex::new(Instant::now())),
+            interval,
+        })
     }
 
     /// Whether mail is only written to the outbox.
@@ -123,7 +142,10 @@ impl Mailer {
     }
 
     fn build(&self, email: &OutgoingEmail) -> Result<Message, SendError> {
-        let to: Mailbox = email.to.parse().map_err(|e| SendError::Permanent(format!("invalid recipient: {e}")))?;
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("invalid recipient: {e}")))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -131,19 +153,31 @@ impl Mailer {
             .date_now()
             .message_id(Some(self.message_id(&email.uid)));
         if let Some(url) = &email.unsubscribe_url {
-            builder = builder.header(ListUnsubscribe(format!("<{url}>"))).header(ListUnsubscribePost);
+            builder = builder
+                .header(ListUnsubscribe(format!("<{url}>")))
+                .header(ListUnsubscribePost);
         }
         builder
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(email.text.clone()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(email.html.clone()),
+                    ),
             )
             .map_err(|e| SendError::Permanent(format!("cannot build message: {e}")))
     }
 
     async fn wait_turn(&self) {
-        let Some(interval) = self.interval else { return };
+        let Some(interval) = self.interval else {
+            return;
+        };
         let slot = {
             let mut next = self.pace.lock().await;
             let now = Instant::now();

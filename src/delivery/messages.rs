@@ -77,7 +77,11 @@ pub struct NewMessage<'a> {
 }
 
 /// Queues a message; at most one per enrollment step (returns `None` if it exists).
-pub fn create(conn: &Connection, ws: WorkspaceId, m: &NewMessage<'_>) -> Result<Option<i64>, StoreError> {
+pub fn create(
+    conn: &Connection,
+    ws: WorkspaceId,
+    m: &NewMessage<'_>,
+) -> Result<Option<i64>, StoreError> {
     let now = now_ms();
     let n = conn
         .prepare_cached(
@@ -109,7 +113,12 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<MessageRow>, StoreError>
 }
 
 /// Moves a message to a new status with an optional reason.
-pub fn set_status(conn: &Connection, id: i64, status: &str, reason: Option<&str>) -> Result<(), StoreError> {
+pub fn set_status(
+    conn: &Connection,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
     let now = now_ms();
     conn.prepare_cached(
         "UPDATE messages SET status = ?2, reason = ?3, updated_at = ?4,
@@ -129,7 +138,11 @@ pub fn set_message_id(conn: &Connection, id: i64, message_id: &str) -> Result<()
 }
 
 /// Why an address must not be mailed, if it must not.
-pub fn suppression(conn: &Connection, ws: WorkspaceId, email: &str) -> Result<Option<String>, StoreError> {
+pub fn suppression(
+    conn: &Connection,
+    ws: WorkspaceId,
+    email: &str,
+) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT reason FROM suppressions WHERE workspace_id = ?1 AND email = ?2")?
         .query_row(params![ws, email.to_lowercase()], |r| r.get(0))
@@ -137,7 +150,12 @@ pub fn suppression(conn: &Connection, ws: WorkspaceId, email: &str) -> Result<Op
 }
 
 /// Adds an address to the workspace's suppression list.
-pub fn suppress(conn: &Connection, ws: WorkspaceId, email: &str, reason: &str) -> Result<(), StoreError> {
+pub fn suppress(
+    conn: &Connection,
+    ws: WorkspaceId,
+    email: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO suppressions (workspace_id, email, reason, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (workspace_id, email) DO NOTHING",
@@ -147,7 +165,13 @@ pub fn suppress(conn: &Connection, ws: WorkspaceId, email: &str, reason: &str) -
 }
 
 /// The workspace's messages, newest first, optionally by status.
-pub fn list(conn: &Connection, ws: WorkspaceId, status: Option<&str>, before_id: Option<i64>, limit: u32) -> Result<Vec<MessageRow>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    ws: WorkspaceId,
+    status: Option<&str>,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<MessageRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3)
          ORDER BY id DESC LIMIT ?4"
@@ -157,16 +181,24 @@ pub fn list(conn: &Connection, ws: WorkspaceId, status: Option<&str>, before_id:
 }
 
 /// One message of the workspace by public id.
-pub fn get_by_uid(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<MessageRow>, StoreError> {
+pub fn get_by_uid(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Option<MessageRow>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND uid = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND uid = ?2"
+        ))?
         .query_row(params![ws, uid], from_row)
         .optional()?)
 }
 
 /// Counts by status for the workspace.
 pub fn counts(conn: &Connection, ws: WorkspaceId) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM messages WHERE workspace_id = ?1 GROUP BY status")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, COUNT(*) FROM messages WHERE workspace_id = ?1 GROUP BY status",
+    )?;
     let rows = stmt.query_map([ws], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

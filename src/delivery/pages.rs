@@ -11,7 +11,8 @@ use crate::ui::{PageError, format_time, render};
 
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/outbox", web::get().to(outbox)).route("/outbox/{id}", web::get().to(message));
+    cfg.route("/outbox", web::get().to(outbox))
+        .route("/outbox/{id}", web::get().to(message));
 }
 
 #[derive(Deserialize)]
@@ -20,14 +21,22 @@ struct Query {
     before: Option<i64>,
 }
 
-async fn outbox(state: web::Data<AppState>, req: HttpRequest, user: SignedIn, query: web::Query<Query>) -> Result<HttpResponse, PageError> {
+async fn outbox(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "outbox")?;
     let ws = user.0.workspace.id;
     let status = query.status.clone().filter(|s| !s.is_empty());
     let filter = status.clone();
     let before = query.before;
     let (rows, counts) = state.store.read(|conn| {
-        Ok::<_, crate::store::StoreError>((messages::list(conn, ws, filter.as_deref(), before, 50)?, messages::counts(conn, ws)?))
+        Ok::<_, crate::store::StoreError>((
+            messages::list(conn, ws, filter.as_deref(), before, 50)?,
+            messages::counts(conn, ws)?,
+        ))
     })?;
     let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
     let body = html! {
@@ -64,10 +73,18 @@ async fn outbox(state: web::Data<AppState>, req: HttpRequest, user: SignedIn, qu
     Ok(render(&req, Some(&nav), "Outbox", body))
 }
 
-async fn message(state: web::Data<AppState>, req: HttpRequest, user: SignedIn, id: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn message(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "outbox")?;
     let ws = user.0.workspace.id;
-    let m = state.store.read(|conn| messages::get_by_uid(conn, ws, &id))?.ok_or(PageError::NotFound)?;
+    let m = state
+        .store
+        .read(|conn| messages::get_by_uid(conn, ws, &id))?
+        .ok_or(PageError::NotFound)?;
     let body = html! {
         section.card {
             p { "To " strong { (m.to_address) } " · " (m.status) @if let Some(r) = &m.reason { " · " (r) } }

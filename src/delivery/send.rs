@@ -22,7 +22,11 @@ fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreErro
 }
 
 /// Runs one attempt for message `message_id`.
-pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: i64) -> Result<(), String> {
+pub async fn process(
+    state: &web::Data<AppState>,
+    job: &ClaimedJob,
+    message_id: i64,
+) -> Result<(), String> {
     let held = job.clone();
     let prepared = state
         .store
@@ -37,7 +41,12 @@ pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: 
             match message.status.as_str() {
                 "queued" => {}
                 "sending" => {
-                    messages::set_status(conn, message.id, "failed", Some("interrupted while sending; not retried so it cannot arrive twice"))?;
+                    messages::set_status(
+                        conn,
+                        message.id,
+                        "failed",
+                        Some("interrupted while sending; not retried so it cannot arrive twice"),
+                    )?;
                     finish(conn, &held)?;
                     return Ok(Prepared::Done);
                 }
@@ -46,8 +55,15 @@ pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: 
                     return Ok(Prepared::Done);
                 }
             }
-            if let Some(reason) = messages::suppression(conn, message.workspace_id, &message.to_address)? {
-                messages::set_status(conn, message.id, "skipped", Some(&format!("address suppressed: {reason}")))?;
+            if let Some(reason) =
+                messages::suppression(conn, message.workspace_id, &message.to_address)?
+            {
+                messages::set_status(
+                    conn,
+                    message.id,
+                    "skipped",
+                    Some(&format!("address suppressed: {reason}")),
+                )?;
                 finish(conn, &held)?;
                 return Ok(Prepared::Done);
             }
@@ -61,13 +77,23 @@ pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: 
                     .optional()?;
                 match found {
                     Some((_, false)) => {
-                        messages::set_status(conn, message.id, "skipped", Some("contact is unsubscribed"))?;
+                        messages::set_status(
+                            conn,
+                            message.id,
+                            "skipped",
+                            Some("contact is unsubscribed"),
+                        )?;
                         finish(conn, &held)?;
                         return Ok(Prepared::Done);
                     }
                     Some((uid, true)) => unsubscribe = Some(super::unsubscribe::url(&uid)),
                     None => {
-                        messages::set_status(conn, message.id, "skipped", Some("contact was deleted"))?;
+                        messages::set_status(
+                            conn,
+                            message.id,
+                            "skipped",
+                            Some("contact was deleted"),
+                        )?;
                         finish(conn, &held)?;
                         return Ok(Prepared::Done);
                     }
@@ -100,13 +126,15 @@ pub async fn process(state: &web::Data<AppState>, job: &ClaimedJob, message_id: 
                 Ok(message_id) => {
                     messages::set_status(conn, id, "sent", None)?;
                     messages::set_message_id(conn, id, &message_id)?;
-                    jobs::complete(conn, &held)?.map_err(|stale| StoreError::Commit(stale.to_string()))?;
+                    jobs::complete(conn, &held)?
+                        .map_err(|stale| StoreError::Commit(stale.to_string()))?;
                     Ok(false)
                 }
                 Err(SendError::Permanent(reason)) => {
                     messages::set_status(conn, id, "failed", Some(&reason))?;
                     messages::suppress(conn, ws, &to, &format!("hard bounce: {reason}"))?;
-                    jobs::complete(conn, &held)?.map_err(|stale| StoreError::Commit(stale.to_string()))?;
+                    jobs::complete(conn, &held)?
+                        .map_err(|stale| StoreError::Commit(stale.to_string()))?;
                     Ok(false)
                 }
                 Err(SendError::Temporary(reason)) => {

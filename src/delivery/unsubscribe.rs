@@ -24,7 +24,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Loads the installation's signing secret, creating it on first start.
 pub fn load_secret(conn: &Connection) -> Result<Vec<u8>, StoreError> {
     let existing: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM instance_secrets WHERE name = 'links'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM instance_secrets WHERE name = 'links'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     if let Some(secret) = existing {
         return Ok(secret);
@@ -54,8 +58,14 @@ pub fn init_links(base_url: String, secret: Vec<u8>) {
 
 /// The unsubscribe URL for a contact.
 pub fn url(contact_uid: &str) -> String {
-    let (base, secret) = LINKS.get().map(|(b, s)| (b.as_str(), s.as_slice())).unwrap_or(("", &[]));
-    format!("{base}/unsubscribe/{contact_uid}.{}", signature(secret, contact_uid))
+    let (base, secret) = LINKS
+        .get()
+        .map(|(b, s)| (b.as_str(), s.as_slice()))
+        .unwrap_or(("", &[]));
+    format!(
+        "{base}/unsubscribe/{contact_uid}.{}",
+        signature(secret, contact_uid)
+    )
 }
 
 fn verify(state: &AppState, token: &str) -> Option<String> {
@@ -68,7 +78,11 @@ fn invalid() -> PageError {
     PageError::Gone("This unsubscribe link is not valid (or the contact no longer exists).".into())
 }
 
-async fn confirm_page(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn confirm_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     verify(&state, &token).ok_or_else(invalid)?;
     let body = html! {
         section.card.narrow {
@@ -89,16 +103,30 @@ pub fn unsubscribe_contact(conn: &Connection, uid: &str) -> Result<bool, Contact
         .optional()?;
     let Some(ws) = ws else { return Ok(false) };
     let contact = contacts::get(conn, ws, uid)?;
-    let patch = ContactPatch { subscribed: Some(false), ..ContactPatch::default() };
+    let patch = ContactPatch {
+        subscribed: Some(false),
+        ..ContactPatch::default()
+    };
     let (contact, changes) = contacts::apply(conn, contact, &patch)?;
-    let origin = Origin { kind: "unsubscribe", detail: None, trigger_id: None };
+    let origin = Origin {
+        kind: "unsubscribe",
+        detail: None,
+        trigger_id: None,
+    };
     record_contact_change(conn, ws, &contact, false, &changes, &origin)?;
     Ok(true)
 }
 
-async fn unsubscribe(state: web::Data<AppState>, req: HttpRequest, token: web::Path<String>) -> Result<HttpResponse, PageError> {
+async fn unsubscribe(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let uid = verify(&state, &token).ok_or_else(invalid)?;
-    let found = state.store.write(move |conn| unsubscribe_contact(conn, &uid)).await?;
+    let found = state
+        .store
+        .write(move |conn| unsubscribe_contact(conn, &uid))
+        .await?;
     if !found {
         return Err(invalid());
     }

@@ -93,8 +93,19 @@ pub fn record_contact_change(
     let empty = Map::new();
     if created {
         insert_event(conn, ws, contact.id, CONTACT_ADDED, &empty, &system)?;
-        let scope = Scope { event: &empty, variables: &empty, trigger_id: origin.trigger_id, from_automation: false };
-        return Ok(automations::on_occurrence(conn, ws, contact, Occurrence::ContactAdded, &scope)?);
+        let scope = Scope {
+            event: &empty,
+            variables: &empty,
+            trigger_id: origin.trigger_id,
+            from_automation: false,
+        };
+        return Ok(automations::on_occurrence(
+            conn,
+            ws,
+            contact,
+            Occurrence::ContactAdded,
+            &scope,
+        )?);
     }
     if changes.is_empty() {
         return Ok(Outcome::default());
@@ -108,11 +119,23 @@ pub fn record_contact_change(
         trigger_id: origin.trigger_id,
         from_automation: origin.kind == "automation",
     };
-    Ok(automations::on_occurrence(conn, ws, contact, Occurrence::ContactUpdated, &scope)?)
+    Ok(automations::on_occurrence(
+        conn,
+        ws,
+        contact,
+        Occurrence::ContactUpdated,
+        &scope,
+    )?)
 }
 
 /// Upserts the contact, stores the event, runs automations. Call inside a write.
-pub fn ingest(conn: &Connection, ws: WorkspaceId, identity: &Identity, patch: &ContactPatch, event: &NewEvent) -> Result<Ingested, ContactError> {
+pub fn ingest(
+    conn: &Connection,
+    ws: WorkspaceId,
+    identity: &Identity,
+    patch: &ContactPatch,
+    event: &NewEvent,
+) -> Result<Ingested, ContactError> {
     ingest_with_variables(conn, ws, identity, patch, event, &Map::new())
 }
 
@@ -126,9 +149,42 @@ pub fn ingest_with_variables(
     variables: &Map<String, Value>,
 ) -> Result<Ingested, ContactError> {
     let upserted = contacts::upsert(conn, ws, identity, patch)?;
-    let mut outcome = record_contact_change(conn, ws, &upserted.contact, upserted.created, &upserted.changes, &event.origin)?;
-    let event_id = insert_event(conn, ws, upserted.contact.id, &event.name, &event.properties, &event.origin)?;
-    let scope = Scope { event: &event.properties, variables, trigger_id: event.origin.trigger_id, from_automation: false };
-    outcome += automations::on_occurrence(conn, ws, &upserted.contact, Occurrence::Event { name: &event.name, event_id }, &scope)?;
-    Ok(Ingested { contact: upserted.contact, contact_created: upserted.created, event_id, automations: outcome })
+    let mut outcome = record_contact_change(
+        conn,
+        ws,
+        &upserted.contact,
+        upserted.created,
+        &upserted.changes,
+        &event.origin,
+    )?;
+    let event_id = insert_event(
+        conn,
+        ws,
+        upserted.contact.id,
+        &event.name,
+        &event.properties,
+        &event.origin,
+    )?;
+    let scope = Scope {
+        event: &event.properties,
+        variables,
+        trigger_id: event.origin.trigger_id,
+        from_automation: false,
+    };
+    outcome += automations::on_occurrence(
+        conn,
+        ws,
+        &upserted.contact,
+        Occurrence::Event {
+            name: &event.name,
+            event_id,
+        },
+        &scope,
+    )?;
+    Ok(Ingested {
+        contact: upserted.contact,
+        contact_created: upserted.created,
+        event_id,
+        automations: outcome,
+    })
 }

@@ -24,8 +24,14 @@ use crate::store::{StoreError, now_ms};
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/events/send", web::post().to(send))
-        .route("/api/v1/events/trigger", web::post().to(super::v1_sync::trigger_now))
-        .route("/api/v1/workflows/trigger", web::post().to(super::v1_sync::start_workflow))
+        .route(
+            "/api/v1/events/trigger",
+            web::post().to(super::v1_sync::trigger_now),
+        )
+        .route(
+            "/api/v1/workflows/trigger",
+            web::post().to(super::v1_sync::start_workflow),
+        )
         .route("/api/v1/triggers/{id}", web::get().to(trigger))
         .route(
             "/api/v1/triggers/{id}/workflow",
@@ -334,7 +340,11 @@ pub async fn mark_failed(state: &web::Data<AppState>, trigger_id: i64, error: &s
 
 /// A trigger as the v1 API reports it, with live counts from its enrollments' messages:
 /// `processing` while any of its enrollments is still running.
-pub fn trigger_json(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Value>, StoreError> {
+pub fn trigger_json(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Option<Value>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT t.uid, t.event_name, t.status, t.created_at, t.started_at, t.completed_at, t.scheduled_for,
@@ -390,17 +400,31 @@ async fn trigger(
         .ok_or_else(|| ApiError::not_found("Trigger not found"))
 }
 
-async fn trigger_workflows(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn trigger_workflows(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
-    let found = state.store.read(|conn| -> Result<Option<Value>, StoreError> {
-        let Some(trigger) = trigger_json(conn, ws, &id)? else { return Ok(None) };
-        let internal: i64 = conn.query_row("SELECT id FROM triggers WHERE workspace_id = ?1 AND uid = ?2", params![ws, id.as_str()], |r| r.get(0))?;
-        Ok(Some(json!({
-            "trigger_id": trigger["id"],
-            "status": trigger["status"],
-            "summary": trigger["summary"],
-            "workflows": super::v1_sync::workflows_of(conn, internal)?,
-        })))
-    })?;
-    found.map(|v| HttpResponse::Ok().json(v)).ok_or_else(|| ApiError::not_found("Trigger not found"))
+    let found = state
+        .store
+        .read(|conn| -> Result<Option<Value>, StoreError> {
+            let Some(trigger) = trigger_json(conn, ws, &id)? else {
+                return Ok(None);
+            };
+            let internal: i64 = conn.query_row(
+                "SELECT id FROM triggers WHERE workspace_id = ?1 AND uid = ?2",
+                params![ws, id.as_str()],
+                |r| r.get(0),
+            )?;
+            Ok(Some(json!({
+                "trigger_id": trigger["id"],
+                "status": trigger["status"],
+                "summary": trigger["summary"],
+                "workflows": super::v1_sync::workflows_of(conn, internal)?,
+            })))
+        })?;
+    found
+        .map(|v| HttpResponse::Ok().json(v))
+        .ok_or_else(|| ApiError::not_found("Trigger not found"))
 }

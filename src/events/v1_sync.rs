@@ -16,7 +16,12 @@ use crate::http::ApiError;
 use crate::http::json::object_body;
 use crate::store::{StoreError, now_ms};
 
-fn new_trigger(conn: &Connection, ws: crate::auth::accounts::WorkspaceId, kind: &str, name: &str) -> Result<(i64, String), StoreError> {
+fn new_trigger(
+    conn: &Connection,
+    ws: crate::auth::accounts::WorkspaceId,
+    kind: &str,
+    name: &str,
+) -> Result<(i64, String), StoreError> {
     let uid = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
     conn.prepare_cached(
@@ -34,7 +39,8 @@ fn complete_trigger(conn: &Connection, id: i64, filtered: u32) -> Result<(), Sto
 
 /// Per-automation detail of a trigger: its enrollments with step states and messages.
 pub fn workflows_of(conn: &Connection, trigger_id: i64) -> Result<Vec<Value>, StoreError> {
-    let enrollments = crate::automations::api::enrollments_json(conn, "e.trigger_id = ?1", &trigger_id)?;
+    let enrollments =
+        crate::automations::api::enrollments_json(conn, "e.trigger_id = ?1", &trigger_id)?;
     let mut by_automation: Vec<(String, Value)> = Vec::new();
     for e in enrollments {
         let key = e["automationId"].as_str().unwrap_or_default().to_string();
@@ -50,14 +56,25 @@ pub fn workflows_of(conn: &Connection, trigger_id: i64) -> Result<Vec<Value>, St
 }
 
 fn queued_identity(q: &QueuedEvent) -> crate::contacts::Identity {
-    crate::contacts::Identity { external_id: q.external_id.clone(), email: q.email.clone(), phone: q.phone.clone() }
+    crate::contacts::Identity {
+        external_id: q.external_id.clone(),
+        email: q.email.clone(),
+        phone: q.phone.clone(),
+    }
 }
 
 /// `POST /api/v1/events/trigger`.
-pub async fn trigger_now(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn trigger_now(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let map = object_body(&req, &body)?;
     if map.get("trigger_at").is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::bad_request("trigger_at is not supported here; use /api/v1/events/send to schedule"));
+        return Err(ApiError::bad_request(
+            "trigger_at is not supported here; use /api/v1/events/send to schedule",
+        ));
     }
     let ws = caller.workspace_id;
     let (queued, _) = parse(&state, ws, &map)?;
@@ -68,10 +85,25 @@ pub async fn trigger_now(state: web::Data<AppState>, req: HttpRequest, caller: A
             let event = NewEvent {
                 name: queued.event_name.clone(),
                 properties: queued.event_data.clone(),
-                origin: Origin { kind: "api", detail: Some(queued.source.clone()), trigger_id: Some(trigger_id) },
+                origin: Origin {
+                    kind: "api",
+                    detail: Some(queued.source.clone()),
+                    trigger_id: Some(trigger_id),
+                },
             };
-            let patch = ContactPatch { name: queued.name.clone().map(Some), properties: queued.custom_fields.clone(), ..ContactPatch::default() };
-            let done = ingest_with_variables(conn, ws, &queued_identity(&queued), &patch, &event, &queued.variables)?;
+            let patch = ContactPatch {
+                name: queued.name.clone().map(Some),
+                properties: queued.custom_fields.clone(),
+                ..ContactPatch::default()
+            };
+            let done = ingest_with_variables(
+                conn,
+                ws,
+                &queued_identity(&queued),
+                &patch,
+                &event,
+                &queued.variables,
+            )?;
             complete_trigger(conn, trigger_id, done.automations.filtered)?;
             let mut body = trigger_json(conn, ws, &uid)?.unwrap_or(Value::Null);
             body["success"] = json!(true);
@@ -86,7 +118,12 @@ pub async fn trigger_now(state: web::Data<AppState>, req: HttpRequest, caller: A
 }
 
 /// `POST /api/v1/workflows/trigger`: `{workflow_id, user_info, event_data?, variables?}`.
-pub async fn start_workflow(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn start_workflow(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let mut map = object_body(&req, &body)?;
     let workflow = match map.remove("workflow_id") {
         Some(Value::String(s)) if !s.is_empty() => s,

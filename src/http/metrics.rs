@@ -115,7 +115,10 @@ impl Metrics {
         self.writer_queued.set(writer.queued as i64);
         if let Ok(counts) = state.store.read(crate::jobs::counts) {
             for status in ["pending", "running", "failed"] {
-                let n = counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
                 self.jobs.with_label_values(&[status]).set(n);
             }
         }

@@ -30,7 +30,10 @@ pub enum JobKind {
     /// Advance an enrollment through its automation's steps.
     RunEnrollment { enrollment_id: i64 },
     /// Call the webhook of an automation step.
-    CallWebhook { enrollment_id: i64, position: String },
+    CallWebhook {
+        enrollment_id: i64,
+        position: String,
+    },
 }
 
 impl JobKind {

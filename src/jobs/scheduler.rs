@@ -115,11 +115,16 @@ async fn execute(state: &web::Data<AppState>, job: ClaimedJob) {
             crate::contacts::import::process_chunk(state, &job, *import_id).await
         }
         JobKind::Maintenance => crate::app::maintenance(state, &job).await,
-        JobKind::SendMessage { message_id } => crate::delivery::send::process(state, &job, *message_id).await,
-        JobKind::RunEnrollment { enrollment_id } => crate::automations::runner::run(state, &job, *enrollment_id).await,
-        JobKind::CallWebhook { enrollment_id, position } => {
-            crate::automations::webhook::call(state, &job, *enrollment_id, position).await
+        JobKind::SendMessage { message_id } => {
+            crate::delivery::send::process(state, &job, *message_id).await
         }
+        JobKind::RunEnrollment { enrollment_id } => {
+            crate::automations::runner::run(state, &job, *enrollment_id).await
+        }
+        JobKind::CallWebhook {
+            enrollment_id,
+            position,
+        } => crate::automations::webhook::call(state, &job, *enrollment_id, position).await,
     };
     if let Err(error) = outcome {
         tracing::warn!(job = job.id, attempt = job.attempts, %error, "job failed");

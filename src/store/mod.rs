@@ -57,6 +57,9 @@ impl Store {
             tracing::info!(migration = %applied, "applied database migration");
         }
         apply_durability(&conn, config.durability)?;
+        // The writer touches indexes all over the file; a larger cache keeps bulk work
+        // (imports, busy ingest) from spilling pages. It grows only as it is used.
+        conn.execute_batch("PRAGMA cache_size = -32768;")?;
         let writer = Writer::start(conn, config.max_batch);
         let busy = config.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {

@@ -26,38 +26,78 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn input(body: &Map<String, Value>) -> Result<TemplateInput, ApiError> {
     only_fields(body, &["name", "subject", "html", "text"], "template")?;
-    let required = |key: &str| opt_string(body, key, "").and_then(|v| v.ok_or_else(|| ApiError::bad_request(format!("{key} is required"))));
-    let input = TemplateInput { name: required("name")?, subject: required("subject")?, html: required("html")?, text: opt_string(body, "text", "")? };
+    let required = |key: &str| {
+        opt_string(body, key, "")
+            .and_then(|v| v.ok_or_else(|| ApiError::bad_request(format!("{key} is required"))))
+    };
+    let input = TemplateInput {
+        name: required("name")?,
+        subject: required("subject")?,
+        html: required("html")?,
+        text: opt_string(body, "text", "")?,
+    };
     store::validate(&input).map_err(ApiError::bad_request)?;
     Ok(input)
 }
 
 async fn list(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
-    let items = state.store.read(|conn| store::list(conn, caller.workspace_id))?;
-    Ok(HttpResponse::Ok().json(json!({"templates": items.iter().map(|t| t.to_json()).collect::<Vec<_>>()})))
+    let items = state
+        .store
+        .read(|conn| store::list(conn, caller.workspace_id))?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"templates": items.iter().map(|t| t.to_json()).collect::<Vec<_>>()})))
 }
 
-async fn create(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
-    let t = state.store.write(move |conn| store::create(conn, ws, &input)).await?;
+    let t = state
+        .store
+        .write(move |conn| store::create(conn, ws, &input))
+        .await?;
     Ok(HttpResponse::Created().json(t.to_json()))
 }
 
-async fn get(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let t = state.store.read(|conn| store::get(conn, caller.workspace_id, &id))?;
-    t.map(|t| HttpResponse::Ok().json(t.to_json())).ok_or_else(|| ApiError::not_found("Template not found"))
+async fn get(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let t = state
+        .store
+        .read(|conn| store::get(conn, caller.workspace_id, &id))?;
+    t.map(|t| HttpResponse::Ok().json(t.to_json()))
+        .ok_or_else(|| ApiError::not_found("Template not found"))
 }
 
-async fn update(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, id: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
-    let t = state.store.write(move |conn| store::update(conn, ws, &uid, &input)).await?;
-    t.map(|t| HttpResponse::Ok().json(t.to_json())).ok_or_else(|| ApiError::not_found("Template not found"))
+    let t = state
+        .store
+        .write(move |conn| store::update(conn, ws, &uid, &input))
+        .await?;
+    t.map(|t| HttpResponse::Ok().json(t.to_json()))
+        .ok_or_else(|| ApiError::not_found("Template not found"))
 }
 
-async fn delete(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     state
@@ -65,9 +105,16 @@ async fn delete(state: web::Data<AppState>, caller: ApiCaller, id: web::Path<Str
         .write(move |conn| -> Result<(), ApiError> {
             let users = store::used_by(conn, ws, &uid)?;
             if !users.is_empty() {
-                return Err(ApiError::new(actix_web::http::StatusCode::CONFLICT, format!("Template is used by automation(s): {}", users.join(", "))));
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::CONFLICT,
+                    format!("Template is used by automation(s): {}", users.join(", ")),
+                ));
             }
-            if store::delete(conn, ws, &uid)? { Ok(()) } else { Err(ApiError::not_found("Template not found")) }
+            if store::delete(conn, ws, &uid)? {
+                Ok(())
+            } else {
+                Err(ApiError::not_found("Template not found"))
+            }
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -92,39 +139,107 @@ pub fn sample_contact() -> Contact {
     }
 }
 
-async fn preview(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, id: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let body = if body.is_empty() { Map::new() } else { object_body(&req, &body)? };
-    let t = state.store.read(|conn| store::get(conn, caller.workspace_id, &id))?.ok_or_else(|| ApiError::not_found("Template not found"))?;
-    let object = |k: &str| body.get(k).and_then(Value::as_object).cloned().unwrap_or_default();
+async fn preview(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body = if body.is_empty() {
+        Map::new()
+    } else {
+        object_body(&req, &body)?
+    };
+    let t = state
+        .store
+        .read(|conn| store::get(conn, caller.workspace_id, &id))?
+        .ok_or_else(|| ApiError::not_found("Template not found"))?;
+    let object = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut contact = sample_contact();
     if let Some(c) = body.get("contact").and_then(Value::as_object) {
-        contact.email = c.get("email").and_then(Value::as_str).map(String::from).or(contact.email);
-        contact.first_name = c.get("firstName").and_then(Value::as_str).map(String::from).or(contact.first_name);
-        contact.last_name = c.get("lastName").and_then(Value::as_str).map(String::from).or(contact.last_name);
+        contact.email = c
+            .get("email")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or(contact.email);
+        contact.first_name = c
+            .get("firstName")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or(contact.first_name);
+        contact.last_name = c
+            .get("lastName")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or(contact.last_name);
     }
-    let context = super::context(&contact, &object("event"), &object("variables"), &format!("{}/unsubscribe/preview", state.config.base_url()));
+    let context = super::context(
+        &contact,
+        &object("event"),
+        &object("variables"),
+        &format!("{}/unsubscribe/preview", state.config.base_url()),
+    );
     let rendered = super::render_email(&t, &context).map_err(ApiError::bad_request)?;
-    Ok(HttpResponse::Ok().json(json!({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})))
 }
 
-async fn send_test(state: web::Data<AppState>, req: HttpRequest, caller: ApiCaller, id: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn send_test(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let body = object_body(&req, &body)?;
-    let to = crate::contacts::normalize_email(body.get("to").and_then(Value::as_str).unwrap_or(""))?;
+    let to =
+        crate::contacts::normalize_email(body.get("to").and_then(Value::as_str).unwrap_or(""))?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let base = state.config.base_url();
     let message = state
         .store
         .write(move |conn| -> Result<String, ApiError> {
-            let t = store::get(conn, ws, &uid)?.ok_or_else(|| ApiError::not_found("Template not found"))?;
+            let t = store::get(conn, ws, &uid)?
+                .ok_or_else(|| ApiError::not_found("Template not found"))?;
             let mut contact = sample_contact();
             contact.email = Some(to.clone());
-            let context = super::context(&contact, &Map::new(), &Map::new(), &format!("{base}/unsubscribe/preview"));
+            let context = super::context(
+                &contact,
+                &Map::new(),
+                &Map::new(),
+                &format!("{base}/unsubscribe/preview"),
+            );
             let rendered = super::render_email(&t, &context).map_err(ApiError::bad_request)?;
-            let id = messages::create(conn, ws, &NewMessage { contact_id: None, enrollment_id: None, position: None, kind: "test", to: &to, email: &rendered })?
-                .ok_or_else(|| ApiError::from(StoreError::Commit("message not created".into())))?;
-            jobs::enqueue(conn, Some(ws), &JobKind::SendMessage { message_id: id }, now_ms(), jobs::max_attempts())?;
-            let uid: String = conn.query_row("SELECT uid FROM messages WHERE id = ?1", [id], |r| r.get(0)).map_err(StoreError::from)?;
+            let id = messages::create(
+                conn,
+                ws,
+                &NewMessage {
+                    contact_id: None,
+                    enrollment_id: None,
+                    position: None,
+                    kind: "test",
+                    to: &to,
+                    email: &rendered,
+                },
+            )?
+            .ok_or_else(|| ApiError::from(StoreError::Commit("message not created".into())))?;
+            jobs::enqueue(
+                conn,
+                Some(ws),
+                &JobKind::SendMessage { message_id: id },
+                now_ms(),
+                jobs::max_attempts(),
+            )?;
+            let uid: String = conn
+                .query_row("SELECT uid FROM messages WHERE id = ?1", [id], |r| r.get(0))
+                .map_err(StoreError::from)?;
             Ok(uid)
         })
         .await?;

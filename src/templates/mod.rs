@@ -43,12 +43,16 @@ pub fn check(source: &str, what: &str) -> Result<(), String> {
 
 /// Renders HTML (values escaped).
 pub fn render_html(source: &str, context: &Value) -> Result<String, String> {
-    html_engine().render_template(source, context).map_err(|e| e.to_string())
+    html_engine()
+        .render_template(source, context)
+        .map_err(|e| e.to_string())
 }
 
 /// Renders a subject or a text part (values not escaped).
 pub fn render_plain(source: &str, context: &Value) -> Result<String, String> {
-    plain_engine().render_template(source, context).map_err(|e| e.to_string())
+    plain_engine()
+        .render_template(source, context)
+        .map_err(|e| e.to_string())
 }
 
 /// A rendered email.
@@ -67,12 +71,21 @@ pub fn render_email(template: &store::Template, context: &Value) -> Result<Rende
         Some(text) => render_plain(text, context)?,
         None => html_to_text(&html),
     };
-    Ok(RenderedEmail { subject, html, text })
+    Ok(RenderedEmail {
+        subject,
+        html,
+        text,
+    })
 }
 
 /// The data a template sees: `contact.*`, `event.*`, `variables.*`, `unsubscribe_url`,
 /// and top-level shorthands (contact fields, then event properties, then variables).
-pub fn context(contact: &Contact, event: &Map<String, Value>, variables: &Map<String, Value>, unsubscribe_url: &str) -> Value {
+pub fn context(
+    contact: &Contact,
+    event: &Map<String, Value>,
+    variables: &Map<String, Value>,
+    unsubscribe_url: &str,
+) -> Value {
     let mut contact_map = Map::new();
     for (k, v) in &contact.properties {
         contact_map.insert(k.clone(), v.clone());
@@ -81,7 +94,15 @@ pub fn context(contact: &Contact, event: &Map<String, Value>, variables: &Map<St
         ("email", json!(contact.email)),
         ("firstName", json!(contact.first_name)),
         ("lastName", json!(contact.last_name)),
-        ("name", json!(contact.name.clone().or_else(|| Some(contact.display_name())))),
+        (
+            "name",
+            json!(
+                contact
+                    .name
+                    .clone()
+                    .or_else(|| Some(contact.display_name()))
+            ),
+        ),
         ("phone", json!(contact.phone)),
         ("externalId", json!(contact.external_id)),
         ("tags", json!(contact.tags)),
@@ -114,8 +135,16 @@ pub fn html_to_text(html: &str) -> String {
             }
             (true, '>') => {
                 in_tag = false;
-                let name = tag.trim_start_matches('/').split_whitespace().next().unwrap_or("").to_ascii_lowercase();
-                if matches!(name.as_str(), "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4") {
+                let name = tag
+                    .trim_start_matches('/')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if matches!(
+                    name.as_str(),
+                    "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4"
+                ) {
                     out.push('\n');
                 }
             }

@@ -79,7 +79,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
 
 /// All templates of the workspace, by name.
 pub fn list(conn: &Connection, ws: WorkspaceId) -> Result<Vec<Template>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 ORDER BY name, id"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 ORDER BY name, id"
+    ))?;
     let rows = stmt.query_map([ws], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -87,13 +89,19 @@ pub fn list(conn: &Connection, ws: WorkspaceId) -> Result<Vec<Template>, StoreEr
 /// One template by public id.
 pub fn get(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Template>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 AND uid = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 AND uid = ?2"
+        ))?
         .query_row(params![ws, uid], from_row)
         .optional()?)
 }
 
 /// Creates a template.
-pub fn create(conn: &Connection, ws: WorkspaceId, input: &TemplateInput) -> Result<Template, StoreError> {
+pub fn create(
+    conn: &Connection,
+    ws: WorkspaceId,
+    input: &TemplateInput,
+) -> Result<Template, StoreError> {
     let now = now_ms();
     let uid = uuid::Uuid::new_v4().to_string();
     conn.prepare_cached(
@@ -105,20 +113,35 @@ pub fn create(conn: &Connection, ws: WorkspaceId, input: &TemplateInput) -> Resu
 }
 
 /// Replaces a template's parts; `None` if it does not exist.
-pub fn update(conn: &Connection, ws: WorkspaceId, uid: &str, input: &TemplateInput) -> Result<Option<Template>, StoreError> {
+pub fn update(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+    input: &TemplateInput,
+) -> Result<Option<Template>, StoreError> {
     let n = conn
         .prepare_cached(
             "UPDATE templates SET name = ?3, subject = ?4, html = ?5, text = ?6, updated_at = ?7
              WHERE workspace_id = ?1 AND uid = ?2",
         )?
-        .execute(params![ws, uid, input.name.trim(), input.subject, input.html, input.text, now_ms()])?;
+        .execute(params![
+            ws,
+            uid,
+            input.name.trim(),
+            input.subject,
+            input.html,
+            input.text,
+            now_ms()
+        ])?;
     if n == 0 { Ok(None) } else { get(conn, ws, uid) }
 }
 
 /// Names of automations whose steps use this template.
 pub fn used_by(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Vec<String>, StoreError> {
     let needle = format!("%\"template\":\"{uid}\"%");
-    let mut stmt = conn.prepare_cached("SELECT name FROM automations WHERE workspace_id = ?1 AND definition LIKE ?2 ORDER BY name")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM automations WHERE workspace_id = ?1 AND definition LIKE ?2 ORDER BY name",
+    )?;
     let rows = stmt.query_map(params![ws, needle], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -136,6 +136,7 @@ fn timeline(c: &Contact, events: &[LoggedEvent]) -> Markup {
             @if let Some(email) = &c.email {
                 p { a href=(format!("/events?{}", serde_urlencoded::to_string([("email", email)]).unwrap_or_default())) { "All events of this contact in the event log →" } }
             }
+            p { a href=(format!("/automations/contact/{}", c.uid)) { "Automation enrollments of this contact →" } }
         }
     }
 }
