@@ -63,6 +63,7 @@ CREATE TABLE triggers (
     status          TEXT NOT NULL CHECK (status IN ('scheduled', 'queued', 'processing', 'completed', 'failed')),
     payload         TEXT,
     scheduled_for   INTEGER,
+    due_at          INTEGER,
     created_at      INTEGER NOT NULL,
     started_at      INTEGER,
     completed_at    INTEGER,
@@ -73,6 +74,9 @@ CREATE TABLE triggers (
     error           TEXT
 );
 CREATE INDEX triggers_by_workspace ON triggers(workspace_id, id);
+-- Queued and scheduled triggers are their own durable queue: each one is ingested in a
+-- single transaction that also marks it completed, so it needs no lease.
+CREATE INDEX triggers_due ON triggers(due_at) WHERE status IN ('queued', 'scheduled');
 
 CREATE TABLE events (
     id            INTEGER PRIMARY KEY,

@@ -1,5 +1,6 @@
 //! Sendmator-shaped v1 API: `POST /api/v1/events/send` queues the event durably and
-//! answers 201 at once; a job processes it (now or at `trigger_at`). Triggers track it.
+//! answers 201 at once; the trigger row is the durable queue entry, ingested by a background
+//! loop now or at `trigger_at` in one transaction that also completes it. Triggers track it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -18,7 +19,7 @@ use crate::contacts::{
 use crate::http::ApiError;
 use crate::http::idempotency;
 use crate::http::json::{object_body, only_fields, opt_string};
-use crate::jobs::{self, ClaimedJob, JobKind};
+use crate::jobs;
 use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
@@ -203,7 +204,6 @@ async fn send(
     let map = object_body(&req, &body)?;
     let ws = caller.workspace_id;
     let (queued, trigger_at) = parse(&state, ws, &map)?;
-    let max_attempts = state.config.jobs.max_attempts;
     let reply = state
         .store
         .write(move |conn| -> Result<Reply, ApiError> {
@@ -216,14 +216,15 @@ async fn send(
             let uid = uuid::Uuid::new_v4().to_string();
             let status = if trigger_at.is_some() { "scheduled" } else { "queued" };
             conn.prepare_cached(
-                "INSERT INTO triggers (uid, workspace_id, event_name, status, payload, scheduled_for, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO triggers (uid, workspace_id, event_name, status, payload, scheduled_for, due_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(StoreError::from)?
-            .execute(params![uid, ws, queued.event_name, status, serde_json::to_string(&queued).expect("serializes"), trigger_at, now])
+            .execute(params![uid, ws, queued.event_name, status, serde_json::to_string(&queued).expect("serializes"), trigger_at, trigger_at.unwrap_or(now), now])
             .map_err(StoreError::from)?;
-            let trigger_id = conn.last_insert_rowid();
-            let job_id = jobs::enqueue(conn, Some(ws), &JobKind::IngestEvent { trigger_id }, trigger_at.unwrap_or(now), max_attempts)?;
+            // The trigger row is the queue entry; its id is the job id the seed promises.
+            let job_id = conn.last_insert_rowid();
+            jobs::note_enqueued();
             let mut body = json!({
                 "success": true,
                 "trigger_id": uid,
@@ -247,65 +248,90 @@ async fn send(
     })
 }
 
-/// Ingests the event behind a trigger, exactly once: the ingest, the trigger update and
-/// the job's completion commit together, guarded by the job's fence.
-pub async fn process_trigger(
-    state: &web::Data<AppState>,
-    job: &ClaimedJob,
+/// Ingests every due queued or scheduled trigger (up to `limit`), each exactly once: its
+/// ingest and its move to `completed` commit together in this transaction. A trigger whose
+/// ingest is refused (e.g. a conflicting contact) is marked failed with the reason.
+/// Returns how many were handled.
+pub fn process_due(conn: &Connection, now: i64, limit: usize) -> Result<usize, StoreError> {
+    let due: Vec<(i64, WorkspaceId, String)> = conn
+        .prepare_cached(
+            "SELECT id, workspace_id, COALESCE(payload, '') FROM triggers
+             WHERE status IN ('queued', 'scheduled') AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+        )?
+        .query_map(params![now, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (trigger_id, ws, payload) in &due {
+        conn.execute_batch("SAVEPOINT trigger_ingest")?;
+        match ingest_trigger(conn, *trigger_id, *ws, payload) {
+            Ok(()) => conn.execute_batch("RELEASE trigger_ingest")?,
+            Err(ProcessError::Store(e)) => {
+                conn.execute_batch("ROLLBACK TO trigger_ingest; RELEASE trigger_ingest")?;
+                return Err(e);
+            }
+            Err(e) => {
+                conn.execute_batch("ROLLBACK TO trigger_ingest; RELEASE trigger_ingest")?;
+                conn.prepare_cached(
+                    "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = 1, total_contacts = 1, error = ?3 WHERE id = ?1",
+                )?
+                .execute(params![trigger_id, now_ms(), e.to_string()])?;
+            }
+        }
+    }
+    Ok(due.len())
+}
+
+fn ingest_trigger(
+    conn: &Connection,
     trigger_id: i64,
-) -> Result<(), String> {
-    let job = job.clone();
-    let result = state
-        .store
-        .write(move |conn| -> Result<(), ProcessError> {
-            if !jobs::still_held(conn, &job)? {
-                return Ok(());
-            }
-            let row: Option<(WorkspaceId, String, String, Option<i64>)> = conn
-                .prepare_cached("SELECT workspace_id, status, payload, started_at FROM triggers WHERE id = ?1")?
-                .query_row([trigger_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default(), r.get(3)?)))
-                .optional()?;
-            let Some((ws, status, payload, _)) = row else {
-                // The trigger's workspace was deleted: nothing left to do.
-                jobs::complete(conn, &job)?.map_err(|e| ProcessError::Stale(e.to_string()))?;
-                return Ok(());
-            };
-            if status == "completed" || status == "failed" {
-                jobs::complete(conn, &job)?.map_err(|e| ProcessError::Stale(e.to_string()))?;
-                return Ok(());
-            }
-            let queued: QueuedEvent = serde_json::from_str(&payload).map_err(|e| ProcessError::Bad(e.to_string()))?;
-            let mut detail = match &queued.source {
-                Value::Object(m) => m.clone(),
-                _ => Map::new(),
-            };
-            if !queued.variables.is_empty() {
-                detail.insert("variables".into(), Value::Object(queued.variables.clone()));
-            }
-            let event = NewEvent {
-                name: queued.event_name.clone(),
-                properties: queued.event_data.clone(),
-                origin: Origin { kind: "api", detail: Some(Value::Object(detail)), trigger_id: Some(trigger_id) },
-            };
-            let started = now_ms();
-            let done = ingest_with_variables(conn, ws, &queued.identity(), &queued.patch(), &event, &queued.variables)?;
-            conn.prepare_cached(
-                "UPDATE triggers SET status = 'completed', started_at = COALESCE(started_at, ?2), completed_at = ?3,
-                 total_contacts = 1, filtered = ?4 WHERE id = ?1",
-            )?
-            .execute(params![trigger_id, started, now_ms(), done.automations.filtered])?;
-            jobs::complete(conn, &job)?.map_err(|e| ProcessError::Stale(e.to_string()))?;
-            Ok(())
-        })
-        .await;
-    result.map_err(|e| e.to_string())
+    ws: WorkspaceId,
+    payload: &str,
+) -> Result<(), ProcessError> {
+    let queued: QueuedEvent =
+        serde_json::from_str(payload).map_err(|e| ProcessError::Bad(e.to_string()))?;
+    let mut detail = match &queued.source {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    if !queued.variables.is_empty() {
+        detail.insert("variables".into(), Value::Object(queued.variables.clone()));
+    }
+    let event = NewEvent {
+        name: queued.event_name.clone(),
+        properties: queued.event_data.clone(),
+        origin: Origin {
+            kind: "api",
+            detail: Some(Value::Object(detail)),
+            trigger_id: Some(trigger_id),
+        },
+    };
+    let started = now_ms();
+    let done = ingest_with_variables(
+        conn,
+        ws,
+        &queued.identity(),
+        &queued.patch(),
+        &event,
+        &queued.variables,
+    )?;
+    conn.prepare_cached(
+        "UPDATE triggers SET status = 'completed', started_at = ?2, completed_at = ?3, total_contacts = 1, filtered = ?4 WHERE id = ?1",
+    )?
+    .execute(params![trigger_id, started, now_ms(), done.automations.filtered])?;
+    Ok(())
+}
+
+/// When the next queued or scheduled trigger comes due, if any.
+pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT MIN(due_at) FROM triggers WHERE status IN ('queued', 'scheduled')")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Why processing a trigger failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    #[error("{0}")]
-    Stale(String),
     #[error("unreadable queued event: {0}")]
     Bad(String),
     #[error(transparent)]
@@ -317,24 +343,6 @@ pub enum ProcessError {
 impl From<rusqlite::Error> for ProcessError {
     fn from(e: rusqlite::Error) -> Self {
         ProcessError::Store(StoreError::from(e))
-    }
-}
-
-/// Records that a trigger's job gave up.
-pub async fn mark_failed(state: &web::Data<AppState>, trigger_id: i64, error: &str) {
-    let error = error.to_string();
-    let result = state
-        .store
-        .write(move |conn| {
-            conn.execute(
-                "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = total_contacts, error = ?3 WHERE id = ?1",
-                params![trigger_id, now_ms(), error],
-            )
-            .map_err(StoreError::from)
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(trigger_id, error = %e, "could not mark trigger failed");
     }
 }
 

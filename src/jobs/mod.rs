@@ -19,8 +19,6 @@ use crate::store::{StoreError, now_ms};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
-    /// Process an event queued by `POST /api/v1/events/send`.
-    IngestEvent { trigger_id: i64 },
     /// Continue a CSV contact import.
     ImportContacts { import_id: i64 },
     /// Periodic clean-up: expired sessions, idempotency records.
@@ -39,7 +37,6 @@ pub enum JobKind {
 impl JobKind {
     fn label(&self) -> &'static str {
         match self {
-            JobKind::IngestEvent { .. } => "ingest_event",
             JobKind::ImportContacts { .. } => "import_contacts",
             JobKind::Maintenance => "maintenance",
             JobKind::SendMessage { .. } => "send_message",
@@ -81,6 +78,12 @@ pub fn max_attempts() -> u32 {
 /// so the scheduler wakes for work enqueued by any code path).
 pub fn take_enqueued() -> bool {
     ENQUEUED.swap(false, std::sync::atomic::Ordering::AcqRel)
+}
+
+/// Records that due work was written by other means than [`enqueue`] (queued triggers),
+/// so the scheduler wakes after the commit.
+pub fn note_enqueued() {
+    ENQUEUED.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// Adds a job due at `due_at` (Unix ms); returns its id.

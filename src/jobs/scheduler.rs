@@ -23,10 +23,49 @@ fn notify() -> &'static Notify {
     NOTIFY.get_or_init(Notify::new)
 }
 
-/// Called by the writer after every commit: wakes the scheduler if jobs were enqueued.
+fn trigger_notify() -> &'static Notify {
+    static NOTIFY: std::sync::OnceLock<Notify> = std::sync::OnceLock::new();
+    NOTIFY.get_or_init(Notify::new)
+}
+
+/// Called by the writer after every commit: wakes the loops if work was queued.
 pub fn after_commit() {
     if super::take_enqueued() {
         notify().notify_one();
+        trigger_notify().notify_one();
+    }
+}
+
+/// Ingests queued and scheduled v1 events: batches of due triggers, each batch in one
+/// write, sleeping until the next one is due or new ones are queued.
+pub async fn run_triggers(state: web::Data<AppState>) {
+    loop {
+        let handled = state
+            .store
+            .write(|conn| crate::events::v1::process_due(conn, now_ms(), 256))
+            .await;
+        match handled {
+            Ok(0) => {}
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "could not process queued events");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        let next = state
+            .store
+            .read(crate::events::v1::next_due)
+            .unwrap_or(None);
+        let wait = match next {
+            Some(due) => {
+                Duration::from_millis((due - now_ms()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64)
+            }
+            None => IDLE_WAIT,
+        };
+        if !wait.is_zero() {
+            let _ = tokio::time::timeout(wait, trigger_notify().notified()).await;
+        }
     }
 }
 
@@ -38,6 +77,7 @@ impl Wakeup {
     /// Call after the transaction that enqueued a job has committed.
     pub fn wake(&self) {
         notify().notify_one();
+        trigger_notify().notify_one();
     }
 
     async fn wait(&self, timeout: Duration) {
@@ -108,9 +148,6 @@ pub async fn run(state: web::Data<AppState>) {
 /// Runs one job; a failure goes back to the queue with backoff.
 async fn execute(state: &web::Data<AppState>, job: ClaimedJob) {
     let outcome = match &job.kind {
-        JobKind::IngestEvent { trigger_id } => {
-            crate::events::v1::process_trigger(state, &job, *trigger_id).await
-        }
         JobKind::ImportContacts { import_id } => {
             crate::contacts::import::process_chunk(state, &job, *import_id).await
         }
@@ -147,9 +184,6 @@ async fn execute(state: &web::Data<AppState>, job: ClaimedJob) {
 
 /// Lets the owner of a job record that it will not be retried.
 async fn on_final_failure(state: &web::Data<AppState>, job: &ClaimedJob, error: &str) {
-    if let JobKind::IngestEvent { trigger_id } = job.kind {
-        crate::events::v1::mark_failed(state, trigger_id, error).await;
-    }
     if let JobKind::ImportContacts { import_id } = job.kind {
         crate::contacts::import::mark_failed(state, import_id, error).await;
     }
