@@ -92,7 +92,6 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events(workspace_id, created_at);
 CREATE INDEX events_by_name ON events(workspace_id, name, created_at);
 CREATE INDEX events_by_contact ON events(contact_id, created_at);
-CREATE INDEX events_by_trigger ON events(trigger_id) WHERE trigger_id IS NOT NULL;
 
 -- Every event name a workspace has received, so undeclared names are found without
 -- scanning the event log.

@@ -99,7 +99,7 @@ pub fn ensure_workspace(conn: &Connection, name: &str) -> Result<Workspace, Auth
     if let Some(ws) = find_workspace_by_name(conn, &name)? {
         return Ok(ws);
     }
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached("INSERT INTO workspaces (uid, name, created_at) VALUES (?1, ?2, ?3)")?
         .execute(params![uid, name, now_ms()])?;
     Ok(Workspace {

@@ -121,7 +121,7 @@ pub fn create(
     def: &Definition,
 ) -> Result<Automation, StoreError> {
     let now = now_ms();
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
         "INSERT INTO automations (uid, workspace_id, name, status, trigger_type, trigger_event, definition, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",

@@ -181,7 +181,7 @@ pub fn insert(
     }
     let contact = Contact {
         id: 0,
-        uid: uuid::Uuid::new_v4().to_string(),
+        uid: uuid::Uuid::now_v7().to_string(),
         email: patch.email.clone().or(identity.email.clone()),
         external_id: identity.external_id.clone().or(pick(&patch.external_id)),
         phone: identity.phone.clone().or(pick(&patch.phone)),

@@ -89,7 +89,7 @@ pub fn create(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)",
         )?
         .execute(params![
-            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::now_v7().to_string(),
             ws,
             m.contact_id,
             m.enrollment_id,

@@ -213,7 +213,7 @@ async fn send(
                 return Ok(Reply::Replay(stored.status, stored.body));
             }
             let now = now_ms();
-            let uid = uuid::Uuid::new_v4().to_string();
+            let uid = uuid::Uuid::now_v7().to_string();
             let status = if trigger_at.is_some() { "scheduled" } else { "queued" };
             conn.prepare_cached(
                 "INSERT INTO triggers (uid, workspace_id, event_name, status, payload, scheduled_for, due_at, created_at)
@@ -316,7 +316,7 @@ fn ingest_trigger(
         &queued.variables,
     )?;
     conn.prepare_cached(
-        "UPDATE triggers SET status = 'completed', started_at = ?2, completed_at = ?3, total_contacts = 1, filtered = ?4 WHERE id = ?1",
+        "UPDATE triggers SET status = 'completed', started_at = ?2, completed_at = ?3, total_contacts = 1, filtered = ?4, payload = NULL WHERE id = ?1",
     )?
     .execute(params![trigger_id, started, now_ms(), done.automations.filtered])?;
     Ok(())

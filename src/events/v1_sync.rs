@@ -22,7 +22,7 @@ fn new_trigger(
     kind: &str,
     name: &str,
 ) -> Result<(i64, String), StoreError> {
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
     conn.prepare_cached(
         "INSERT INTO triggers (uid, workspace_id, kind, event_name, status, created_at, started_at) VALUES (?1, ?2, ?3, ?4, 'processing', ?5, ?5)",

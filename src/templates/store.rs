@@ -103,7 +103,7 @@ pub fn create(
     input: &TemplateInput,
 ) -> Result<Template, StoreError> {
     let now = now_ms();
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
         "INSERT INTO templates (uid, workspace_id, name, subject, html, text, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",

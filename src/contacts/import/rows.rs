@@ -119,7 +119,7 @@ fn one_row(
             }
             let mut contact = Contact {
                 id: 0,
-                uid: uuid::Uuid::new_v4().to_string(),
+                uid: uuid::Uuid::now_v7().to_string(),
                 email: Some(email.clone()),
                 external_id: None,
                 phone: None,

@@ -51,7 +51,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Display,
 {
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uuid::Uuid::now_v7().to_string();
     let dir = imports_dir(data_dir);
     let path = dir.join(format!("{uid}.csv"));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);

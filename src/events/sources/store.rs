@@ -81,7 +81,7 @@ pub fn create(
         EventNameRule::Fixed(n) => (Some(n.as_str()), None),
         EventNameRule::Path(p) => (None, Some(p.as_str())),
     };
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
         "INSERT INTO event_sources (uid, workspace_id, name, token_hash, token_prefix, email_path, event_name, event_name_path, signature_scheme, signing_secret, enabled, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)",
