@@ -271,7 +271,7 @@ fn main() {
     report_rss(SEND_PATH, peak, idle_rss);
 
     // 2. POST /api/v1/events/send, then drain the queue.
-    println!("\n== {V1_PATH} (queued; a job ingests each event) ==");
+    println!("\n== {V1_PATH} (queued; the trigger queue ingests each event) ==");
     let threads0 = thread_cpu(pid);
     let me0 = cpu_secs(std::process::id());
     let commits0 = writer_counters(server.port);
