@@ -73,7 +73,6 @@ CREATE TABLE triggers (
     filtered        INTEGER NOT NULL DEFAULT 0,
     error           TEXT
 );
-CREATE INDEX triggers_by_workspace ON triggers(workspace_id, id);
 -- Queued and scheduled triggers are their own durable queue: each one is ingested in a
 -- single transaction that also marks it completed, so it needs no lease.
 CREATE INDEX triggers_due ON triggers(due_at) WHERE status IN ('queued', 'scheduled');

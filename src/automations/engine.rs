@@ -22,6 +22,9 @@ pub fn on_occurrence(
     scope: &Scope<'_>,
 ) -> Result<Outcome, StoreError> {
     let mut outcome = Outcome::default();
+    if !store::workspace_has_automations(conn, ws)? {
+        return Ok(outcome);
+    }
     let (kind, event_name) = match occurrence {
         Occurrence::Event { name, .. } => (TriggerType::Event, Some(name)),
         Occurrence::ContactAdded => (TriggerType::ContactAdded, None),

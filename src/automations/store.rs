@@ -42,6 +42,42 @@ impl Automation {
     }
 }
 
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Invalidates [`workspace_has_automations`] answers; called on every automation write
+/// (all of which run in the single writer, like every caller of that function).
+fn bump() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// Whether the workspace has anything an occurrence could match or exit: lets ingest skip
+/// the automation queries for workspaces without automations.
+pub fn workspace_has_automations(conn: &Connection, ws: WorkspaceId) -> Result<bool, StoreError> {
+    static CACHE: OnceLock<Mutex<HashMap<WorkspaceId, (u64, bool)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let generation = GENERATION.load(std::sync::atomic::Ordering::Acquire);
+    if let Some((at, answer)) = cache
+        .lock()
+        .expect("automation presence cache")
+        .get(&ws)
+        .copied()
+        && at == generation
+    {
+        return Ok(answer);
+    }
+    let answer: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM automations WHERE workspace_id = ?1 AND status = 'active')
+                 OR EXISTS (SELECT 1 FROM automation_exits WHERE workspace_id = ?1)",
+        )?
+        .query_row([ws], |r| r.get(0))?;
+    cache
+        .lock()
+        .expect("automation presence cache")
+        .insert(ws, (generation, answer));
+    Ok(answer)
+}
+
 /// Parsed definitions by automation id, with the `updated_at` they were parsed at.
 type DefinitionCache = Mutex<HashMap<i64, (i64, Arc<Definition>)>>;
 
@@ -99,6 +135,16 @@ fn read(
 
 const COLUMNS: &str = "id, uid, created_at, updated_at";
 
+fn write_exits_and_bump(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: i64,
+    def: &Definition,
+) -> Result<(), StoreError> {
+    bump();
+    write_exits(conn, ws, id, def)
+}
+
 fn write_exits(
     conn: &Connection,
     ws: WorkspaceId,
@@ -128,7 +174,7 @@ pub fn create(
     )?
     .execute(params![uid, ws, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
     let id = conn.last_insert_rowid();
-    write_exits(conn, ws, id, def)?;
+    write_exits_and_bump(conn, ws, id, def)?;
     Ok(get(conn, ws, &uid)?.expect("just inserted"))
 }
 
@@ -147,7 +193,7 @@ pub fn update(
         "UPDATE automations SET name = ?2, status = ?3, trigger_type = ?4, trigger_event = ?5, definition = ?6, updated_at = ?7 WHERE id = ?1",
     )?
     .execute(params![existing.id, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
-    write_exits(conn, ws, existing.id, def)?;
+    write_exits_and_bump(conn, ws, existing.id, def)?;
     get(conn, ws, uid)
 }
 
@@ -201,6 +247,7 @@ pub fn list(conn: &Connection, ws: WorkspaceId) -> Result<Vec<Automation>, Store
 
 /// Deletes an automation and its enrollments.
 pub fn delete(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<bool, StoreError> {
+    bump();
     Ok(conn
         .prepare_cached("DELETE FROM automations WHERE workspace_id = ?1 AND uid = ?2")?
         .execute(params![ws, uid])?

@@ -204,6 +204,9 @@ async fn send(
     let map = object_body(&req, &body)?;
     let ws = caller.workspace_id;
     let (queued, trigger_at) = parse(&state, ws, &map)?;
+    // Serialised here, on the HTTP worker, to keep the single writer's work short.
+    let payload = serde_json::to_string(&queued).expect("queued events serialize");
+    let event_name = queued.event_name;
     let reply = state
         .store
         .write(move |conn| -> Result<Reply, ApiError> {
@@ -220,7 +223,7 @@ async fn send(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(StoreError::from)?
-            .execute(params![uid, ws, queued.event_name, status, serde_json::to_string(&queued).expect("serializes"), trigger_at, trigger_at.unwrap_or(now), now])
+            .execute(params![uid, ws, event_name, status, payload, trigger_at, trigger_at.unwrap_or(now), now])
             .map_err(StoreError::from)?;
             // The trigger row is the queue entry; its id is the job id the seed promises.
             let job_id = conn.last_insert_rowid();
