@@ -60,6 +60,10 @@ impl Store {
         // The writer touches indexes all over the file; a larger cache keeps bulk work
         // (imports, busy ingest) from spilling pages. It grows only as it is used.
         conn.execute_batch("PRAGMA cache_size = -32768;")?;
+        // Checkpoints copy the WAL back into the database file; doing them on their own
+        // thread keeps that work off the single writer's commit path.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        start_checkpointer(&path, config)?;
         let writer = Writer::start(conn, config.max_batch);
         let busy = config.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
@@ -146,6 +150,30 @@ pub fn open_connection(path: &Path, config: &StoreConfig) -> Result<Connection, 
          PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
+}
+
+/// Runs passive checkpoints every 250 ms from a connection of its own (never blocking the
+/// writer), and a truncating one when the WAL has grown past 64 MiB.
+fn start_checkpointer(path: &Path, config: &StoreConfig) -> Result<(), StoreError> {
+    let conn = open_connection(path, config)?;
+    let wal = path.with_extension("db-wal");
+    std::thread::Builder::new()
+        .name("herald-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(250));
+                let big = std::fs::metadata(&wal)
+                    .map(|m| m.len() > 64 * 1024 * 1024)
+                    .unwrap_or(false);
+                let mode = if big { "TRUNCATE" } else { "PASSIVE" };
+                if let Err(e) =
+                    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+                {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                }
+            }
+        })?;
+    Ok(())
 }
 
 fn apply_durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
