@@ -9,6 +9,13 @@ use actix_web::cookie::{Cookie, SameSite};
 
 use super::secrets::{constant_time_eq, new_token};
 
+/// A form whose only field is the CSRF token (logout, delete, revoke buttons…).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
 /// Name of the hidden form field every state-changing form carries.
 pub const FIELD: &str = "csrf_token";
 /// Cookie holding the pre-sign-in token.

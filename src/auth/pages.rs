@@ -1,5 +1,6 @@
 //! Sign-in, sign-out and first-run setup pages.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -170,16 +171,10 @@ async fn login(
         .finish())
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn logout(
     state: web::Data<AppState>,
     user: SignedIn,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     let session_id = user.0.id;

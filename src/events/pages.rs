@@ -1,6 +1,7 @@
 //! Events pages: the event log with filters, declared patterns with one-click
 //! "Declare them", and the tab bar shared with event sources.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -187,12 +188,6 @@ fn next_link(q: &LogQuery, cursor: &str) -> String {
         "/events?{}",
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     )
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn declare_undeclared(

@@ -1,5 +1,6 @@
 //! API keys on the settings page: list, create (shown once), revoke.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -113,7 +114,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     user: SignedIn,
     id: web::Path<i64>,
-    form: web::Form<super::members::CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;

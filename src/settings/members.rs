@@ -1,5 +1,6 @@
 //! Members of the workspace: list, add (creating the user if new), remove.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -11,12 +12,6 @@ use crate::auth::extract::SignedIn;
 use crate::auth::passwords::{check_password_rules, hash_password};
 use crate::auth::{AuthError, Role, accounts, normalize_email};
 use crate::ui::{Flash, PageError, format_time};
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    pub csrf_token: String,
-}
 
 /// The members card of the settings page.
 pub fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageError> {
@@ -139,7 +134,7 @@ pub async fn remove(
     state: web::Data<AppState>,
     user: SignedIn,
     id: web::Path<i64>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;

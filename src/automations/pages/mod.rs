@@ -10,6 +10,7 @@ mod sections;
 mod steps;
 mod view;
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -147,12 +148,6 @@ async fn set_status(
         &back,
         Flash::success(format!("{name} is now {}.", status.as_str())),
     ))
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Deletes an automation with its enrollments.

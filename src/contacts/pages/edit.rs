@@ -1,11 +1,12 @@
 //! Adding, editing and deleting one contact from the UI. Saves go through the same store
 //! functions and `record_contact_change` as the API, so automations see UI changes too.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{CsrfOnly, back_with_error, csrf_input, field, redirect, tabs};
+use super::{back_with_error, csrf_input, field, redirect, tabs};
 use crate::app::AppState;
 use crate::auth::extract::SignedIn;
 use crate::contacts::fields::{self, Field, FieldType};
@@ -276,7 +277,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     user: SignedIn,
     id: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;

@@ -1,10 +1,11 @@
 //! `/contacts/fields`: declare and remove the workspace's custom contact fields.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::{CsrfOnly, back_with_error, csrf_input, redirect, tabs};
+use super::{back_with_error, csrf_input, redirect, tabs};
 use crate::app::AppState;
 use crate::auth::extract::SignedIn;
 use crate::contacts::ContactError;
@@ -120,7 +121,7 @@ pub async fn remove(
     state: web::Data<AppState>,
     user: SignedIn,
     key: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
     user.require_manager()?;

@@ -86,13 +86,6 @@ fn back_with_error(path: &str, e: ContactError) -> Result<HttpResponse, PageErro
     }
 }
 
-/// A form whose only input is the CSRF token.
-#[derive(serde::Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 /// The value of a submitted form field ("" when absent).
 fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
     form.iter()

@@ -2,6 +2,7 @@
 //! once, each source's deliveries, and enable / disable / rotate / delete buttons.
 //! Everyone in the workspace may look; only owners and admins may change anything.
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
@@ -200,12 +201,6 @@ async fn source_page(
         &format!("Event source: {}", source.name),
         body,
     ))
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// The common start of every button: a valid CSRF token from an owner or admin.

@@ -4,6 +4,7 @@
 
 mod form;
 
+use crate::auth::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -167,12 +168,6 @@ async fn send_test(
             )),
         )),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Deletes a template unless an automation still uses it.
