@@ -203,6 +203,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ensure_maintenance(&state).await?;
     actix_web::rt::spawn(scheduler::run(state.clone()));
     actix_web::rt::spawn(scheduler::run_triggers(state.clone()));
+    actix_web::rt::spawn(scheduler::run_timers(state.clone()));
 
     let app_state = state.clone();
     let mut server = HttpServer::new(move || {

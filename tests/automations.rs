@@ -212,6 +212,51 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
 }
 
 #[test]
+fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
+    let (herald, sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let later = api.template("Later", "Later for {{contact.email}}", "<p>later</p>");
+    let automation = api.automation(json!({
+        "name": "Later", "status": "active",
+        "trigger": {"type": "event", "event": "signUp"},
+        "steps": [{"type": "wait", "duration": "1s"}, {"type": "email", "template": later}]
+    }));
+    let id = automation["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.send("held@example.com", "signUp", json!({}))["enrolled"],
+        1
+    );
+    let wake_at = api.enrollments(&automation)[0]["wakeAt"].clone();
+    assert!(
+        wake_at.is_string(),
+        "a waiting enrollment shows when it wakes"
+    );
+    assert_eq!(
+        api.post(&format!("/api/automations/{id}/pause"), &json!({}))
+            .status(),
+        200
+    );
+    // Well past the wait: nothing goes out while paused, and the wake time is kept.
+    std::thread::sleep(Duration::from_millis(1800));
+    assert!(sink.messages().is_empty(), "no mail while paused");
+    let held = api.enrollments(&automation);
+    assert_eq!(held[0]["state"], "waiting");
+    assert_eq!(held[0]["wakeAt"], wake_at);
+    assert_eq!(
+        api.post(&format!("/api/automations/{id}/resume"), &json!({}))
+            .status(),
+        200
+    );
+    let got = sink.wait_for(1, Duration::from_secs(5));
+    assert!(got[0].to[0].contains("held@example.com"));
+    wait_until("completion", Duration::from_secs(5), || {
+        api.enrollments(&automation)[0]["state"] == "completed"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 1, "sent once");
+}
+
+#[test]
 fn frequency_modes_enroll_once_or_every_time() {
     let (herald, _sink) = with_sink(&[]);
     let api = Api::new(&herald, "Acme");

@@ -413,6 +413,121 @@ fn a_scheduled_event_runs_at_its_time_and_not_before() {
 }
 
 #[test]
+fn one_unreadable_queued_event_fails_alone_and_its_batch_completes() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+    let at = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(2000);
+    let at_text = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let r = api.post("/api/v1/events/send", &json!({"event_name": "batch_member", "user_info": {"email": format!("b{i}@example.com")}, "trigger_at": at_text}));
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().unwrap()["trigger_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // The middle one's stored payload is damaged before it comes due, so the three are
+    // ingested in one batch and one of them cannot be read.
+    let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let damaged = conn
+        .execute(
+            "UPDATE triggers SET payload = '{not json' WHERE uid = ?1 AND status = 'scheduled'",
+            [&ids[1]],
+        )
+        .unwrap();
+    assert_eq!(damaged, 1, "damaged while still scheduled");
+    drop(conn);
+    wait_for_status(&api, &ids[0], "completed", Duration::from_secs(6));
+    wait_for_status(&api, &ids[2], "completed", Duration::from_secs(6));
+    let failed = wait_for_status(&api, &ids[1], "failed", Duration::from_secs(6));
+    assert_eq!(failed["summary"]["failed"], 1);
+    let emails: Vec<Value> = api
+        .events("eventName=batch_member")
+        .iter()
+        .map(|e| e["email"].clone())
+        .collect();
+    assert_eq!(
+        emails.len(),
+        2,
+        "only the readable two were stored: {emails:?}"
+    );
+    assert!(!emails.contains(&json!("b1@example.com")));
+}
+
+#[test]
+fn writes_refused_inside_a_busy_batch_leave_their_neighbours_intact() {
+    // Many concurrent sends share the writer's batches; some are refused inside the write
+    // (an Idempotency-Key reused with another body). Every accepted one must be stored
+    // exactly once and every refused one must store nothing.
+    let herald = Herald::start_with(&[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0")]);
+    let api = Api::new(&herald, "Acme");
+    let first = api
+        .client
+        .post(herald.url("/api/events/send"))
+        .header("X-API-Key", &api.key)
+        .header("Idempotency-Key", "shared-key")
+        .json(&json!({"email": "first@example.com", "eventName": "busy"}))
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let outcomes: Vec<(usize, u16)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..16)
+            .map(|t| {
+                let api = &api;
+                let herald = &herald;
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let n = t * 25 + i;
+                            let mut req = api
+                                .client
+                                .post(herald.url("/api/events/send"))
+                                .header("X-API-Key", &api.key)
+                                .json(&json!({"email": format!("busy{n}@example.com"), "eventName": "busy", "eventProperties": {"n": n}}));
+                            if n % 10 == 3 {
+                                req = req.header("Idempotency-Key", "shared-key");
+                            }
+                            (n, req.send().unwrap().status().as_u16())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    for (n, status) in &outcomes {
+        let expected = if n % 10 == 3 { 409 } else { 200 };
+        assert_eq!(*status, expected, "request {n}");
+    }
+    let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+    let stored: Vec<i64> = conn
+        .prepare("SELECT CAST(json_extract(properties, '$.n') AS INTEGER) FROM events WHERE name = 'busy' AND json_extract(properties, '$.n') IS NOT NULL ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let accepted: Vec<i64> = (0..400).filter(|n| n % 10 != 3).collect();
+    assert_eq!(stored, accepted, "each accepted event once, no refused one");
+    let refused_contacts: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM contacts WHERE email LIKE 'busy%3@example.com'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(refused_contacts, 0, "a refused send creates no contact");
+}
+
+#[test]
 fn idempotency_key_replays_the_first_response_and_refuses_another_body() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");

@@ -96,10 +96,16 @@ pub fn revoke(
     let id = id.ok_or(AuthError::NotFound("API key"))?;
     conn.prepare_cached("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1")?
         .execute(params![id, now_ms()])?;
+    crate::store::freshness::invalidate_after_commit();
     list(conn, workspace_id)?
         .into_iter()
         .find(|k| k.id == id)
         .ok_or(AuthError::NotFound("API key"))
+}
+
+/// Whether a presented secret has the shape of a Herald key at all.
+pub fn looks_like_key(secret: &str) -> bool {
+    secret.starts_with(KEY_PREFIX)
 }
 
 /// Resolves a presented key to `(key id, workspace id, workspace uid)` if it is live.
@@ -107,15 +113,23 @@ pub fn authenticate(
     conn: &Connection,
     secret: &str,
 ) -> Result<Option<(i64, WorkspaceId, String)>, AuthError> {
-    if !secret.starts_with(KEY_PREFIX) {
+    if !looks_like_key(secret) {
         return Ok(None);
     }
+    by_hash(conn, &token_hash(secret))
+}
+
+/// [`authenticate`] for a key already hashed.
+pub fn by_hash(
+    conn: &Connection,
+    hash: &[u8],
+) -> Result<Option<(i64, WorkspaceId, String)>, AuthError> {
     Ok(conn
         .prepare_cached(
             "SELECT k.id, k.workspace_id, w.uid FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
              WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
         )?
-        .query_row([token_hash(secret)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?)
 }
 

@@ -8,7 +8,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use super::accounts::WorkspaceId;
 use super::sessions::{self, Session};
-use super::{AuthError, accounts, api_keys};
+use super::{AuthError, accounts, api_keys, key_cache};
 use crate::app::AppState;
 use crate::http::ApiError;
 use crate::ui::{Nav, PageError};
@@ -110,12 +110,31 @@ fn presented_key(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
+/// The live key behind a presented secret, from the cache when it can be trusted.
+fn live_key(
+    state: &web::Data<AppState>,
+    secret: &str,
+) -> Result<Option<key_cache::LiveKey>, ApiError> {
+    if !api_keys::looks_like_key(secret) {
+        return Ok(None);
+    }
+    let hash = crate::auth::secrets::token_hash(secret);
+    if let Some(hit) = key_cache::get(&hash) {
+        return Ok(Some(hit));
+    }
+    // Read the generation before the lookup, so a change committed during it shows.
+    let generation = crate::store::freshness::current();
+    let found = state.store.read(|conn| api_keys::by_hash(conn, &hash))?;
+    if let (Some(generation), Some(live)) = (generation, &found) {
+        key_cache::put(hash, live.clone(), generation);
+    }
+    Ok(found)
+}
+
 fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     let state = state(req);
     let caller = if let Some(key) = presented_key(req) {
-        let found = state
-            .store
-            .read(|conn| api_keys::authenticate(conn, &key))?;
+        let found = live_key(state, &key)?;
         let (key_id, workspace_id, workspace_uid) =
             found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
         state.ratelimit.check(key_id)?;

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod csrf;
 pub mod extract;
+pub mod key_cache;
 pub mod pages;
 pub mod passwords;
 pub mod secrets;

@@ -142,7 +142,8 @@ async fn delete(
     }
 }
 
-/// After a resume, queue a run for every enrollment that stalled while paused.
+/// After a resume, queue a run for every enrollment that stalled mid-run while paused
+/// (waiting ones are back on the timer queue already).
 pub fn requeue_if_active(
     conn: &rusqlite::Connection,
     a: &store::Automation,
@@ -150,7 +151,7 @@ pub fn requeue_if_active(
     if a.def.status != Status::Active {
         return Ok(());
     }
-    let mut stmt = conn.prepare_cached("SELECT id, workspace_id, COALESCE(wake_at, 0) FROM enrollments WHERE automation_id = ?1 AND state IN ('active', 'waiting')")?;
+    let mut stmt = conn.prepare_cached("SELECT id, workspace_id, COALESCE(wake_at, 0) FROM enrollments WHERE automation_id = ?1 AND state = 'active'")?;
     let rows: Vec<(i64, WorkspaceId, i64)> = stmt
         .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
@@ -208,7 +209,7 @@ pub fn enrollments_json(
     arg: &dyn rusqlite::ToSql,
 ) -> Result<Vec<Value>, StoreError> {
     let sql = format!(
-        "SELECT e.id, 'enr_' || e.id, a.uid, a.name, c.uid, c.email, e.state, e.position, e.error, e.created_at, e.finished_at, e.wake_at
+        "SELECT e.id, 'enr_' || e.id, a.uid, a.name, c.uid, c.email, e.state, e.position, e.error, e.created_at, e.finished_at, COALESCE(e.wake_at, e.held_wake_at)
          FROM enrollments e JOIN automations a ON a.id = e.automation_id JOIN contacts c ON c.id = e.contact_id
          WHERE {filter_sql} ORDER BY e.id DESC LIMIT 200"
     );

@@ -61,7 +61,7 @@ pub struct Trigger {
 }
 
 /// The kinds of trigger.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerType {
     Event,

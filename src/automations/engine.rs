@@ -1,7 +1,9 @@
 //! Matching, enrolling and exiting, run inside the ingest transaction.
 
+use std::cell::OnceCell;
+
 use rusqlite::{Connection, params};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::conditions::{Subject, holds};
 use super::definition::{Definition, Frequency, Step, TriggerType, parse_duration};
@@ -32,17 +34,19 @@ pub fn on_occurrence(
         Occurrence::ContactUpdated => (TriggerType::ContactUpdated, None),
     };
     if let Some(name) = event_name {
-        for automation_id in store::exiting_on(conn, ws, name)? {
-            outcome.exited += exit_enrollments(conn, contact.id, automation_id, name)?;
+        for automation_id in store::exiting_on(conn, ws, name)?.iter() {
+            outcome.exited += exit_enrollments(conn, contact.id, *automation_id, name)?;
         }
     }
-    for automation in store::matching(conn, ws, kind, event_name)? {
-        match consider(conn, ws, contact, &automation, event_name, scope)? {
+    let mut batch = Enrollments::new(ws, contact, event_name, scope);
+    for automation in store::matching(conn, ws, kind, event_name)?.iter() {
+        match consider(conn, contact, automation, scope, &mut batch)? {
             Some(true) => outcome.enrolled += 1,
             Some(false) => outcome.filtered += 1,
             None => {}
         }
     }
+    batch.flush(conn)?;
     Ok(outcome)
 }
 
@@ -56,7 +60,7 @@ fn exit_enrollments(
     let n = conn
         .prepare_cached(
             "UPDATE enrollments SET state = 'exited', finished_at = ?3, updated_at = ?3, error = ?4
-             WHERE contact_id = ?1 AND automation_id = ?2 AND state IN ('active', 'waiting')",
+             WHERE contact_id = ?1 AND automation_id = ?2 AND (state = 'active' OR state = 'waiting')",
         )?
         .execute(params![
             contact_id,
@@ -70,11 +74,10 @@ fn exit_enrollments(
 /// `Some(true)` enrolled, `Some(false)` filtered out, `None` skipped by frequency.
 fn consider(
     conn: &Connection,
-    ws: WorkspaceId,
     contact: &Contact,
     automation: &Automation,
-    event_name: Option<&str>,
     scope: &Scope<'_>,
+    batch: &mut Enrollments<'_>,
 ) -> Result<Option<bool>, StoreError> {
     let def: &Definition = &automation.def;
     if def.frequency == Frequency::OncePerContact
@@ -93,11 +96,11 @@ fn consider(
     {
         return Ok(Some(false));
     }
-    enroll(conn, ws, contact, automation, event_name, scope)?;
+    batch.start(conn, automation, true)?;
     Ok(Some(true))
 }
 
-/// Creates an enrollment at the first step and queues its runner.
+/// Creates an enrollment at the first step and runs or parks it; returns its id.
 pub fn enroll(
     conn: &Connection,
     ws: WorkspaceId,
@@ -106,56 +109,145 @@ pub fn enroll(
     event_name: Option<&str>,
     scope: &Scope<'_>,
 ) -> Result<i64, StoreError> {
-    let now = now_ms();
-    let context = json!({
-        "event": {"name": event_name, "properties": Value::Object(scope.event.clone())},
-        "variables": Value::Object(scope.variables.clone()),
-    });
-    // A first step that waits parks the enrollment right here: one row and one timer.
-    let first_wait = match automation.def.steps.first() {
-        Some(Step::Wait {
-            duration: Some(d), ..
-        }) => parse_duration(d).map(|ms| now + ms),
-        Some(Step::Wait { until: Some(u), .. }) => {
-            crate::events::parse_time(u).filter(|at| *at > now)
-        }
-        _ => None,
-    };
-    let (state, wake_at) = match first_wait {
-        Some(at) => ("waiting", Some(at)),
-        None => ("active", None),
-    };
-    conn.prepare_cached(
-        "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, '0', ?6, ?7, ?8, ?8)",
-    )?
-    .execute(params![ws, automation.id, contact.id, scope.trigger_id, state, context.to_string(), wake_at, now])?;
-    let id = conn.last_insert_rowid();
-    if let Some(at) = wake_at {
-        jobs::enqueue(
-            conn,
-            Some(ws),
-            &JobKind::RunEnrollment { enrollment_id: id },
-            at,
-            jobs::max_attempts(),
-        )?;
-        return Ok(id);
-    }
-    // Otherwise the first steps run now, in this transaction: no claim round trip, and the
-    // enrollment is already waiting (or its first email queued) when the caller hears back.
-    match super::runner::advance(conn, id) {
-        Ok(()) => {}
-        Err(super::runner::RunError::Store(e)) => return Err(e),
-        Err(e) => {
-            tracing::warn!(enrollment = id, error = %e, "first steps failed; retrying from the queue");
-            jobs::enqueue(
-                conn,
-                Some(ws),
-                &JobKind::RunEnrollment { enrollment_id: id },
-                now,
-                jobs::max_attempts(),
-            )?;
+    let mut batch = Enrollments::new(ws, contact, event_name, scope);
+    let id = batch.start(conn, automation, false)?;
+    Ok(id.expect("an enrollment started without deferring has an id"))
+}
+
+/// Rows written per statement when parked enrollments are flushed.
+const PARKED_PER_STATEMENT: usize = 32;
+
+/// The enrollments one occurrence starts. They share one context, serialised once, and
+/// those parked at a first wait are written together by [`Enrollments::flush`].
+struct Enrollments<'a> {
+    ws: WorkspaceId,
+    contact: &'a Contact,
+    event_name: Option<&'a str>,
+    scope: &'a Scope<'a>,
+    context: OnceCell<String>,
+    /// `(automation id, wake time)` of enrollments parked but not yet written.
+    parked: Vec<(i64, i64)>,
+}
+
+impl<'a> Enrollments<'a> {
+    fn new(
+        ws: WorkspaceId,
+        contact: &'a Contact,
+        event_name: Option<&'a str>,
+        scope: &'a Scope<'a>,
+    ) -> Self {
+        Enrollments {
+            ws,
+            contact,
+            event_name,
+            scope,
+            context: OnceCell::new(),
+            parked: Vec::new(),
         }
     }
-    Ok(id)
+
+    fn context(&self) -> &str {
+        self.context.get_or_init(|| {
+            json!({
+                "event": {"name": self.event_name, "properties": self.scope.event},
+                "variables": self.scope.variables,
+            })
+            .to_string()
+        })
+    }
+
+    /// Starts an enrollment at the first step. One whose first step waits is parked on
+    /// the timer queue (with `defer`, written at [`Self::flush`]: `None`); otherwise its
+    /// first steps run now, in this transaction, so the caller hears back with the
+    /// enrollment already waiting or its first email queued.
+    fn start(
+        &mut self,
+        conn: &Connection,
+        automation: &Automation,
+        defer: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = now_ms();
+        let first_wait = match automation.def.steps.first() {
+            Some(Step::Wait {
+                duration: Some(d), ..
+            }) => parse_duration(d).map(|ms| now + ms),
+            Some(Step::Wait { until: Some(u), .. }) => {
+                crate::events::parse_time(u).filter(|at| *at > now)
+            }
+            _ => None,
+        };
+        if let Some(at) = first_wait {
+            super::timers::parked(at);
+            if defer {
+                self.parked.push((automation.id, at));
+                return Ok(None);
+            }
+        }
+        let state = if first_wait.is_some() {
+            "waiting"
+        } else {
+            "active"
+        };
+        conn.prepare_cached(
+            "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, '0', ?6, ?7, ?8, ?8)",
+        )?
+        .execute(params![self.ws, automation.id, self.contact.id, self.scope.trigger_id, state, self.context(), first_wait, now])?;
+        let id = conn.last_insert_rowid();
+        if first_wait.is_some() {
+            return Ok(Some(id));
+        }
+        match super::runner::advance(conn, id) {
+            Ok(()) => {}
+            Err(super::runner::RunError::Store(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(enrollment = id, error = %e, "first steps failed; retrying from the queue");
+                jobs::enqueue(
+                    conn,
+                    Some(self.ws),
+                    &JobKind::RunEnrollment { enrollment_id: id },
+                    now,
+                    jobs::max_attempts(),
+                )?;
+            }
+        }
+        Ok(Some(id))
+    }
+
+    /// Writes the parked enrollments, many rows per statement.
+    fn flush(self, conn: &Connection) -> Result<(), StoreError> {
+        if self.parked.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let context = self.context();
+        for chunk in self.parked.chunks(PARKED_PER_STATEMENT) {
+            // ?1..?5 are shared; each row adds its automation and wake time.
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(?1, ?{}, ?2, ?3, 'waiting', '0', ?4, ?{}, ?5, ?5)",
+                        6 + 2 * i,
+                        7 + 2 * i
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            stmt.raw_bind_parameter(1, self.ws)?;
+            stmt.raw_bind_parameter(2, self.contact.id)?;
+            stmt.raw_bind_parameter(3, self.scope.trigger_id)?;
+            stmt.raw_bind_parameter(4, context)?;
+            stmt.raw_bind_parameter(5, now)?;
+            for (i, (automation_id, wake_at)) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(6 + 2 * i, automation_id)?;
+                stmt.raw_bind_parameter(7 + 2 * i, wake_at)?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
 }

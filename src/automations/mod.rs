@@ -3,7 +3,8 @@
 //!
 //! Every occurrence (an event, `contact_added`, `contact_updated`) is offered to
 //! [`on_occurrence`] inside the write that stores it, so matching, enrolling and exiting
-//! commit atomically with the event; steps then run from the durable job queue.
+//! commit atomically with the event; steps then run from the durable job queue, and
+//! waiting enrollments sit on their own timer queue ([`timers`]).
 
 pub mod api;
 pub mod conditions;
@@ -12,6 +13,7 @@ pub mod engine;
 pub mod pages;
 pub mod runner;
 pub mod store;
+pub mod timers;
 pub mod webhook;
 
 use serde_json::{Map, Value};

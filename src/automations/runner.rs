@@ -1,6 +1,6 @@
 //! The durable step runner: one job advances one enrollment as far as it can in one
 //! transaction. Emails and webhook calls become their own jobs (no network I/O inside the
-//! transaction); a wait parks the enrollment with a timer job; a crash resumes from the
+//! transaction); a wait parks the enrollment on the timer queue; a crash resumes from the
 //! last committed position, so no completed step is skipped or repeated.
 
 use actix_web::web;
@@ -121,20 +121,16 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
     let Some(automation) = store::get_by_id(conn, enrollment.automation_id)? else {
         return Ok(());
     };
-    if automation.def.status == definition::Status::Paused {
+    if automation.def.status != definition::Status::Active {
+        // Paused: a waiting enrollment keeps its time off the timer queue until resume.
+        if enrollment.state == "waiting" {
+            super::timers::hold(conn, automation.id)?;
+        }
         return Ok(());
     }
     let now = now_ms();
     if enrollment.state == "waiting" && enrollment.wake_at.is_some_and(|at| at > now) {
-        // Woken early (e.g. by a resume): sleep again until the timer.
-        let at = enrollment.wake_at.unwrap_or(now);
-        jobs::enqueue(
-            conn,
-            Some(enrollment.ws),
-            &JobKind::RunEnrollment { enrollment_id: id },
-            at,
-            jobs::max_attempts(),
-        )?;
+        // Not due yet (a job from before a resume): the timer queue still holds it.
         return Ok(());
     }
     let mut contact = match contacts::get_by_id(conn, enrollment.ws, enrollment.contact_id) {
@@ -211,13 +207,7 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
                             "waiting",
                             Some(json!({"until": crate::events::iso_time(wake)})),
                         )?;
-                        jobs::enqueue(
-                            conn,
-                            Some(enrollment.ws),
-                            &JobKind::RunEnrollment { enrollment_id: id },
-                            wake,
-                            jobs::max_attempts(),
-                        )?;
+                        super::timers::parked(wake);
                         return Ok(());
                     }
                 }

@@ -44,6 +44,12 @@ impl Automation {
 
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// Changes whenever an automation is written or any write is rolled back (which may
+/// have shown an automation that never committed to a cache filled in the same batch).
+fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire) + crate::store::freshness::rollbacks()
+}
+
 /// Invalidates [`workspace_has_automations`] answers; called on every automation write
 /// (all of which run in the single writer, like every caller of that function).
 fn bump() {
@@ -55,7 +61,7 @@ fn bump() {
 pub fn workspace_has_automations(conn: &Connection, ws: WorkspaceId) -> Result<bool, StoreError> {
     static CACHE: OnceLock<Mutex<HashMap<WorkspaceId, (u64, bool)>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let generation = GENERATION.load(std::sync::atomic::Ordering::Acquire);
+    let generation = generation();
     if let Some((at, answer)) = cache
         .lock()
         .expect("automation presence cache")
@@ -194,6 +200,12 @@ pub fn update(
     )?
     .execute(params![existing.id, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
     write_exits_and_bump(conn, ws, existing.id, def)?;
+    let was_active = existing.def.status == Status::Active;
+    match (was_active, def.status == Status::Active) {
+        (true, false) => super::timers::hold(conn, existing.id)?,
+        (false, true) => super::timers::release(conn, existing.id)?,
+        _ => {}
+    }
     get(conn, ws, uid)
 }
 
@@ -254,30 +266,84 @@ pub fn delete(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<bool, Sto
         > 0)
 }
 
-/// Active automations whose trigger matches.
-pub fn matching(
+/// What an occurrence is offered to: matching automations and automations it exits.
+type OccurrenceKey = (WorkspaceId, TriggerType, Option<String>);
+
+/// The automations an occurrence enrolls in and the ones it exits.
+type Concerning = (Arc<Vec<Automation>>, Arc<Vec<i64>>);
+
+/// Per occurrence kind, the automations it concerns, as of a generation.
+struct Concerned {
+    generation: u64,
+    matching: Arc<Vec<Automation>>,
+    exiting: Arc<Vec<i64>>,
+}
+
+fn concerned(
     conn: &Connection,
     ws: WorkspaceId,
     kind: TriggerType,
     event: Option<&str>,
-) -> Result<Vec<Automation>, StoreError> {
-    read(
+) -> Result<Concerning, StoreError> {
+    static CACHE: OnceLock<Mutex<HashMap<OccurrenceKey, Concerned>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let generation = generation();
+    let key = (ws, kind, event.map(String::from));
+    if let Some(hit) = cache.lock().expect("automation match cache").get(&key)
+        && hit.generation == generation
+    {
+        return Ok((hit.matching.clone(), hit.exiting.clone()));
+    }
+    let matching = Arc::new(read(
         conn,
         &format!(
             "SELECT {COLUMNS} FROM automations WHERE workspace_id = ?1 AND status = 'active' AND trigger_type = ?2
              AND (?3 IS NULL OR trigger_event = ?3) ORDER BY id"
         ),
         &[&ws, &kind.as_str(), &event],
-    )
+    )?);
+    let exiting = Arc::new(match event {
+        Some(name) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT automation_id FROM automation_exits WHERE workspace_id = ?1 AND event_name = ?2",
+            )?;
+            let rows = stmt.query_map(params![ws, name], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        }
+        None => Vec::new(),
+    });
+    let mut map = cache.lock().expect("automation match cache");
+    if map.len() >= 4096 {
+        map.clear();
+    }
+    map.insert(
+        key,
+        Concerned {
+            generation,
+            matching: matching.clone(),
+            exiting: exiting.clone(),
+        },
+    );
+    Ok((matching, exiting))
 }
 
-/// Ids of automations that list `event` in their exit events.
-pub fn exiting_on(conn: &Connection, ws: WorkspaceId, event: &str) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT automation_id FROM automation_exits WHERE workspace_id = ?1 AND event_name = ?2",
-    )?;
-    let rows = stmt.query_map(params![ws, event], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Active automations whose trigger matches (cached until an automation changes).
+pub fn matching(
+    conn: &Connection,
+    ws: WorkspaceId,
+    kind: TriggerType,
+    event: Option<&str>,
+) -> Result<Arc<Vec<Automation>>, StoreError> {
+    Ok(concerned(conn, ws, kind, event)?.0)
+}
+
+/// Ids of automations that list `event` in their exit events (cached the same way).
+pub fn exiting_on(
+    conn: &Connection,
+    ws: WorkspaceId,
+    event: &str,
+) -> Result<Arc<Vec<i64>>, StoreError> {
+    Ok(concerned(conn, ws, TriggerType::Event, Some(event))?.1)
 }
 
 /// Enrollment counts by state.

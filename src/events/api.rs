@@ -118,7 +118,7 @@ async fn send(
     let ws = caller.workspace_id;
     let reply = state
         .store
-        .write(move |conn| -> Result<Reply, ApiError> {
+        .write_replayable(move |conn| -> Result<Reply, ApiError> {
             if let Some(key) = &idem
                 && let Some(stored) = idempotency::lookup(conn, ws, key)?
             {

@@ -20,6 +20,7 @@ use crate::http::ApiError;
 use crate::http::idempotency;
 use crate::http::json::{object_body, only_fields, opt_string};
 use crate::jobs;
+use crate::store::batch::{ItemError, run_isolated};
 use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
@@ -209,7 +210,7 @@ async fn send(
     let event_name = queued.event_name;
     let reply = state
         .store
-        .write(move |conn| -> Result<Reply, ApiError> {
+        .write_replayable(move |conn| -> Result<Reply, ApiError> {
             if let Some(key) = &idem
                 && let Some(stored) = idempotency::lookup(conn, ws, key)?
             {
@@ -227,7 +228,7 @@ async fn send(
             .map_err(StoreError::from)?;
             // The trigger row is the queue entry; its id is the job id the seed promises.
             let job_id = conn.last_insert_rowid();
-            jobs::note_enqueued();
+            jobs::scheduler::note(jobs::scheduler::Queue::Triggers);
             let mut body = json!({
                 "success": true,
                 "trigger_id": uid,
@@ -259,29 +260,29 @@ pub fn process_due(conn: &Connection, now: i64, limit: usize) -> Result<usize, S
     let due: Vec<(i64, WorkspaceId, String)> = conn
         .prepare_cached(
             "SELECT id, workspace_id, COALESCE(payload, '') FROM triggers
-             WHERE status IN ('queued', 'scheduled') AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+             WHERE (status = 'queued' OR status = 'scheduled') AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
         )?
         .query_map(params![now, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<Result<_, _>>()?;
-    for (trigger_id, ws, payload) in &due {
-        conn.execute_batch("SAVEPOINT trigger_ingest")?;
-        match ingest_trigger(conn, *trigger_id, *ws, payload) {
-            Ok(()) => conn.execute_batch("RELEASE trigger_ingest")?,
-            Err(ProcessError::Store(e)) => {
-                conn.execute_batch("ROLLBACK TO trigger_ingest; RELEASE trigger_ingest")?;
-                return Err(e);
-            }
-            Err(e) => {
-                conn.execute_batch("ROLLBACK TO trigger_ingest; RELEASE trigger_ingest")?;
-                conn.prepare_cached(
-                    "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = 1, total_contacts = 1, error = ?3 WHERE id = ?1",
-                )?
-                .execute(params![trigger_id, now_ms(), e.to_string()])?;
-            }
-        }
-    }
+    run_isolated(
+        conn,
+        &due,
+        |conn, (trigger_id, ws, payload)| {
+            ingest_trigger(conn, *trigger_id, *ws, payload).map_err(|e| match e {
+                ProcessError::Store(e) => ItemError::Fatal(e),
+                other => ItemError::Failed(other),
+            })
+        },
+        |conn, (trigger_id, _, _), e| {
+            conn.prepare_cached(
+                "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = 1, total_contacts = 1, error = ?3 WHERE id = ?1",
+            )?
+            .execute(params![trigger_id, now_ms(), e.to_string()])?;
+            Ok(())
+        },
+    )?;
     Ok(due.len())
 }
 
@@ -328,7 +329,9 @@ fn ingest_trigger(
 /// When the next queued or scheduled trigger comes due, if any.
 pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT MIN(due_at) FROM triggers WHERE status IN ('queued', 'scheduled')")?
+        .prepare_cached(
+            "SELECT MIN(due_at) FROM triggers WHERE (status = 'queued' OR status = 'scheduled')",
+        )?
         .query_row([], |r| r.get(0))?)
 }
 
@@ -362,7 +365,7 @@ pub fn trigger_json(
                     t.total_contacts, t.filtered, t.error,
                     (SELECT COUNT(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id WHERE e.trigger_id = t.id AND m.status = 'sent'),
                     (SELECT COUNT(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id WHERE e.trigger_id = t.id AND m.status = 'failed'),
-                    (SELECT COUNT(*) FROM enrollments e WHERE e.trigger_id = t.id AND e.state IN ('active', 'waiting')),
+                    (SELECT COUNT(*) FROM enrollments e WHERE e.trigger_id = t.id AND (e.state = 'active' OR e.state = 'waiting')),
                     t.failed
              FROM triggers t WHERE t.workspace_id = ?1 AND t.uid = ?2",
         )?

@@ -62,7 +62,6 @@ pub struct ClaimedJob {
 pub struct StaleJob(pub i64);
 
 static MAX_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(10);
-static ENQUEUED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Sets the attempts jobs created deep in the domain get (from `jobs.max_attempts`).
 pub fn set_max_attempts(n: u32) {
@@ -72,18 +71,6 @@ pub fn set_max_attempts(n: u32) {
 /// Attempts a job gets before it is marked failed.
 pub fn max_attempts() -> u32 {
     MAX_ATTEMPTS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Whether a job was enqueued since the last call (checked by the writer after commit,
-/// so the scheduler wakes for work enqueued by any code path).
-pub fn take_enqueued() -> bool {
-    ENQUEUED.swap(false, std::sync::atomic::Ordering::AcqRel)
-}
-
-/// Records that due work was written by other means than [`enqueue`] (queued triggers),
-/// so the scheduler wakes after the commit.
-pub fn note_enqueued() {
-    ENQUEUED.store(true, std::sync::atomic::Ordering::Release);
 }
 
 /// Adds a job due at `due_at` (Unix ms); returns its id.
@@ -107,7 +94,7 @@ pub fn enqueue(
         max_attempts,
         now_ms()
     ])?;
-    ENQUEUED.store(true, std::sync::atomic::Ordering::Release);
+    scheduler::note(scheduler::Queue::Jobs);
     Ok(conn.last_insert_rowid())
 }
 

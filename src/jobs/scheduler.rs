@@ -1,9 +1,10 @@
 //! The background loop that claims due jobs and runs them.
 //!
-//! It wakes at once when a request enqueues work (a `Notify` poked after commit) and
-//! otherwise sleeps exactly until the next job is due, so there is no polling lag.
+//! Each queue's loop wakes at once when a write gives it work (a `Notify` poked after the
+//! commit) and otherwise sleeps exactly until its next item is due: no polling lag.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::web;
@@ -18,21 +19,75 @@ const MAX_IN_FLIGHT: usize = 512;
 /// Longest sleep with nothing due (a safety net; new work wakes the loop directly).
 const IDLE_WAIT: Duration = Duration::from_secs(30);
 
-fn notify() -> &'static Notify {
-    static NOTIFY: std::sync::OnceLock<Notify> = std::sync::OnceLock::new();
-    NOTIFY.get_or_init(Notify::new)
+/// The queues with a loop of their own, each woken after a commit that gave it work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// The `jobs` table: emails, webhooks, imports, retries.
+    Jobs = 0,
+    /// Queued and scheduled v1 events (`triggers`).
+    Triggers = 1,
+    /// Waiting enrollments whose timer is the earliest the timer loop knows of.
+    Timers = 2,
 }
 
-fn trigger_notify() -> &'static Notify {
-    static NOTIFY: std::sync::OnceLock<Notify> = std::sync::OnceLock::new();
-    NOTIFY.get_or_init(Notify::new)
+const QUEUES: [Queue; 3] = [Queue::Jobs, Queue::Triggers, Queue::Timers];
+
+/// Queues that got work in the transaction being written.
+static PENDING: AtomicU8 = AtomicU8::new(0);
+
+fn notify(queue: Queue) -> &'static Notify {
+    static NOTIFY: [OnceLock<Notify>; 3] = [const { OnceLock::new() }; 3];
+    NOTIFY[queue as usize].get_or_init(Notify::new)
 }
 
-/// Called by the writer after every commit: wakes the loops if work was queued.
+/// Records, inside a write, that `queue` has new due work: its loop wakes after commit.
+pub fn note(queue: Queue) {
+    PENDING.fetch_or(1 << queue as u8, Ordering::AcqRel);
+}
+
+/// Called by the writer after every commit: wakes the loops whose queues got work.
 pub fn after_commit() {
-    if super::take_enqueued() {
-        notify().notify_one();
-        trigger_notify().notify_one();
+    let pending = PENDING.swap(0, Ordering::AcqRel);
+    for queue in QUEUES {
+        if pending & (1 << queue as u8) != 0 {
+            notify(queue).notify_one();
+        }
+    }
+}
+
+/// Sleeps until `next` (Unix ms; at most [`IDLE_WAIT`]) or until `queue` is woken.
+async fn sleep_until(queue: Queue, next: Option<i64>) {
+    let wait = match next {
+        Some(due) => {
+            Duration::from_millis((due - now_ms()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64)
+        }
+        None => IDLE_WAIT,
+    };
+    if !wait.is_zero() {
+        let _ = tokio::time::timeout(wait, notify(queue).notified()).await;
+    }
+}
+
+/// Advances waiting enrollments as their timers come due, in batches of one write each.
+pub async fn run_timers(state: web::Data<AppState>) {
+    loop {
+        let tick = state
+            .store
+            .write_replayable(|conn| crate::automations::timers::tick(conn, now_ms(), 256))
+            .await;
+        match tick {
+            Ok(crate::automations::timers::Tick::More) => {}
+            Ok(crate::automations::timers::Tick::Next(next)) => {
+                if let Some(at) = next {
+                    crate::automations::timers::remember(at);
+                }
+                sleep_until(Queue::Timers, next).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not advance waiting enrollments");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 
@@ -42,7 +97,7 @@ pub async fn run_triggers(state: web::Data<AppState>) {
     loop {
         let handled = state
             .store
-            .write(|conn| crate::events::v1::process_due(conn, now_ms(), 256))
+            .write_replayable(|conn| crate::events::v1::process_due(conn, now_ms(), 256))
             .await;
         match handled {
             Ok(0) => {}
@@ -57,15 +112,7 @@ pub async fn run_triggers(state: web::Data<AppState>) {
             .store
             .read(crate::events::v1::next_due)
             .unwrap_or(None);
-        let wait = match next {
-            Some(due) => {
-                Duration::from_millis((due - now_ms()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64)
-            }
-            None => IDLE_WAIT,
-        };
-        if !wait.is_zero() {
-            let _ = tokio::time::timeout(wait, trigger_notify().notified()).await;
-        }
+        sleep_until(Queue::Triggers, next).await;
     }
 }
 
@@ -76,12 +123,7 @@ pub struct Wakeup;
 impl Wakeup {
     /// Call after the transaction that enqueued a job has committed.
     pub fn wake(&self) {
-        notify().notify_one();
-        trigger_notify().notify_one();
-    }
-
-    async fn wait(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, notify().notified()).await;
+        notify(Queue::Jobs).notify_one();
     }
 }
 
@@ -123,15 +165,7 @@ pub async fn run(state: web::Data<AppState>) {
         };
         if jobs.is_empty() {
             let next = state.store.read(super::next_due).unwrap_or(None);
-            let wait = match next {
-                Some(due) => Duration::from_millis(
-                    (due - now_ms()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64,
-                ),
-                None => IDLE_WAIT,
-            };
-            if !wait.is_zero() {
-                state.wakeup.wait(wait).await;
-            }
+            sleep_until(Queue::Jobs, next).await;
             continue;
         }
         for job in jobs {

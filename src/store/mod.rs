@@ -4,6 +4,8 @@
 //! the write lock and many small writes share one fsync.
 
 mod backup;
+pub mod batch;
+pub mod freshness;
 mod migrate;
 mod writer;
 
@@ -18,6 +20,10 @@ pub use backup::backup_to;
 pub use migrate::migrate;
 use writer::Writer;
 pub use writer::WriterStats;
+
+/// Prepared statements kept per connection (rusqlite's default of 16 is fewer than the
+/// statements one busy ingest path uses).
+const STATEMENT_CACHE: usize = 256;
 
 /// Something went wrong below the domain: the database, the pool or the writer.
 #[derive(Debug, thiserror::Error)]
@@ -56,18 +62,22 @@ impl Store {
         for applied in migrate(&mut conn)? {
             tracing::info!(migration = %applied, "applied database migration");
         }
-        apply_durability(&conn, config.durability)?;
+        let sync_wal = apply_durability(&conn, config.durability, &path)?;
         // The writer touches indexes all over the file; a larger cache keeps bulk work
         // (imports, busy ingest) from spilling pages. It grows only as it is used.
         conn.execute_batch("PRAGMA cache_size = -32768;")?;
+        // Every write runs in a savepoint, whose undo pages go to a sub-journal; kept in
+        // memory it never spills to a temporary file in the middle of a batch.
+        conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
         // Checkpoints copy the WAL back into the database file; doing them on their own
         // thread keeps that work off the single writer's commit path.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         start_checkpointer(&path, config)?;
-        let writer = Writer::start(conn, config.max_batch);
+        let writer = Writer::start(conn, config.max_batch, sync_wal);
         let busy = config.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
             c.busy_timeout(Duration::from_millis(busy))?;
+            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA query_only = ON;")
         });
         let readers = r2d2::Pool::builder()
@@ -113,6 +123,20 @@ impl Store {
         self.writer.submit(f).await
     }
 
+    /// [`Store::write`] for a write whose closure can run again (`Fn`), for the busiest
+    /// paths: such writes in one batch share a savepoint; if one fails, the others run
+    /// again on their own, so each still succeeds or fails alone.
+    pub async fn write_replayable<T, E>(
+        &self,
+        f: impl Fn(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.submit_replayable(f).await
+    }
+
     /// Blocking form of [`Store::write`] for the command line and other threads.
     pub fn write_blocking<T, E>(
         &self,
@@ -145,6 +169,8 @@ impl Store {
 pub fn open_connection(path: &Path, config: &StoreConfig) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
+    // The writer runs every kind of statement; keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA foreign_keys = ON;",
@@ -176,14 +202,21 @@ fn start_checkpointer(path: &Path, config: &StoreConfig) -> Result<(), StoreErro
     Ok(())
 }
 
-fn apply_durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
-    let level = match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-        Durability::Off => "OFF",
+/// Sets the writer's `synchronous` level. Full durability commits without syncing and
+/// returns the log file the writer's syncer fsyncs before any caller hears back, so the
+/// next batch is written while the previous one reaches the disk.
+fn apply_durability(
+    conn: &Connection,
+    durability: Durability,
+    path: &Path,
+) -> Result<Option<std::path::PathBuf>, StoreError> {
+    let (level, sync_wal) = match durability {
+        Durability::Full => ("NORMAL", Some(path.with_extension("db-wal"))),
+        Durability::Normal => ("NORMAL", None),
+        Durability::Off => ("OFF", None),
     };
     conn.execute_batch(&format!("PRAGMA synchronous = {level};"))?;
-    Ok(())
+    Ok(sync_wal)
 }
 
 /// Current time in Unix milliseconds, the unit every timestamp column uses.

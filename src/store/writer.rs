@@ -1,10 +1,17 @@
 //! The single writer thread with group commit.
 //!
 //! Writes queue up on a channel; the thread takes every write waiting, runs each in its
-//! own savepoint inside one transaction, commits once (one fsync for the whole batch)
-//! and only then answers each caller. A failing write rolls back its savepoint alone.
+//! own savepoint inside one transaction, commits once and only then answers each caller.
+//! A failing write rolls back its savepoint alone.
+//!
+//! With full durability the answer waits for an fsync of the write-ahead log, done by a
+//! syncer thread of its own: the writer goes on with the next batch while the previous
+//! one reaches the disk, and one fsync covers every batch committed before it started.
 
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -14,8 +21,17 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 
-/// Runs inside the transaction; returns the callback that delivers the outcome after commit.
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// A write waiting for the writer thread.
+enum Job {
+    /// Runs once, in a savepoint of its own; returns what to deliver after commit.
+    Once(Box<dyn FnOnce(&Connection) -> Completion + Send>),
+    /// Can run again: consecutive ones share one savepoint (see [`run_batch`]).
+    Replayable(Replay),
+}
+
+/// One run of a replayable write: `Ok` with what to deliver if it succeeded, `Err` with
+/// the failure to deliver (its changes must then be undone).
+type Replay = Box<dyn FnMut(&Connection) -> Result<Completion, Completion> + Send>;
 /// Receives whether the batch committed.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -44,15 +60,22 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread owning `conn`. It stops when every handle is dropped.
-    pub fn start(conn: Connection, max_batch: usize) -> Writer {
+    ///
+    /// With `sync_wal`, `conn` must commit without syncing (`synchronous = NORMAL`): each
+    /// batch is answered only after that log file has been fsynced by the syncer thread.
+    pub fn start(conn: Connection, max_batch: usize, sync_wal: Option<PathBuf>) -> Writer {
         let (sender, receiver) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
         counters.alive.store(true, Ordering::SeqCst);
         let thread_counters = counters.clone();
+        let deliver = match sync_wal {
+            Some(wal) => Deliver::AfterSync(start_syncer(wal)),
+            None => Deliver::AtOnce,
+        };
         std::thread::Builder::new()
             .name("herald-writer".into())
             .spawn(move || {
-                run(conn, receiver, max_batch, &thread_counters);
+                run(conn, receiver, max_batch, &deliver, &thread_counters);
                 thread_counters.alive.store(false, Ordering::SeqCst);
             })
             .expect("spawn writer thread");
@@ -85,7 +108,7 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let job = Job::Once(Box::new(move |conn| {
             let outcome = run_in_savepoint(conn, f);
             Box::new(move |committed: Result<(), StoreError>| {
                 let result = match (committed, outcome) {
@@ -94,12 +117,64 @@ impl Writer {
                 };
                 let _ = tx.send(result);
             })
-        });
+        }));
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         self.sender
             .send(job)
             .map_err(|_| E::from(StoreError::WriterGone))?;
         Ok(rx)
+    }
+
+    fn enqueue_replayable<T, E>(
+        &self,
+        f: impl Fn(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<oneshot::Receiver<Result<T, E>>, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        // Whichever run's outcome is finally delivered takes the sender.
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        let run: Replay = Box::new(move |conn| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
+            let tx = tx.clone();
+            let deliver = move |result: Result<T, E>| -> Completion {
+                Box::new(move |committed: Result<(), StoreError>| {
+                    let result = match committed {
+                        Ok(()) => result,
+                        Err(e) => Err(E::from(e)),
+                    };
+                    if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                        let _ = tx.send(result);
+                    }
+                })
+            };
+            match outcome {
+                Ok(Ok(value)) => Ok(deliver(Ok(value))),
+                Ok(Err(e)) => Err(deliver(Err(e))),
+                Err(_) => Err(deliver(Err(E::from(StoreError::WritePanicked)))),
+            }
+        });
+        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+        self.sender
+            .send(Job::Replayable(run))
+            .map_err(|_| E::from(StoreError::WriterGone))?;
+        Ok(rx)
+    }
+
+    /// Like [`Writer::submit`] for a write that may run more than once (its closure is
+    /// `Fn`): the busiest writes share one savepoint instead of paying for one each.
+    pub async fn submit_replayable<T, E>(
+        &self,
+        f: impl Fn(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let rx = self.enqueue_replayable(f)?;
+        rx.await.map_err(|_| E::from(StoreError::WriterGone))?
     }
 
     pub async fn submit<T, E>(
@@ -143,6 +218,7 @@ where
     let close = if keep {
         "RELEASE w"
     } else {
+        super::freshness::rolled_back();
         "ROLLBACK TO w; RELEASE w"
     };
     conn.execute_batch(close)
@@ -153,7 +229,93 @@ where
     }
 }
 
-fn run(conn: Connection, receiver: mpsc::Receiver<Job>, max_batch: usize, counters: &Counters) {
+/// How a committed batch reaches its callers.
+enum Deliver {
+    /// Answer right after COMMIT (durability is SQLite's own `synchronous` setting).
+    AtOnce,
+    /// Answer after the syncer has fsynced the log past this commit.
+    AfterSync(mpsc::Sender<Vec<Completion>>),
+}
+
+impl Deliver {
+    fn committed(&self, completions: Vec<Completion>) {
+        match self {
+            Deliver::AtOnce => completions.into_iter().for_each(|c| c(Ok(()))),
+            Deliver::AfterSync(syncer) => {
+                if let Err(mpsc::SendError(completions)) = syncer.send(completions) {
+                    for c in completions {
+                        c(Err(StoreError::Commit("the log syncer stopped".into())));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts the thread that makes committed batches durable before they are answered.
+fn start_syncer(wal: PathBuf) -> mpsc::Sender<Vec<Completion>> {
+    let (sender, receiver) = mpsc::channel::<Vec<Completion>>();
+    std::thread::Builder::new()
+        .name("herald-syncer".into())
+        .spawn(move || {
+            let mut log = LogFile::new(wal);
+            while let Ok(first) = receiver.recv() {
+                // Everything committed so far is in the log: one fsync covers it all.
+                let mut waiting = vec![first];
+                waiting.extend(receiver.try_iter());
+                let synced = log.sync();
+                for completions in waiting {
+                    for c in completions {
+                        c(synced.clone().map_err(StoreError::Commit));
+                    }
+                }
+            }
+        })
+        .expect("spawn syncer thread");
+    sender
+}
+
+/// The write-ahead log file, reopened if it was replaced since the last sync.
+struct LogFile {
+    path: PathBuf,
+    file: Option<(File, u64)>,
+}
+
+impl LogFile {
+    fn new(path: PathBuf) -> LogFile {
+        LogFile { path, file: None }
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        let current = std::fs::metadata(&self.path).map(|m| m.ino());
+        let stale = match (&self.file, &current) {
+            (Some((_, ino)), Ok(now)) => ino != now,
+            _ => true,
+        };
+        if stale {
+            let file = File::open(&self.path).map_err(sync_failed)?;
+            let ino = file.metadata().map_err(sync_failed)?.ino();
+            self.file = Some((file, ino));
+        }
+        match &self.file {
+            Some((file, _)) => file.sync_data().map_err(sync_failed),
+            None => Err("no log file to sync".into()),
+        }
+    }
+}
+
+fn sync_failed(e: std::io::Error) -> String {
+    tracing::error!(error = %e, "fsync of the write-ahead log failed");
+    format!("could not sync the write-ahead log: {e}")
+}
+
+fn run(
+    conn: Connection,
+    receiver: mpsc::Receiver<Job>,
+    max_batch: usize,
+    deliver: &Deliver,
+    counters: &Counters,
+) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -167,16 +329,28 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, max_batch: usize, counte
             // No shared transaction (e.g. the lock timed out): each write's savepoint
             // then runs as its own transaction and reports its own outcome.
             tracing::warn!(error = %e, "writer could not begin a group transaction");
-            for job in batch {
-                job(&conn)(Ok(()));
-            }
+            let completions = run_alone(&conn, batch);
+            super::freshness::after_commit();
             crate::jobs::scheduler::after_commit();
+            deliver.committed(completions);
         } else {
-            let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+            super::freshness::observe(&conn);
+            let completions = match run_batch(&conn, batch) {
+                Ok(completions) => completions,
+                Err(e) => {
+                    // A savepoint statement itself failed: nothing of this batch stands.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    tracing::error!(error = %e, "group transaction failed");
+                    counters.commits.fetch_add(1, Ordering::Relaxed);
+                    counters.writes.fetch_add(count, Ordering::Relaxed);
+                    continue;
+                }
+            };
             match conn.execute_batch("COMMIT") {
                 Ok(()) => {
+                    super::freshness::after_commit();
                     crate::jobs::scheduler::after_commit();
-                    completions.into_iter().for_each(|c| c(Ok(())));
+                    deliver.committed(completions);
                 }
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK");
@@ -191,4 +365,96 @@ fn run(conn: Connection, receiver: mpsc::Receiver<Job>, max_batch: usize, counte
         counters.commits.fetch_add(1, Ordering::Relaxed);
         counters.writes.fetch_add(count, Ordering::Relaxed);
     }
+}
+
+/// Runs each write as its own statement group, outside any shared transaction.
+fn run_alone(conn: &Connection, batch: Vec<Job>) -> Vec<Completion> {
+    let mut completions = Vec::with_capacity(batch.len());
+    for job in batch {
+        match job {
+            Job::Once(f) => completions.push(f(conn)),
+            Job::Replayable(mut run) => {
+                completions.push(run_replay_alone(conn, &mut run).unwrap_or_else(|(c, _)| c))
+            }
+        }
+    }
+    completions
+}
+
+/// Runs a replayable write in a savepoint of its own.
+fn run_replay_alone(
+    conn: &Connection,
+    run: &mut Replay,
+) -> Result<Completion, (Completion, rusqlite::Error)> {
+    let savepoint = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    if let Err(e) = savepoint("SAVEPOINT w") {
+        let failed: Completion = Box::new(|_| {});
+        return Err((failed, e));
+    }
+    match run(conn) {
+        Ok(done) => match savepoint("RELEASE w") {
+            Ok(_) => Ok(done),
+            Err(e) => Err((done, e)),
+        },
+        Err(failed) => {
+            super::freshness::rolled_back();
+            let _ = savepoint("ROLLBACK TO w");
+            let _ = savepoint("RELEASE w");
+            Ok(failed)
+        }
+    }
+}
+
+/// Runs a batch inside the open transaction. Consecutive replayable writes share one
+/// savepoint, so a page they all touch is journaled once rather than once per write. If
+/// one fails, the shared savepoint is rolled back and the others that ran under it run
+/// again, each in a savepoint of its own; a write that runs once always gets its own.
+fn run_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, StoreError> {
+    let exec = |sql: &str| -> Result<(), StoreError> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    let mut completions = Vec::with_capacity(batch.len());
+    // Replayable writes run under the open shared savepoint, with their deliveries.
+    let mut group: Vec<(Replay, Completion)> = Vec::new();
+    let mut open = false;
+    for job in batch {
+        match job {
+            Job::Once(f) => {
+                if open {
+                    exec("RELEASE g")?;
+                    open = false;
+                    completions.extend(group.drain(..).map(|(_, c)| c));
+                }
+                completions.push(f(conn));
+            }
+            Job::Replayable(mut run) => {
+                if !open {
+                    exec("SAVEPOINT g")?;
+                    open = true;
+                }
+                match run(conn) {
+                    Ok(done) => group.push((run, done)),
+                    Err(failed) => {
+                        super::freshness::rolled_back();
+                        exec("ROLLBACK TO g")?;
+                        exec("RELEASE g")?;
+                        open = false;
+                        completions.push(failed);
+                        for (mut earlier, _) in group.drain(..) {
+                            completions.push(
+                                run_replay_alone(conn, &mut earlier)
+                                    .map_err(|(_, e)| StoreError::from(e))?,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if open {
+        exec("RELEASE g")?;
+        completions.extend(group.into_iter().map(|(_, c)| c));
+    }
+    Ok(completions)
 }
