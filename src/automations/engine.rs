@@ -114,11 +114,9 @@ pub fn enroll(
     Ok(id.expect("an enrollment started without deferring has an id"))
 }
 
-/// Rows written per statement when parked enrollments are flushed.
-const PARKED_PER_STATEMENT: usize = 32;
-
 /// The enrollments one occurrence starts. They share one context, serialised once, and
-/// those parked at a first wait are written together by [`Enrollments::flush`].
+/// those parked at a first wait are written together, with one prepared statement, by
+/// [`Enrollments::flush`].
 struct Enrollments<'a> {
     ws: WorkspaceId,
     contact: &'a Contact,
@@ -214,39 +212,29 @@ impl<'a> Enrollments<'a> {
         Ok(Some(id))
     }
 
-    /// Writes the parked enrollments, many rows per statement.
+    /// Writes the parked enrollments. One row per statement on purpose: a statement
+    /// that writes several rows makes SQLite journal every page it touches, in case a
+    /// later row fails.
     fn flush(self, conn: &Connection) -> Result<(), StoreError> {
         if self.parked.is_empty() {
             return Ok(());
         }
         let now = now_ms();
         let context = self.context();
-        for chunk in self.parked.chunks(PARKED_PER_STATEMENT) {
-            // ?1..?5 are shared; each row adds its automation and wake time.
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(?1, ?{}, ?2, ?3, 'waiting', '0', ?4, ?{}, ?5, ?5)",
-                        6 + 2 * i,
-                        7 + 2 * i
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at) VALUES {}",
-                rows.join(", ")
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            stmt.raw_bind_parameter(1, self.ws)?;
-            stmt.raw_bind_parameter(2, self.contact.id)?;
-            stmt.raw_bind_parameter(3, self.scope.trigger_id)?;
-            stmt.raw_bind_parameter(4, context)?;
-            stmt.raw_bind_parameter(5, now)?;
-            for (i, (automation_id, wake_at)) in chunk.iter().enumerate() {
-                stmt.raw_bind_parameter(6 + 2 * i, automation_id)?;
-                stmt.raw_bind_parameter(7 + 2 * i, wake_at)?;
-            }
-            stmt.raw_execute()?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'waiting', '0', ?5, ?6, ?7, ?7)",
+        )?;
+        for (automation_id, wake_at) in &self.parked {
+            stmt.execute(params![
+                self.ws,
+                automation_id,
+                self.contact.id,
+                self.scope.trigger_id,
+                context,
+                wake_at,
+                now
+            ])?;
         }
         Ok(())
     }
