@@ -4,7 +4,7 @@
 mod support;
 
 use reqwest::blocking::Client;
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{Herald, page_csrf};
 
 fn workspace(herald: &Herald, key: &str) -> (u16, Value) {
@@ -263,4 +263,70 @@ fn a_signed_in_session_can_call_the_api_for_its_workspace() {
         .json()
         .unwrap();
     assert_eq!(body["name"], "Acme");
+}
+
+#[test]
+fn a_signed_in_member_reads_through_the_api_but_only_managers_change_things() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    herald.add_user("bob@example.com", "Acme", "difference-engine", "member");
+    let member = herald.signed_in("bob@example.com", "difference-engine");
+    let owner = herald.signed_in("ada@example.com", "analytical-engine");
+
+    let listed = member.get(herald.url("/api/contacts")).send().unwrap();
+    assert_eq!(listed.status(), 200, "members read");
+    let refused = [
+        ("/api/contacts", json!({"email": "c@example.com"})),
+        ("/api/contact-fields", json!({"key": "plan", "type": "text"})),
+        (
+            "/api/templates",
+            json!({"name": "T", "subject": "s", "html": "<p>h</p>"}),
+        ),
+        (
+            "/api/automations",
+            json!({"name": "A", "status": "draft", "trigger": {"type": "event", "event": "x"}, "steps": []}),
+        ),
+        (
+            "/api/event-sources",
+            json!({"name": "S", "emailPath": "email", "eventName": "x"}),
+        ),
+    ];
+    for (path, body) in &refused {
+        let r = member.post(herald.url(path)).json(body).send().unwrap();
+        assert_eq!(r.status(), 403, "member POST {path}");
+        let err: Value = r.json().unwrap();
+        assert_eq!(err["statusCode"], 403);
+        assert_eq!(err["error"], "Forbidden");
+    }
+    let none: Value = owner
+        .get(herald.url("/api/contacts"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(none["total"], 0, "nothing was written by the refused calls");
+
+    let created = owner
+        .post(herald.url("/api/contacts"))
+        .json(&json!({"email": "c@example.com"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201, "owners change things");
+    let id = created.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = member
+        .delete(herald.url(&format!("/api/contacts/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403, "member DELETE");
+    // An API key acts for the workspace whoever created it.
+    let key = herald.create_key("Acme");
+    let r = reqwest::blocking::Client::new()
+        .delete(herald.url(&format!("/api/contacts/{id}")))
+        .header("X-API-Key", &key)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
 }

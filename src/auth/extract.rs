@@ -96,6 +96,21 @@ pub struct ApiCaller {
     pub workspace_uid: String,
     pub key_id: Option<i64>,
     pub user_id: Option<i64>,
+    /// The signed-in user's role; `None` for an API key, which acts for the workspace.
+    pub role: Option<super::Role>,
+}
+
+impl ApiCaller {
+    /// Refuses a signed-in member what the UI keeps for owners and admins (changing
+    /// contacts, fields, sources, automations, templates); API keys pass.
+    pub fn require_manager(&self) -> Result<(), ApiError> {
+        match self.role {
+            Some(role) if !role.can_manage() => {
+                Err(ApiError::forbidden("Only owners and admins can do this"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
@@ -144,6 +159,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
             workspace_uid,
             key_id: Some(key_id),
             user_id: None,
+            role: None,
         }
     } else if let Some(session) = session_of(state, req)? {
         ApiCaller {
@@ -151,6 +167,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
             workspace_uid: session.workspace.uid,
             key_id: None,
             user_id: Some(session.user_id),
+            role: Some(session.role),
         }
     } else {
         return Err(ApiError::unauthorized(

@@ -70,6 +70,7 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = Value::Object(object_body(&req, &body)?);
     let ws = caller.workspace_id;
     let created = state
@@ -108,6 +109,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = Value::Object(object_body(&req, &body)?);
     let ws = caller.workspace_id;
     let uid = id.into_inner();
@@ -129,6 +131,7 @@ async fn delete(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let gone = state
@@ -191,6 +194,7 @@ async fn pause(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     set_status(state, caller, id.into_inner(), Status::Paused).await
 }
 
@@ -199,6 +203,7 @@ async fn resume(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     set_status(state, caller, id.into_inner(), Status::Active).await
 }
 

@@ -235,6 +235,7 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, CONTACT_FIELDS, "contact")?;
     let declared = declared(&state, &caller)?;
@@ -276,6 +277,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, CONTACT_FIELDS, "contact")?;
     let declared = declared(&state, &caller)?;
@@ -304,6 +306,7 @@ async fn delete(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let erased = state
@@ -327,6 +330,7 @@ async fn declare_field(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, &["key", "label", "type"], "contact field")?;
     let key = body
@@ -357,6 +361,7 @@ async fn remove_field(
     caller: ApiCaller,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let ws = caller.workspace_id;
     let key = key.into_inner();
     state

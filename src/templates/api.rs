@@ -54,6 +54,7 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let t = state
@@ -82,6 +83,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
@@ -98,6 +100,7 @@ async fn delete(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     state

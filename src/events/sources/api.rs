@@ -105,6 +105,7 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let spec = spec_from(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let (source, token) = state
@@ -154,6 +155,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, &["enabled", "name"], "event source update")?;
     let enabled = match body.get("enabled") {
@@ -190,6 +192,7 @@ async fn rotate(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let lookup = uid.clone();
@@ -208,6 +211,7 @@ async fn remove(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let removed = state
