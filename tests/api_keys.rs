@@ -277,7 +277,10 @@ fn a_signed_in_member_reads_through_the_api_but_only_managers_change_things() {
     assert_eq!(listed.status(), 200, "members read");
     let refused = [
         ("/api/contacts", json!({"email": "c@example.com"})),
-        ("/api/contact-fields", json!({"key": "plan", "type": "text"})),
+        (
+            "/api/contact-fields",
+            json!({"key": "plan", "type": "text"}),
+        ),
         (
             "/api/templates",
             json!({"name": "T", "subject": "s", "html": "<p>h</p>"}),

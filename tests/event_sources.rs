@@ -353,6 +353,90 @@ fn standard_webhooks_signatures_are_checked() {
 }
 
 #[test]
+fn provider_retries_of_an_ingested_delivery_are_recorded_not_ingested_twice() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+
+    // Standard Webhooks: the same webhook-id, signed again at a later time.
+    let key = b"standard-webhooks-key-bytes";
+    let mut spec = stripe_source();
+    spec["name"] = json!("Standard");
+    spec["signature"] = json!("standard");
+    spec["signingSecret"] = json!(format!("whsec_{}", STANDARD.encode(key)));
+    let (standard_id, standard_path) = api.source(spec);
+    let send = |msg: &str, t: i64| {
+        let signature = format!(
+            "v1,{}",
+            STANDARD.encode(hmac(key, &format!("{msg}.{t}.{CHECKOUT}")))
+        );
+        status_and_body(deliver(
+            &herald,
+            &standard_path,
+            CHECKOUT,
+            &[
+                ("webhook-id", msg.to_string()),
+                ("webhook-timestamp", t.to_string()),
+                ("webhook-signature", signature),
+            ],
+        ))
+    };
+    let t = now();
+    let (status, first) = send("msg_retry", t);
+    assert_eq!(status, 200);
+    assert!(first.get("duplicate").is_none(), "{first}");
+    assert_eq!(
+        send("msg_retry", t + 5),
+        (200, json!({"ok": true, "duplicate": true}))
+    );
+    assert_eq!(api.events("eventName=checkout.session.completed").len(), 1);
+    let (status, other) = send("msg_other", t);
+    assert_eq!((status, other.get("duplicate")), (200, None));
+    assert_eq!(
+        api.events("eventName=checkout.session.completed").len(),
+        2,
+        "another delivery id is another event"
+    );
+    let deliveries = api.deliveries(&standard_id);
+    let outcomes: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["accepted", "skipped", "accepted"]);
+    assert!(
+        deliveries[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("msg_retry"),
+        "{}",
+        deliveries[1]
+    );
+
+    // Stripe: the event's own id.
+    let (_, stripe_path) = api.source(
+        json!({"name": "Stripe", "emailPath": "data.object.customer_email", "eventNamePath": "type", "signature": "stripe", "signingSecret": "whsec_s"}),
+    );
+    let event = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"invoice.paid","data":{{"object":{{"customer_email":"payer@example.com"}}}}}}"#
+        )
+    };
+    let stripe = |body: &str| {
+        let t = now();
+        let sig = hex::encode(hmac(b"whsec_s", &format!("{t}.{body}")));
+        status_and_body(deliver(
+            &herald,
+            &stripe_path,
+            body,
+            &[("Stripe-Signature", format!("t={t},v1={sig}"))],
+        ))
+    };
+    assert_eq!(stripe(&event("evt_1")).0, 200);
+    assert_eq!(stripe(&event("evt_1")).1["duplicate"], true);
+    assert_eq!(stripe(&event("evt_2")).1.get("duplicate"), None);
+    assert_eq!(api.events("eventName=invoice.paid").len(), 2);
+}
+
+#[test]
 fn disabled_rotated_and_deleted_sources_stop_accepting() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");

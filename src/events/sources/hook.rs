@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::path;
 use super::signature;
+use super::spec::Scheme;
 use super::store::{self, NewDelivery, Outcome, Source};
 use super::{EventNameRule, HOOK_PATH};
 use crate::app::AppState;
@@ -75,6 +76,7 @@ async fn receive(
     let token = token.into_inner();
     let source = find(&state, &token)?;
     let body = read_body(payload, state.config.server.max_body_bytes).await?;
+    let key = delivery_key(&req, source.scheme, &body);
     let delivery = |outcome, reason: &str, email, event_name| NewDelivery {
         source_id: source.id,
         workspace_id: source.workspace_id,
@@ -84,6 +86,7 @@ async fn receive(
         event_name,
         event_id: None,
         payload: store::payload_excerpt(&body),
+        delivery_key: key.clone(),
     };
     match decide(&state, &source, &req, &body) {
         Decision::Reject(status, reason) => {
@@ -111,6 +114,9 @@ async fn receive(
                 Ok(Written::Accepted(outcome)) => Ok(HttpResponse::Ok().json(
                     json!({"ok": true, "enrolled": outcome.enrolled, "exited": outcome.exited}),
                 )),
+                Ok(Written::Duplicate) => {
+                    Ok(HttpResponse::Ok().json(json!({"ok": true, "duplicate": true})))
+                }
                 Ok(Written::Closed) => Err(ApiError::not_found("No event source at this URL")),
                 Ok(Written::Disabled) => Err(disabled()),
                 // The contact or event was refused by ingest: report it, stop the retries.
@@ -195,9 +201,35 @@ fn map(state: &AppState, source: &Source, payload: Value) -> Decision {
     }
 }
 
+/// The provider's id for a delivery, which stays the same when it retries: the Standard
+/// Webhooks `webhook-id` header (also sent as `svix-id`), else a Stripe event's `id`.
+fn delivery_key(req: &HttpRequest, scheme: Scheme, body: &[u8]) -> Option<String> {
+    let header = ["webhook-id", "svix-id"].iter().find_map(|name| {
+        req.headers()
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    });
+    if let Some(id) = header {
+        return Some(id.chars().take(MAX_DELIVERY_KEY).collect());
+    }
+    if scheme != Scheme::Stripe {
+        return None;
+    }
+    let payload: Value = serde_json::from_slice(body).ok()?;
+    let id = payload.get("id")?.as_str()?;
+    (!id.is_empty()).then(|| id.chars().take(MAX_DELIVERY_KEY).collect())
+}
+
+/// Longest provider delivery id kept.
+const MAX_DELIVERY_KEY: usize = 200;
+
 /// What the ingest write found.
 enum Written {
     Accepted(automations::Outcome),
+    /// A retry of a delivery already ingested: recorded, not ingested again.
+    Duplicate,
     /// The token no longer opens the source (rotated or deleted meanwhile).
     Closed,
     Disabled,
@@ -222,6 +254,16 @@ async fn write_accepted(
                     return Ok(Written::Disabled);
                 }
                 Some(true) => {}
+            }
+            if let Some(key) = &delivery.delivery_key
+                && store::already_accepted(conn, delivery.source_id, key)?
+            {
+                delivery.outcome = Outcome::Skipped;
+                delivery.reason = Some(format!(
+                    "retry of delivery {key}, already ingested; not ingested again"
+                ));
+                store::record(conn, &delivery)?;
+                return Ok(Written::Duplicate);
             }
             let identity = Identity {
                 email: Some(parsed.email.clone()),

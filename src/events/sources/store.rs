@@ -251,6 +251,8 @@ pub struct NewDelivery {
     pub event_name: Option<String>,
     pub event_id: Option<i64>,
     pub payload: String,
+    /// The provider's id for this delivery, when it sends one (for spotting retries).
+    pub delivery_key: Option<String>,
 }
 
 /// The body as stored: text, cut to [`MAX_STORED_PAYLOAD`] bytes on a character boundary.
@@ -269,8 +271,8 @@ pub fn payload_excerpt(body: &[u8]) -> String {
 /// Records a delivery; call in the same write as the ingest it reports.
 pub fn record(conn: &Connection, d: &NewDelivery) -> Result<i64, StoreError> {
     conn.prepare_cached(
-        "INSERT INTO source_deliveries (source_id, workspace_id, received_at, outcome, reason, email, event_name, event_id, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO source_deliveries (source_id, workspace_id, received_at, outcome, reason, email, event_name, event_id, payload, delivery_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         d.source_id,
@@ -281,7 +283,8 @@ pub fn record(conn: &Connection, d: &NewDelivery) -> Result<i64, StoreError> {
         d.email,
         d.event_name,
         d.event_id,
-        d.payload
+        d.payload,
+        d.delivery_key
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -346,4 +349,16 @@ pub fn deliveries(
         deliveries: rows,
         next_cursor,
     })
+}
+
+/// Whether this source already accepted a delivery with the provider's id `key`.
+pub fn already_accepted(conn: &Connection, source_id: i64, key: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM source_deliveries
+             WHERE source_id = ?1 AND delivery_key = ?2 AND delivery_key IS NOT NULL AND outcome = 'accepted'",
+        )?
+        .query_row(params![source_id, key], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
