@@ -160,7 +160,8 @@ async fn ensure_maintenance(state: &AppState) -> Result<(), crate::store::StoreE
         .await
 }
 
-/// Hourly clean-up: expired sessions and idempotency records; then schedules itself again.
+/// Hourly clean-up: expired sessions, idempotency records and event-source deliveries
+/// past their retention; then schedules itself again.
 pub async fn maintenance(state: &web::Data<AppState>, job: &ClaimedJob) -> Result<(), String> {
     let job = job.clone();
     let attempts = state.config.jobs.max_attempts;
@@ -169,6 +170,9 @@ pub async fn maintenance(state: &web::Data<AppState>, job: &ClaimedJob) -> Resul
         .write(move |conn| -> Result<(), AuthError> {
             sessions::purge_expired(conn)?;
             idempotency::purge(conn)?;
+            let now = crate::store::now_ms();
+            let before = now - crate::events::sources::store::DELIVERY_RETENTION_MS;
+            crate::events::sources::store::prune_deliveries(conn, before, 50_000)?;
             let next = crate::store::now_ms() + MAINTENANCE_EVERY_MS;
             jobs::enqueue(conn, None, &JobKind::Maintenance, next, attempts)?;
             jobs::complete(conn, &job)?.map_err(|stale| AuthError::Invalid(stale.to_string()))

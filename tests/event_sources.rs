@@ -748,3 +748,59 @@ fn members_may_look_but_not_change_sources() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[test]
+fn deliveries_past_their_retention_are_pruned_by_maintenance() {
+    let mut herald = Herald::start();
+    let (id, key) = {
+        let api = Api::new(&herald, "Acme");
+        let (id, path) = api.source(stripe_source());
+        assert_eq!(deliver(&herald, &path, CHECKOUT, &[]).status(), 200);
+        assert_eq!(deliver(&herald, &path, CHECKOUT, &[]).status(), 200);
+        assert_eq!(api.deliveries(&id).len(), 2);
+        (id, api.key.clone())
+    };
+    herald.terminate();
+    {
+        // The first delivery came in 31 days ago; maintenance is due now.
+        let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+        let day = 24 * 3_600_000_i64;
+        conn.execute(
+            "UPDATE source_deliveries SET received_at = received_at - 31 * ?1 WHERE id = (SELECT MIN(id) FROM source_deliveries)",
+            [day],
+        )
+        .unwrap();
+        conn.execute("UPDATE jobs SET due_at = 0 WHERE kind = 'maintenance'", [])
+            .unwrap();
+    }
+    herald.spawn();
+    let get = |path: &str| -> Value {
+        Client::new()
+            .get(herald.url(path))
+            .header("X-API-Key", &key)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let deliveries = || {
+        get(&format!("/api/event-sources/{id}/deliveries"))["deliveries"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while deliveries() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "old delivery not pruned"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let events = get("/api/events?eventName=checkout.session.completed");
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        2,
+        "pruning the delivery log keeps the events"
+    );
+}

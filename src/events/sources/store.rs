@@ -362,3 +362,20 @@ pub fn already_accepted(conn: &Connection, source_id: i64, key: &str) -> Result<
         .optional()?
         .is_some())
 }
+
+/// How long deliveries are kept: the log of what came in, and the memory of provider
+/// delivery ids for spotting retries (providers retry for days, not weeks).
+pub const DELIVERY_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
+
+/// Deletes deliveries older than `before` (Unix ms), oldest first, at most `limit` per
+/// call so maintenance never holds the writer for long. Returns how many went.
+pub fn prune_deliveries(conn: &Connection, before: i64, limit: usize) -> Result<usize, StoreError> {
+    // Ids grow with time, so only the oldest `limit` rows need looking at.
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM source_deliveries WHERE id IN (
+                 SELECT id FROM (SELECT id, received_at FROM source_deliveries ORDER BY id LIMIT ?2)
+                 WHERE received_at < ?1)",
+        )?
+        .execute(params![before, limit as i64])?)
+}
