@@ -2,6 +2,9 @@
 //! record `contact_added` / `contact_updated`, store the event, and offer each occurrence
 //! to the automation engine, all inside the caller's write transaction.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
+
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
@@ -69,11 +72,43 @@ pub fn insert_event(
         now
     ])?;
     let id = conn.last_insert_rowid();
+    note_event_name(conn, ws, name, now)?;
+    Ok(id)
+}
+
+/// Names already known to be in `event_names`, per workspace, as of a rollback count.
+type SeenNames = (u64, HashMap<WorkspaceId, HashSet<String>>);
+
+/// Remembers the event name for the pattern list, skipping the write for names this
+/// process already stored (rows there are never deleted; a rollback clears the memory).
+fn note_event_name(
+    conn: &Connection,
+    ws: WorkspaceId,
+    name: &str,
+    now: i64,
+) -> Result<(), ContactError> {
+    static SEEN: OnceLock<Mutex<SeenNames>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new((0, HashMap::new())));
+    let generation = crate::store::freshness::rollbacks();
+    {
+        let seen = seen.lock().expect("event name memory");
+        if seen.0 == generation && seen.1.get(&ws).is_some_and(|names| names.contains(name)) {
+            return Ok(());
+        }
+    }
     conn.prepare_cached(
         "INSERT OR IGNORE INTO event_names (workspace_id, name, first_seen_at) VALUES (?1, ?2, ?3)",
     )?
     .execute(params![ws, name, now])?;
-    Ok(id)
+    let mut seen = seen.lock().expect("event name memory");
+    if seen.0 != generation {
+        *seen = (generation, HashMap::new());
+    }
+    let names = seen.1.entry(ws).or_default();
+    if names.len() < 10_000 {
+        names.insert(name.to_string());
+    }
+    Ok(())
 }
 
 /// Records `contact_added` or `contact_updated` and offers it to automations.

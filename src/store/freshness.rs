@@ -27,8 +27,8 @@ pub fn rollbacks() -> u64 {
     ROLLBACKS.load(Ordering::Acquire)
 }
 
-/// The writer, when a write's savepoint is rolled back.
-pub(super) fn rolled_back() {
+/// Called whenever writes are rolled back (a write's savepoint, a batch, a transaction).
+pub fn rolled_back() {
     ROLLBACKS.fetch_add(1, Ordering::AcqRel);
 }
 

@@ -339,6 +339,7 @@ fn run(
                 Ok(completions) => completions,
                 Err(e) => {
                     // A savepoint statement itself failed: nothing of this batch stands.
+                    super::freshness::rolled_back();
                     let _ = conn.execute_batch("ROLLBACK");
                     tracing::error!(error = %e, "group transaction failed");
                     counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -353,6 +354,7 @@ fn run(
                     deliver.committed(completions);
                 }
                 Err(e) => {
+                    super::freshness::rolled_back();
                     let _ = conn.execute_batch("ROLLBACK");
                     let message = e.to_string();
                     tracing::error!(error = %message, "group commit failed");
