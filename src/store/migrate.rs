@@ -16,20 +16,28 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<String>, StoreError> {
     let report = migrations::runner()
         .run(conn)
         .map_err(|e| StoreError::Migration(e.to_string()));
-    let broken: Option<String> = conn
-        .prepare("PRAGMA foreign_key_check")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
+    let applied: Vec<String> = match &report {
+        Ok(report) => report
+            .applied_migrations()
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    // Only after a change: the check reads every row that has a foreign key.
+    let broken: Option<String> = if applied.is_empty() {
+        None
+    } else {
+        conn.prepare("PRAGMA foreign_key_check")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+    };
     conn.execute_batch("PRAGMA foreign_keys = ON;")?;
-    let report = report?;
+    report?;
     if let Some(table) = broken {
         return Err(StoreError::Migration(format!(
             "a migration left rows in {table} pointing at nothing"
         )));
     }
-    Ok(report
-        .applied_migrations()
-        .iter()
-        .map(|m| m.to_string())
-        .collect())
+    Ok(applied)
 }
