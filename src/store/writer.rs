@@ -118,11 +118,14 @@ impl Writer {
                 let _ = tx.send(result);
             })
         }));
-        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
-        self.sender
-            .send(job)
-            .map_err(|_| E::from(StoreError::WriterGone))?;
+        self.send(job).map_err(E::from)?;
         Ok(rx)
+    }
+
+    /// Hands a job to the writer thread.
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+        self.sender.send(job).map_err(|_| StoreError::WriterGone)
     }
 
     fn enqueue_replayable<T, E>(
@@ -156,10 +159,7 @@ impl Writer {
                 Err(_) => Err(deliver(Err(E::from(StoreError::WritePanicked)))),
             }
         });
-        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
-        self.sender
-            .send(Job::Replayable(run))
-            .map_err(|_| E::from(StoreError::WriterGone))?;
+        self.send(Job::Replayable(run)).map_err(E::from)?;
         Ok(rx)
     }
 
