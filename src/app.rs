@@ -68,6 +68,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.app_data(limits::json_config(max_body))
         .app_data(limits::form_config(max_body))
         .app_data(limits::payload_config(max_body))
+        // The router tries routes in this order, and each pattern with a variable costs
+        // a regex match: the ingest endpoints, the busiest by far, come first.
+        .configure(crate::events::api::routes)
+        .configure(crate::events::v1::routes)
+        .configure(crate::events::sources::routes)
         .route("/assets/{path:.*}", web::get().to(crate::ui::assets::serve))
         .configure(crate::ops::routes)
         .configure(crate::auth::pages::routes)
@@ -75,9 +80,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .configure(crate::settings::routes)
         .configure(crate::contacts::api::routes)
         .configure(crate::contacts::pages::routes)
-        .configure(crate::events::api::routes)
-        .configure(crate::events::v1::routes)
-        .configure(crate::events::sources::routes)
         .configure(crate::events::pages::routes)
         .configure(crate::templates::api::routes)
         .configure(crate::templates::pages::routes)

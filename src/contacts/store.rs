@@ -7,7 +7,46 @@ use super::{Contact, ContactError, ContactPatch, Identity};
 use crate::auth::accounts::WorkspaceId;
 use crate::store::now_ms;
 
-const COLUMNS: &str = "id, uid, email, external_id, phone, first_name, last_name, name, properties, tags, subscribed, created_at, updated_at";
+/// The columns [`from_row`] reads, as a macro so lookups can be `concat!`ed at compile time.
+macro_rules! columns {
+    () => {
+        "id, uid, email, external_id, phone, first_name, last_name, name, properties, tags, subscribed, created_at, updated_at"
+    };
+}
+const COLUMNS: &str = columns!();
+
+/// A unique key a contact is looked up by.
+#[derive(Clone, Copy)]
+enum Key {
+    Uid,
+    Email,
+    ExternalId,
+    Phone,
+}
+
+impl Key {
+    /// The lookup's SQL, fixed at compile time: ingest runs it for every event, so it is
+    /// neither formatted nor hashed anew each time.
+    fn sql(self) -> &'static str {
+        macro_rules! by {
+            ($column:literal) => {
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM contacts WHERE workspace_id = ?1 AND ",
+                    $column,
+                    " = ?2"
+                )
+            };
+        }
+        match self {
+            Key::Uid => by!("uid"),
+            Key::Email => by!("email"),
+            Key::ExternalId => by!("external_id"),
+            Key::Phone => by!("phone"),
+        }
+    }
+}
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let properties: String = r.get(8)?;
@@ -32,25 +71,28 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
 fn find_by(
     conn: &Connection,
     ws: WorkspaceId,
-    column: &str,
+    key: Key,
     value: &str,
 ) -> Result<Option<Contact>, ContactError> {
-    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE workspace_id = ?1 AND {column} = ?2");
     Ok(conn
-        .prepare_cached(&sql)?
+        .prepare_cached(key.sql())?
         .query_row(params![ws, value], from_row)
         .optional()?)
 }
 
 /// Finds a contact by its public id.
 pub fn get(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Contact, ContactError> {
-    find_by(conn, ws, "uid", uid)?.ok_or(ContactError::NotFound)
+    find_by(conn, ws, Key::Uid, uid)?.ok_or(ContactError::NotFound)
 }
 
 /// Finds a contact by its internal id.
 pub fn get_by_id(conn: &Connection, ws: WorkspaceId, id: i64) -> Result<Contact, ContactError> {
-    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE workspace_id = ?1 AND id = ?2");
-    conn.prepare_cached(&sql)?
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM contacts WHERE workspace_id = ?1 AND id = ?2"
+    );
+    conn.prepare_cached(sql)?
         .query_row(params![ws, id], from_row)
         .optional()?
         .ok_or(ContactError::NotFound)
@@ -62,7 +104,7 @@ pub fn find_by_email(
     ws: WorkspaceId,
     email: &str,
 ) -> Result<Option<Contact>, ContactError> {
-    find_by(conn, ws, "email", email)
+    find_by(conn, ws, Key::Email, email)
 }
 
 /// Finds the contact an identity names: external id first, then email, then phone.
@@ -72,17 +114,17 @@ pub fn find(
     identity: &Identity,
 ) -> Result<Option<Contact>, ContactError> {
     if let Some(ext) = &identity.external_id
-        && let Some(c) = find_by(conn, ws, "external_id", ext)?
+        && let Some(c) = find_by(conn, ws, Key::ExternalId, ext)?
     {
         return Ok(Some(c));
     }
     if let Some(email) = &identity.email
-        && let Some(c) = find_by(conn, ws, "email", email)?
+        && let Some(c) = find_by(conn, ws, Key::Email, email)?
     {
         return Ok(Some(c));
     }
     if let Some(phone) = &identity.phone {
-        return find_by(conn, ws, "phone", phone);
+        return find_by(conn, ws, Key::Phone, phone);
     }
     Ok(None)
 }
@@ -130,13 +172,13 @@ pub fn upsert(
             // Fill identity fields the contact lacks (or that changed, for external-id matches).
             if let Some(email) = &identity.email
                 && existing.email.as_deref() != Some(email)
-                && find_by(conn, ws, "email", email)?.is_none()
+                && find_by(conn, ws, Key::Email, email)?.is_none()
             {
                 patch.email = Some(email.clone());
             }
             if let Some(ext) = &identity.external_id
                 && existing.external_id.is_none()
-                && find_by(conn, ws, "external_id", ext)?.is_none()
+                && find_by(conn, ws, Key::ExternalId, ext)?.is_none()
             {
                 patch.external_id = Some(Some(ext.clone()));
             }

@@ -65,7 +65,7 @@ pub fn insert_event(
         ws,
         contact_id,
         name,
-        Value::Object(properties.clone()).to_string(),
+        serde_json::to_string(properties).map_err(|e| ContactError::Invalid(e.to_string()))?,
         origin.kind,
         origin.detail.as_ref().map(|d| d.to_string()),
         origin.trigger_id,

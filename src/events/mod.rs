@@ -65,13 +65,31 @@ pub fn check_properties(
     let Value::Object(map) = value else {
         return Err(format!("{what} must be an object"));
     };
-    check_value(value, what, 1, limits)?;
+    check_value(value, &Path::Root(what), 1, limits)?;
     Ok(map.clone())
+}
+
+/// Where a value sits in a property tree, rendered (`eventProperties.items.0`) only when
+/// it is named in an error, so valid input costs no formatting.
+enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}.{i}"),
+        }
+    }
 }
 
 fn check_value(
     value: &Value,
-    path: &str,
+    path: &Path<'_>,
     depth: usize,
     limits: &LimitsConfig,
 ) -> Result<(), String> {
@@ -87,7 +105,7 @@ fn check_value(
                 if key.len() > 256 {
                     return Err(format!("{path} has a key longer than 256 bytes"));
                 }
-                check_value(v, &format!("{path}.{key}"), depth + 1, limits)?;
+                check_value(v, &Path::Key(path, key), depth + 1, limits)?;
             }
         }
         Value::Array(items) => {
@@ -98,7 +116,7 @@ fn check_value(
                 ));
             }
             for (i, v) in items.iter().enumerate() {
-                check_value(v, &format!("{path}.{i}"), depth + 1, limits)?;
+                check_value(v, &Path::Index(path, i), depth + 1, limits)?;
             }
         }
         Value::String(s) if s.len() > limits.max_string_bytes => {

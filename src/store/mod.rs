@@ -7,6 +7,7 @@ mod backup;
 pub mod batch;
 pub mod freshness;
 mod migrate;
+pub mod page_cache;
 mod writer;
 
 use std::path::Path;
@@ -167,6 +168,7 @@ impl Store {
 
 /// Opens a read-write connection with the pragmas every Herald connection needs.
 pub fn open_connection(path: &Path, config: &StoreConfig) -> Result<Connection, StoreError> {
+    page_cache::install();
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
     // The writer runs every kind of statement; keep them all prepared.

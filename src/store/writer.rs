@@ -411,37 +411,56 @@ fn run_replay_alone(
 /// savepoint, so a page they all touch is journaled once rather than once per write. If
 /// one fails, the shared savepoint is rolled back and the others that ran under it run
 /// again, each in a savepoint of its own; a write that runs once always gets its own.
+///
+/// Replayable writes at the very start of the transaction need no savepoint at all
+/// (copying every page they touch into a sub-journal is most of a savepoint's cost): if
+/// one fails, the whole transaction is rolled back and begun again, and the others run
+/// again as above.
 fn run_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, StoreError> {
     let exec = |sql: &str| -> Result<(), StoreError> {
         conn.prepare_cached(sql)?.execute([])?;
         Ok(())
     };
     let mut completions = Vec::with_capacity(batch.len());
-    // Replayable writes run under the open shared savepoint, with their deliveries.
+    // Replayable writes run under the open group, with their deliveries.
     let mut group: Vec<(Replay, Completion)> = Vec::new();
-    let mut open = false;
+    let mut open = Group::Closed;
+    // Nothing has been written in this transaction yet.
+    let mut fresh = true;
     for job in batch {
         match job {
             Job::Once(f) => {
-                if open {
+                if open == Group::Savepoint {
                     exec("RELEASE g")?;
-                    open = false;
-                    completions.extend(group.drain(..).map(|(_, c)| c));
                 }
+                open = Group::Closed;
+                completions.extend(group.drain(..).map(|(_, c)| c));
                 completions.push(f(conn));
+                fresh = false;
             }
             Job::Replayable(mut run) => {
-                if !open {
-                    exec("SAVEPOINT g")?;
-                    open = true;
+                if open == Group::Closed {
+                    if fresh {
+                        open = Group::Bare;
+                    } else {
+                        exec("SAVEPOINT g")?;
+                        open = Group::Savepoint;
+                    }
+                    fresh = false;
                 }
                 match run(conn) {
                     Ok(done) => group.push((run, done)),
                     Err(failed) => {
                         super::freshness::rolled_back();
-                        exec("ROLLBACK TO g")?;
-                        exec("RELEASE g")?;
-                        open = false;
+                        if open == Group::Bare {
+                            exec("ROLLBACK")?;
+                            exec("BEGIN IMMEDIATE")?;
+                            super::freshness::observe(conn);
+                        } else {
+                            exec("ROLLBACK TO g")?;
+                            exec("RELEASE g")?;
+                        }
+                        open = Group::Closed;
                         completions.push(failed);
                         for (mut earlier, _) in group.drain(..) {
                             completions.push(
@@ -454,9 +473,20 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, Stor
             }
         }
     }
-    if open {
+    if open == Group::Savepoint {
         exec("RELEASE g")?;
-        completions.extend(group.into_iter().map(|(_, c)| c));
     }
+    completions.extend(group.into_iter().map(|(_, c)| c));
     Ok(completions)
+}
+
+/// How the replayable writes running now are grouped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// None are running.
+    Closed,
+    /// They share savepoint `g`.
+    Savepoint,
+    /// They opened the transaction, with no savepoint: undoing them undoes it all.
+    Bare,
 }
