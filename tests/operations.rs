@@ -52,6 +52,15 @@ fn metrics_count_requests_by_route_and_status_with_latency() {
         .parse()
         .unwrap();
     assert!(healthz_count >= 3);
+    // The server's commits (its migrations at least) went through the page-cache wrapper.
+    let skipped: u64 = text
+        .lines()
+        .find(|l| l.starts_with("herald_db_page_cache_scans_skipped "))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no page-cache gauge in {text}"))
+        .parse()
+        .unwrap();
+    assert!(skipped > 0, "the page-cache wrapper is not installed");
     assert!(
         text.contains(r#"route="/api/workspace",status="401""#),
         "{text}"

@@ -23,6 +23,7 @@ pub struct Metrics {
     writer_commits: IntGauge,
     writer_writes: IntGauge,
     writer_queued: IntGauge,
+    cache_scans_skipped: IntGauge,
     jobs: IntGaugeVec,
 }
 
@@ -66,6 +67,11 @@ impl Metrics {
         let writer_queued =
             IntGauge::new("herald_db_writes_queued", "Writes waiting for the writer")
                 .expect("metric");
+        let cache_scans_skipped = IntGauge::new(
+            "herald_db_page_cache_scans_skipped",
+            "Commits that skipped SQLite's full page-cache scan (see store::page_cache)",
+        )
+        .expect("metric");
         let jobs = IntGaugeVec::new(
             Opts::new("herald_jobs", "Jobs in the durable queue by status"),
             &["status"],
@@ -79,6 +85,7 @@ impl Metrics {
             Box::new(writer_commits.clone()),
             Box::new(writer_writes.clone()),
             Box::new(writer_queued.clone()),
+            Box::new(cache_scans_skipped.clone()),
         ] {
             registry.register(collector).expect("register metric");
         }
@@ -90,6 +97,7 @@ impl Metrics {
             writer_commits,
             writer_writes,
             writer_queued,
+            cache_scans_skipped,
             jobs,
         }
     }
@@ -113,6 +121,8 @@ impl Metrics {
         self.writer_commits.set(writer.commits as i64);
         self.writer_writes.set(writer.writes as i64);
         self.writer_queued.set(writer.queued as i64);
+        self.cache_scans_skipped
+            .set(crate::store::page_cache::skipped_truncates() as i64);
         if let Ok(counts) = state.store.read(crate::jobs::counts) {
             for status in ["pending", "running", "failed"] {
                 let n = counts
