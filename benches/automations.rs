@@ -201,8 +201,8 @@ fn waits_due_at_once() {
     let automation_uid = automation["id"].as_str().unwrap().to_string();
     server.stop();
 
-    // Park 100,000 enrollments at their wait, all due now, straight in the database: a
-    // waiting row with its wake time is all the timer queue needs.
+    // Park 100,000 enrollments at their wait, all due now, straight in the database, the
+    // way an event parks them: an arrival holding the member with its wake time.
     let db = rusqlite::Connection::open(data.join("herald.db")).unwrap();
     db.execute_batch("PRAGMA synchronous = OFF;").unwrap();
     let (ws, automation_id): (i64, i64) = db
@@ -220,10 +220,11 @@ fn waits_due_at_once() {
     for i in 0..WAITS {
         tx.execute("INSERT INTO contacts (uid, workspace_id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)", params![format!("c{i}"), ws, format!("wait{i}@example.com"), now]).unwrap();
         let contact = tx.last_insert_rowid();
+        let wake = now - 1000;
         tx.execute(
-            "INSERT INTO enrollments (workspace_id, automation_id, contact_id, state, position, context, wake_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'waiting', '0', '{}', ?4, ?4, ?4)",
-            params![ws, automation_id, contact, now - 1000],
+            "INSERT INTO arrivals (workspace_id, contact_id, occurrence, context, created_at, parked, wake_at)
+             VALUES (?1, ?2, 'event:never', '{}', ?3, ?4, ?5)",
+            params![ws, contact, now, format!("[[0,{automation_id},{wake}]]"), wake],
         )
         .unwrap();
     }

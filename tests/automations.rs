@@ -695,3 +695,159 @@ fn without_smtp_mail_goes_to_the_outbox_and_is_listed() {
         .unwrap();
     assert!(page.contains("No SMTP server is configured"));
 }
+
+fn counts(api: &Api, automation: &Value) -> Value {
+    api.get(&format!(
+        "/api/automations/{}",
+        automation["id"].as_str().unwrap()
+    ))["enrollments"]
+        .clone()
+}
+
+fn ids(enrollments: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = enrollments
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Enrollments parked at a first wait (written packed, one row per event) are counted,
+/// listed and limited by frequency like any other, and keep their ids when they wake.
+#[test]
+fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
+    let (herald, _sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let wait_then_tag = |name: &str, frequency: &str| {
+        api.automation(json!({
+            "name": name, "status": "active", "frequency": frequency,
+            "trigger": {"type": "event", "event": "signUp"},
+            "steps": [{"type": "wait", "duration": "1s"}, {"type": "update_contact", "addTags": [name]}]
+        }))
+    };
+    let every = wait_then_tag("every", "every_time");
+    let once = wait_then_tag("once", "once_per_contact");
+    let later = api.automation(json!({
+        "name": "later", "status": "active",
+        "trigger": {"type": "event", "event": "signUp"},
+        "steps": [{"type": "wait", "duration": "1d"}]
+    }));
+    assert_eq!(
+        api.send("a@example.com", "signUp", json!({}))["enrolled"],
+        3
+    );
+    assert_eq!(
+        api.send("b@example.com", "signUp", json!({}))["enrolled"],
+        3
+    );
+    assert_eq!(
+        api.send("a@example.com", "signUp", json!({}))["enrolled"],
+        2,
+        "once_per_contact sees the parked enrollment"
+    );
+    assert_eq!(counts(&api, &every)["waiting"], 3);
+    assert_eq!(counts(&api, &once)["waiting"], 2);
+    assert_eq!(counts(&api, &later)["waiting"], 3);
+    let parked = api.enrollments(&every);
+    assert_eq!(parked.len(), 3);
+    assert!(
+        parked
+            .iter()
+            .all(|e| e["state"] == "waiting" && e["wakeAt"].is_string())
+    );
+    let all: Vec<String> = [&every, &once, &later]
+        .iter()
+        .flat_map(|a| ids(&api.enrollments(a)))
+        .collect();
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        8,
+        "every enrollment has its own id: {all:?}"
+    );
+
+    wait_until("the 1 s waits to complete", Duration::from_secs(10), || {
+        counts(&api, &every)["completed"] == 3 && counts(&api, &once)["completed"] == 2
+    });
+    let woken = api.enrollments(&every);
+    assert!(woken.iter().all(|e| e["state"] == "completed"), "{woken:?}");
+    assert_eq!(ids(&woken), ids(&parked), "ids survive waking");
+    assert_eq!(counts(&api, &every)["waiting"], 0);
+    assert_eq!(
+        counts(&api, &later)["waiting"],
+        3,
+        "the day-long waits still wait"
+    );
+    let contact = api.get(&format!(
+        "/api/contacts/{}",
+        woken[0]["contactId"].as_str().unwrap()
+    ));
+    assert!(
+        contact["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("every"))
+    );
+}
+
+/// Deleting a contact takes its parked enrollments along, counts included; changing an
+/// automation's trigger keeps its parked enrollments listed and counted.
+#[test]
+fn parked_enrollments_follow_contact_deletion_and_trigger_changes() {
+    let (herald, _sink) = with_sink(&[]);
+    let api = Api::new(&herald, "Acme");
+    let def = |event: &str| {
+        json!({
+            "name": "Drip", "status": "active",
+            "trigger": {"type": "event", "event": event},
+            "steps": [{"type": "wait", "duration": "2d"}]
+        })
+    };
+    let drip = api.automation(def("signUp"));
+    api.send("gone@example.com", "signUp", json!({}));
+    api.send("kept@example.com", "signUp", json!({}));
+    assert_eq!(counts(&api, &drip)["waiting"], 2);
+    let listed = api.enrollments(&drip);
+    let gone = listed
+        .iter()
+        .find(|e| e["email"] == "gone@example.com")
+        .unwrap();
+    let deleted = api
+        .client
+        .delete(format!(
+            "{}/api/contacts/{}",
+            api.base,
+            gone["contactId"].as_str().unwrap()
+        ))
+        .header("X-API-Key", &api.key)
+        .send()
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_eq!(counts(&api, &drip)["waiting"], 1);
+    let kept = api.enrollments(&drip);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["email"], "kept@example.com");
+
+    let id = drip["id"].as_str().unwrap();
+    let r = api
+        .client
+        .put(format!("{}/api/automations/{id}", api.base))
+        .header("X-API-Key", &api.key)
+        .json(&def("registered"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let after = api.enrollments(&drip);
+    assert_eq!(
+        ids(&after),
+        ids(&kept),
+        "still listed under the new trigger"
+    );
+    assert_eq!(after[0]["state"], "waiting");
+    assert_eq!(after[0]["wakeAt"], kept[0]["wakeAt"]);
+    assert_eq!(counts(&api, &drip)["waiting"], 1);
+    api.send("new@example.com", "registered", json!({}));
+    assert_eq!(counts(&api, &drip)["waiting"], 2);
+    assert_eq!(api.enrollments(&drip).len(), 2);
+}

@@ -42,6 +42,10 @@ fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
         .send()
         .unwrap();
     assert_eq!(created.status(), 201);
+    let automation_url = herald.url(&format!(
+        "/api/automations/{}",
+        created.json::<Value>().unwrap()["id"].as_str().unwrap()
+    ));
 
     let url = herald.url("/api/events/send");
     let senders: Vec<_> = (0..8)
@@ -68,13 +72,14 @@ fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let waiting: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM enrollments WHERE state = 'waiting'",
-                [],
-                |r| r.get(0),
-            )
+        let automation: Value = client
+            .get(&automation_url)
+            .header("X-API-Key", &key)
+            .send()
+            .unwrap()
+            .json()
             .unwrap();
+        let waiting = automation["enrollments"]["waiting"].as_i64().unwrap();
         if waiting == 1000 {
             break;
         }

@@ -1,15 +1,14 @@
 //! JSON API for automations: CRUD, pause / resume, enrollments.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use rusqlite::params;
 use serde_json::{Value, json};
 
 use super::definition::{self, Definition, Status};
+use super::listing::{Listing, enrollments_json};
 use super::store;
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
 use crate::auth::extract::ApiCaller;
-use crate::events::iso_time;
 use crate::http::ApiError;
 use crate::http::json::object_body;
 use crate::jobs::{self, JobKind};
@@ -207,66 +206,6 @@ async fn resume(
     set_status(state, caller, id.into_inner(), Status::Active).await
 }
 
-/// Enrollments with their step history, as JSON.
-pub fn enrollments_json(
-    conn: &rusqlite::Connection,
-    filter_sql: &str,
-    arg: &dyn rusqlite::ToSql,
-) -> Result<Vec<Value>, StoreError> {
-    let sql = format!(
-        "SELECT e.id, 'enr_' || e.id, a.uid, a.name, c.uid, c.email, e.state, e.position, e.error, e.created_at, e.finished_at, COALESCE(e.wake_at, e.held_wake_at)
-         FROM enrollments e JOIN automations a ON a.id = e.automation_id JOIN contacts c ON c.id = e.contact_id
-         WHERE {filter_sql} ORDER BY e.id DESC LIMIT 200"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows: Vec<(i64, Value)> = stmt
-        .query_map([arg], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                json!({
-                    "id": r.get::<_, String>(1)?,
-                    "automationId": r.get::<_, String>(2)?,
-                    "automationName": r.get::<_, String>(3)?,
-                    "contactId": r.get::<_, String>(4)?,
-                    "email": r.get::<_, Option<String>>(5)?,
-                    "state": r.get::<_, String>(6)?,
-                    "position": r.get::<_, String>(7)?,
-                    "error": r.get::<_, Option<String>>(8)?,
-                    "createdAt": iso_time(r.get(9)?),
-                    "finishedAt": r.get::<_, Option<i64>>(10)?.map(iso_time),
-                    "wakeAt": r.get::<_, Option<i64>>(11)?.map(iso_time),
-                }),
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for (id, mut v) in rows {
-        let mut steps = conn.prepare_cached("SELECT position, step_type, outcome, detail, created_at FROM enrollment_steps WHERE enrollment_id = ?1 ORDER BY id")?;
-        let history: Vec<Value> = steps
-            .query_map(params![id], |r| {
-                let detail: Option<String> = r.get(3)?;
-                Ok(json!({
-                    "position": r.get::<_, String>(0)?,
-                    "type": r.get::<_, String>(1)?,
-                    "outcome": r.get::<_, String>(2)?,
-                    "detail": detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
-                    "at": iso_time(r.get(4)?),
-                }))
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut messages = conn.prepare_cached("SELECT uid, position, status, reason, subject FROM messages WHERE enrollment_id = ?1 ORDER BY id")?;
-        let sent: Vec<Value> = messages
-            .query_map(params![id], |r| {
-                Ok(json!({"id": r.get::<_, String>(0)?, "position": r.get::<_, Option<String>>(1)?, "status": r.get::<_, String>(2)?, "reason": r.get::<_, Option<String>>(3)?, "subject": r.get::<_, String>(4)?}))
-            })?
-            .collect::<Result<_, _>>()?;
-        v["steps"] = json!(history);
-        v["messages"] = json!(sent);
-        out.push(v);
-    }
-    Ok(out)
-}
-
 async fn enrollments(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -279,7 +218,7 @@ async fn enrollments(
             let Some(a) = store::get(conn, ws, &id)? else {
                 return Ok(None);
             };
-            Ok(Some(enrollments_json(conn, "e.automation_id = ?1", &a.id)?))
+            Ok(Some(enrollments_json(conn, Listing::Automation(&a, ws))?))
         })?;
     items
         .map(|e| HttpResponse::Ok().json(json!({"enrollments": e})))

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use rusqlite::{Connection, params};
 use serde_json::json;
 
+use super::arrivals::{self, NewArrival, Parked, SPAN, Unpack};
 use super::conditions::{Subject, holds};
 use super::definition::{Definition, Frequency, Step, TriggerType, parse_duration};
 use super::store::{self, Automation};
@@ -38,8 +39,13 @@ pub fn on_occurrence(
             outcome.exited += exit_enrollments(conn, contact.id, *automation_id, name)?;
         }
     }
-    let mut batch = Enrollments::new(ws, contact, event_name, scope);
-    for automation in store::matching(conn, ws, kind, event_name)?.iter() {
+    let matching = store::matching(conn, ws, kind, event_name)?;
+    if matching.is_empty() {
+        return Ok(outcome);
+    }
+    let occurrence = arrivals::occurrence_key(kind, event_name);
+    let mut batch = Enrollments::new(ws, contact, &occurrence, event_name, scope);
+    for automation in matching.iter() {
         match consider(conn, contact, automation, scope, &mut batch)? {
             Some(true) => outcome.enrolled += 1,
             Some(false) => outcome.filtered += 1,
@@ -50,6 +56,8 @@ pub fn on_occurrence(
     Ok(outcome)
 }
 
+/// Exits the contact's open enrollments in the automation: rows found through the
+/// contact's arrivals, and members still parked there.
 fn exit_enrollments(
     conn: &Connection,
     contact_id: i64,
@@ -57,18 +65,29 @@ fn exit_enrollments(
     event: &str,
 ) -> Result<u32, StoreError> {
     let now = now_ms();
-    let n = conn
+    let reason = format!("exit event {event}");
+    // CROSS JOIN: from the contact's arrivals to their rowid ranges, never through every
+    // open enrollment of the automation.
+    let rows = conn
         .prepare_cached(
-            "UPDATE enrollments SET state = 'exited', finished_at = ?3, updated_at = ?3, error = ?4
-             WHERE contact_id = ?1 AND automation_id = ?2 AND (state = 'active' OR state = 'waiting')",
+            "UPDATE enrollments SET state = 'exited', finished_at = ?3, updated_at = ?3, wake_at = NULL, error = ?4
+             WHERE id IN (SELECT e.id FROM arrivals ar CROSS JOIN enrollments e
+                            ON e.id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
+                          WHERE ar.contact_id = ?1 AND e.automation_id = ?2
+                            AND (e.state = 'active' OR e.state = 'waiting'))",
         )?
-        .execute(params![
-            contact_id,
-            automation_id,
-            now,
-            format!("exit event {event}")
-        ])?;
-    Ok(n as u32)
+        .execute(params![contact_id, automation_id, now, reason])?;
+    let mut parked = 0;
+    for arrival in arrivals::parked_of_contact(conn, contact_id)? {
+        parked += arrivals::unpack(
+            conn,
+            &arrival,
+            |m| m.automation_id() == automation_id,
+            Unpack::Exited { reason: &reason },
+        )?
+        .len();
+    }
+    Ok((rows + parked) as u32)
 }
 
 /// `Some(true)` enrolled, `Some(false)` filtered out, `None` skipped by frequency.
@@ -109,38 +128,53 @@ pub fn enroll(
     event_name: Option<&str>,
     scope: &Scope<'_>,
 ) -> Result<i64, StoreError> {
-    let mut batch = Enrollments::new(ws, contact, event_name, scope);
+    let mut batch = Enrollments::new(ws, contact, arrivals::DIRECT, event_name, scope);
     let id = batch.start(conn, automation, false)?;
+    batch.flush(conn)?;
     Ok(id.expect("an enrollment started without deferring has an id"))
 }
 
-/// The enrollments one occurrence starts. They share one context, serialised once, and
-/// those parked at a first wait are written together, with one prepared statement, by
-/// [`Enrollments::flush`].
+/// The enrollments one occurrence starts, under one arrival (a new one every [`SPAN`]).
+/// Those parked at a first wait stay in the arrival row, written by [`Enrollments::flush`]
+/// together with it when nothing else needed the row earlier.
 struct Enrollments<'a> {
     ws: WorkspaceId,
     contact: &'a Contact,
+    occurrence: &'a str,
     event_name: Option<&'a str>,
     scope: &'a Scope<'a>,
     context: OnceCell<String>,
-    /// `(automation id, wake time)` of enrollments parked but not yet written.
-    parked: Vec<(i64, i64)>,
+    /// The arrival row, once written.
+    arrival: Option<i64>,
+    /// The next free slot in it.
+    next_slot: i64,
+    /// Members of this arrival parked at their first wait.
+    parked: Vec<Parked>,
+    /// How many of them the arrival row holds.
+    parked_written: usize,
+    created_at: i64,
 }
 
 impl<'a> Enrollments<'a> {
     fn new(
         ws: WorkspaceId,
         contact: &'a Contact,
+        occurrence: &'a str,
         event_name: Option<&'a str>,
         scope: &'a Scope<'a>,
     ) -> Self {
         Enrollments {
             ws,
             contact,
+            occurrence,
             event_name,
             scope,
             context: OnceCell::new(),
+            arrival: None,
+            next_slot: 0,
             parked: Vec::new(),
+            parked_written: 0,
+            created_at: now_ms(),
         }
     }
 
@@ -154,17 +188,52 @@ impl<'a> Enrollments<'a> {
         })
     }
 
-    /// Starts an enrollment at the first step. One whose first step waits is parked on
-    /// the timer queue (with `defer`, written at [`Self::flush`]: `None`); otherwise its
-    /// first steps run now, in this transaction, so the caller hears back with the
-    /// enrollment already waiting or its first email queued.
+    /// A free slot, starting a new arrival when this one is full.
+    fn slot(&mut self, conn: &Connection) -> Result<i64, StoreError> {
+        if self.next_slot == SPAN {
+            self.flush(conn)?;
+            self.arrival = None;
+            self.next_slot = 0;
+            self.parked.clear();
+            self.parked_written = 0;
+        }
+        self.next_slot += 1;
+        Ok(self.next_slot - 1)
+    }
+
+    /// The arrival row, written now (with the members parked so far) if it is not yet.
+    fn arrival(&mut self, conn: &Connection) -> Result<i64, StoreError> {
+        if let Some(id) = self.arrival {
+            return Ok(id);
+        }
+        let id = arrivals::insert(
+            conn,
+            &NewArrival {
+                ws: self.ws,
+                contact_id: self.contact.id,
+                trigger_id: self.scope.trigger_id,
+                occurrence: self.occurrence,
+                context: self.context(),
+                created_at: self.created_at,
+            },
+            &self.parked,
+        )?;
+        self.parked_written = self.parked.len();
+        self.arrival = Some(id);
+        Ok(id)
+    }
+
+    /// Starts an enrollment at the first step. One whose first step waits is parked in
+    /// the arrival (with `defer`: `None`, its id is not needed); otherwise its first
+    /// steps run now, in this transaction, so the caller hears back with the enrollment
+    /// already waiting or its first email queued.
     fn start(
         &mut self,
         conn: &Connection,
         automation: &Automation,
         defer: bool,
     ) -> Result<Option<i64>, StoreError> {
-        let now = now_ms();
+        let now = self.created_at;
         let first_wait = match automation.def.steps.first() {
             Some(Step::Wait {
                 duration: Some(d), ..
@@ -174,10 +243,11 @@ impl<'a> Enrollments<'a> {
             }
             _ => None,
         };
+        let slot = self.slot(conn)?;
         if let Some(at) = first_wait {
             super::timers::parked(at);
             if defer {
-                self.parked.push((automation.id, at));
+                self.parked.push(Parked(slot, automation.id, at));
                 return Ok(None);
             }
         }
@@ -186,12 +256,13 @@ impl<'a> Enrollments<'a> {
         } else {
             "active"
         };
+        let arrival = self.arrival(conn)?;
+        let id = arrivals::enrollment_id(arrival, slot);
         conn.prepare_cached(
-            "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, '0', ?6, ?7, ?8, ?8)",
+            "INSERT INTO enrollments (id, workspace_id, automation_id, contact_id, state, position, wake_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, '0', ?6, ?7, ?7)",
         )?
-        .execute(params![self.ws, automation.id, self.contact.id, self.scope.trigger_id, state, self.context(), first_wait, now])?;
-        let id = conn.last_insert_rowid();
+        .execute(params![id, self.ws, automation.id, self.contact.id, state, first_wait, now])?;
         if first_wait.is_some() {
             return Ok(Some(id));
         }
@@ -212,29 +283,20 @@ impl<'a> Enrollments<'a> {
         Ok(Some(id))
     }
 
-    /// Writes the parked enrollments. One row per statement on purpose: a statement
-    /// that writes several rows makes SQLite journal every page it touches, in case a
-    /// later row fails.
-    fn flush(self, conn: &Connection) -> Result<(), StoreError> {
-        if self.parked.is_empty() {
+    /// Writes the parked members: with the arrival row when it is not written yet (the
+    /// usual case, one row for the whole occurrence), or into it.
+    fn flush(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        if self.parked.len() == self.parked_written {
             return Ok(());
         }
-        let now = now_ms();
-        let context = self.context();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO enrollments (workspace_id, automation_id, contact_id, trigger_id, state, position, context, wake_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'waiting', '0', ?5, ?6, ?7, ?7)",
-        )?;
-        for (automation_id, wake_at) in &self.parked {
-            stmt.execute(params![
-                self.ws,
-                automation_id,
-                self.contact.id,
-                self.scope.trigger_id,
-                context,
-                wake_at,
-                now
-            ])?;
+        match self.arrival {
+            None => {
+                self.arrival(conn)?;
+            }
+            Some(id) => {
+                arrivals::set_parked(conn, id, &self.parked)?;
+                self.parked_written = self.parked.len();
+            }
         }
         Ok(())
     }

@@ -7,9 +7,11 @@
 //! waiting enrollments sit on their own timer queue ([`timers`]).
 
 pub mod api;
+pub mod arrivals;
 pub mod conditions;
 pub mod definition;
 pub mod engine;
+pub mod listing;
 pub mod pages;
 pub mod runner;
 pub mod store;

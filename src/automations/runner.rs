@@ -49,8 +49,9 @@ struct Enrollment {
 
 fn load(conn: &Connection, id: i64) -> Result<Option<Enrollment>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT workspace_id, automation_id, contact_id, state, position, context, wake_at FROM enrollments WHERE id = ?1")?
-        .query_row([id], |r| {
+        .prepare_cached("SELECT e.workspace_id, e.automation_id, e.contact_id, e.state, e.position, ar.context, e.wake_at
+                         FROM enrollments e JOIN arrivals ar ON ar.id = ?2 WHERE e.id = ?1")?
+        .query_row([id, super::arrivals::arrival_of(id)], |r| {
             let context: String = r.get(5)?;
             Ok(Enrollment {
                 ws: r.get(0)?,

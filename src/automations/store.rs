@@ -180,6 +180,7 @@ pub fn create(
     )?
     .execute(params![uid, ws, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
     let id = conn.last_insert_rowid();
+    super::arrivals::start_tally(conn, id)?;
     write_exits_and_bump(conn, ws, id, def)?;
     Ok(get(conn, ws, &uid)?.expect("just inserted"))
 }
@@ -194,6 +195,10 @@ pub fn update(
     let Some(existing) = get(conn, ws, uid)? else {
         return Ok(None);
     };
+    let old_key = super::arrivals::trigger_key(&existing.def.trigger);
+    if super::arrivals::trigger_key(&def.trigger) != old_key {
+        super::arrivals::unpack_automation(conn, ws, existing.id, &old_key)?;
+    }
     let now = now_ms().max(existing.updated_at + 1);
     conn.prepare_cached(
         "UPDATE automations SET name = ?2, status = ?3, trigger_type = ?4, trigger_event = ?5, definition = ?6, updated_at = ?7 WHERE id = ?1",
@@ -365,18 +370,25 @@ pub fn counts(conn: &Connection, automation_id: i64) -> Result<Counts, StoreErro
             _ => counts.failed = n,
         }
     }
+    counts.waiting += super::arrivals::parked_count(conn, automation_id)?;
     Ok(counts)
 }
 
-/// Whether a contact was ever enrolled (for once-per-contact).
+/// Whether a contact was ever enrolled (for once-per-contact), as a row or parked.
 pub fn ever_enrolled(
     conn: &Connection,
     automation_id: i64,
     contact_id: i64,
 ) -> Result<bool, StoreError> {
+    // `+e.automation_id`: look in each arrival's rowid range, not through the automation.
     Ok(conn
         .prepare_cached(
-            "SELECT 1 FROM enrollments WHERE contact_id = ?1 AND automation_id = ?2 LIMIT 1",
+            "SELECT 1 FROM arrivals ar WHERE ar.contact_id = ?1 AND (
+                 EXISTS (SELECT 1 FROM enrollments e
+                         WHERE e.id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023 AND +e.automation_id = ?2)
+                 OR (ar.parked IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM json_each(ar.parked) j WHERE j.value ->> 1 = ?2)))
+             LIMIT 1",
         )?
         .query_row(params![contact_id, automation_id], |_| Ok(()))
         .optional()?

@@ -1,6 +1,7 @@
-//! Waiting enrollments are their own timer queue: a partial index on `wake_at` holds every
-//! enrollment parked at a wait, and one loop advances the due ones in batches, each batch
-//! in one write. Advancing is pure database work in that write, so a crash simply leaves
+//! Waiting enrollments are their own timer queue: partial indexes on `wake_at` hold every
+//! enrollment waiting as a row and every arrival with members parked at their first wait,
+//! and one loop advances the due ones in batches, each batch in one write (woken parked
+//! members become rows first). Advancing is pure database work in that write, so a crash simply leaves
 //! the enrollments due and the next batch takes them: nothing skipped, nothing twice.
 //!
 //! The loop sleeps until the earliest wake time it knows of. Parking a wait earlier than
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use rusqlite::{Connection, params};
 
+use super::arrivals::{self, Unpack};
 use super::runner::{self, RunError};
 use crate::auth::accounts::WorkspaceId;
 use crate::jobs::scheduler::{self, Queue};
@@ -46,6 +48,11 @@ pub enum Tick {
 pub fn tick(conn: &Connection, now: i64, limit: usize) -> Result<Tick, StoreError> {
     // From here on any park wakes the loop again, until it remembers what it read.
     EARLIEST.store(i64::MAX, Ordering::Release);
+    // Parked members that woke become rows, due now, and are advanced below.
+    let woken = arrivals::due(conn, now, limit)?;
+    for arrival in &woken {
+        arrivals::unpack(conn, arrival, |m| m.wake_at() <= now, Unpack::Waiting)?;
+    }
     let due: Vec<(i64, WorkspaceId)> = conn
         .prepare_cached(
             "SELECT id, workspace_id FROM enrollments
@@ -77,19 +84,24 @@ pub fn tick(conn: &Connection, now: i64, limit: usize) -> Result<Tick, StoreErro
             Ok(())
         },
     )?;
-    if due.len() == limit {
+    if due.len() == limit || woken.len() == limit {
         return Ok(Tick::More);
     }
     Ok(Tick::Next(next_due(conn)?))
 }
 
-/// The earliest wake time of any waiting enrollment.
+/// The earliest wake time of any waiting enrollment, row or parked.
 pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn
+    let rows: Option<i64> = conn
         .prepare_cached(
             "SELECT MIN(wake_at) FROM enrollments WHERE state = 'waiting' AND wake_at IS NOT NULL",
         )?
-        .query_row([], |r| r.get(0))?)
+        .query_row([], |r| r.get(0))?;
+    let parked = arrivals::next_due(conn)?;
+    Ok(match (rows, parked) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// Takes an automation's waiting enrollments off the timer queue (it was paused).

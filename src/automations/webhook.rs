@@ -69,8 +69,14 @@ fn prepare(
     position: &str,
 ) -> Result<Option<Call>, StoreError> {
     let row: Option<(WorkspaceId, i64, i64, String)> = conn
-        .prepare_cached("SELECT workspace_id, automation_id, contact_id, context FROM enrollments WHERE id = ?1")?
-        .query_row([enrollment_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .prepare_cached(
+            "SELECT e.workspace_id, e.automation_id, e.contact_id, ar.context
+                         FROM enrollments e JOIN arrivals ar ON ar.id = ?2 WHERE e.id = ?1",
+        )?
+        .query_row(
+            [enrollment_id, super::arrivals::arrival_of(enrollment_id)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .optional()?;
     let Some((ws, automation_id, contact_id, context)) = row else {
         return Ok(None);

@@ -363,9 +363,14 @@ pub fn trigger_json(
         .prepare_cached(
             "SELECT t.uid, t.event_name, t.status, t.created_at, t.started_at, t.completed_at, t.scheduled_for,
                     t.total_contacts, t.filtered, t.error,
-                    (SELECT COUNT(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id WHERE e.trigger_id = t.id AND m.status = 'sent'),
-                    (SELECT COUNT(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id WHERE e.trigger_id = t.id AND m.status = 'failed'),
-                    (SELECT COUNT(*) FROM enrollments e WHERE e.trigger_id = t.id AND (e.state = 'active' OR e.state = 'waiting')),
+                    (SELECT COUNT(*) FROM arrivals ar JOIN messages m ON m.enrollment_id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
+                     WHERE ar.trigger_id = t.id AND m.status = 'sent'),
+                    (SELECT COUNT(*) FROM arrivals ar JOIN messages m ON m.enrollment_id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
+                     WHERE ar.trigger_id = t.id AND m.status = 'failed'),
+                    (SELECT COUNT(*) FROM arrivals ar JOIN enrollments e ON e.id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
+                     WHERE ar.trigger_id = t.id AND (e.state = 'active' OR e.state = 'waiting'))
+                    + (SELECT COALESCE(SUM(json_array_length(ar.parked)), 0) FROM arrivals ar
+                       WHERE ar.trigger_id = t.id AND ar.parked IS NOT NULL),
                     t.failed
              FROM triggers t WHERE t.workspace_id = ?1 AND t.uid = ?2",
         )?

@@ -39,8 +39,10 @@ fn complete_trigger(conn: &Connection, id: i64, filtered: u32) -> Result<(), Sto
 
 /// Per-automation detail of a trigger: its enrollments with step states and messages.
 pub fn workflows_of(conn: &Connection, trigger_id: i64) -> Result<Vec<Value>, StoreError> {
-    let enrollments =
-        crate::automations::api::enrollments_json(conn, "e.trigger_id = ?1", &trigger_id)?;
+    let enrollments = crate::automations::listing::enrollments_json(
+        conn,
+        crate::automations::listing::Listing::Trigger(trigger_id),
+    )?;
     let mut by_automation: Vec<(String, Value)> = Vec::new();
     for e in enrollments {
         let key = e["automationId"].as_str().unwrap_or_default().to_string();

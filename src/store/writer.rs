@@ -347,7 +347,9 @@ fn run(
                     continue;
                 }
             };
-            match conn.execute_batch("COMMIT") {
+            // Work each batch finishes once rather than each write (see `before_commit`).
+            let finished = before_commit(&conn).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+            match finished {
                 Ok(()) => {
                     super::freshness::after_commit();
                     crate::jobs::scheduler::after_commit();
@@ -367,6 +369,12 @@ fn run(
         counters.commits.fetch_add(1, Ordering::Relaxed);
         counters.writes.fetch_add(count, Ordering::Relaxed);
     }
+}
+
+/// Runs in the batch's transaction just before it commits: adds up the enrollments parked
+/// by the batch's writes (one tally update per automation per batch, not per event).
+fn before_commit(conn: &Connection) -> Result<(), StoreError> {
+    crate::automations::arrivals::count_new(conn)
 }
 
 /// Runs each write as its own statement group, outside any shared transaction.

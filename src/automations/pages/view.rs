@@ -14,8 +14,8 @@ use super::list::trigger_label;
 use super::{csrf_input, log_url, state_badge, status_badge, status_buttons};
 use crate::app::AppState;
 use crate::auth::extract::SignedIn;
-use crate::automations::api::enrollments_json;
 use crate::automations::definition::{Condition, Definition, Frequency, Step, TriggerType};
+use crate::automations::listing::{Listing, enrollments_json};
 use crate::automations::store::{self, Automation, Counts};
 use crate::contacts::ContactError;
 use crate::store::StoreError;
@@ -207,7 +207,7 @@ pub(super) async fn page(
                 return Ok(None);
             };
             let counts = store::counts(conn, a.id)?;
-            let enrollments = enrollments_json(conn, "e.automation_id = ?1", &a.id)?;
+            let enrollments = enrollments_json(conn, Listing::Automation(&a, ws))?;
             let templates = crate::templates::store::list(conn, ws)?
                 .into_iter()
                 .map(|t| (t.uid, t.name))
@@ -265,7 +265,7 @@ pub(super) async fn contact_page(
                 Err(ContactError::Store(e)) => return Err(e),
                 Err(_) => return Ok(None),
             };
-            let enrollments = enrollments_json(conn, "e.contact_id = ?1", &contact.id)?;
+            let enrollments = enrollments_json(conn, Listing::Contact(contact.id))?;
             Ok(Some((
                 contact
                     .email
