@@ -208,8 +208,10 @@ pub fn unpack(
             Unpack::Waiting => ("waiting", None, Some(member.wake_at()), None, None),
             Unpack::Exited { reason } => ("exited", None, None, Some(now), Some(reason)),
         };
-        conn.prepare_cached(
-            "INSERT INTO enrollments (id, workspace_id, automation_id, contact_id, state, position, wake_at, held_wake_at, error, created_at, updated_at, finished_at)
+        // OR IGNORE: a member that somehow became a row already must not stall the timer
+        // queue (the unpacking write would fail, and be retried, forever).
+        let inserted = conn.prepare_cached(
+            "INSERT OR IGNORE INTO enrollments (id, workspace_id, automation_id, contact_id, state, position, wake_at, held_wake_at, error, created_at, updated_at, finished_at)
              VALUES (?1, ?2, ?3, ?4, ?5, '0', ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
@@ -225,6 +227,10 @@ pub fn unpack(
             now,
             finished
         ])?;
+        if inserted == 0 {
+            tracing::warn!(enrollment = id, "a parked enrollment was already a row");
+            continue;
+        }
         written.push((id, member.automation_id()));
     }
     set_parked(conn, arrival.id, &kept)?;
@@ -308,8 +314,11 @@ pub fn count_new(conn: &Connection) -> Result<(), StoreError> {
         )?
         .execute(params![automation_id, n])?;
     }
-    conn.prepare_cached("UPDATE parked_tally_mark SET through = ?1 WHERE id = 1")?
-        .execute([newest])?;
+    conn.prepare_cached(
+        "INSERT INTO parked_tally_mark (id, through) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+    )?
+    .execute([newest])?;
     Ok(())
 }
 
