@@ -3,7 +3,7 @@
 use std::cell::OnceCell;
 
 use rusqlite::{Connection, params};
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use super::arrivals::{self, NewArrival, Parked, SPAN, Unpack};
 use super::conditions::{Subject, holds};
@@ -180,11 +180,25 @@ impl<'a> Enrollments<'a> {
 
     fn context(&self) -> &str {
         self.context.get_or_init(|| {
-            json!({
-                "event": {"name": self.event_name, "properties": self.scope.event},
-                "variables": self.scope.variables,
+            // Serialised straight from the borrowed maps, without copying them into a tree.
+            #[derive(serde::Serialize)]
+            struct Event<'e> {
+                name: Option<&'e str>,
+                properties: &'e Map<String, Value>,
+            }
+            #[derive(serde::Serialize)]
+            struct Context<'e> {
+                event: Event<'e>,
+                variables: &'e Map<String, Value>,
+            }
+            serde_json::to_string(&Context {
+                event: Event {
+                    name: self.event_name,
+                    properties: self.scope.event,
+                },
+                variables: self.scope.variables,
             })
-            .to_string()
+            .expect("a context serializes")
         })
     }
 
