@@ -19,7 +19,9 @@ use super::store;
 use crate::auth::accounts::WorkspaceId;
 use crate::store::{StoreError, now_ms};
 
-/// Enrollment ids each arrival owns.
+/// Enrollment ids each arrival owns. SQL spells it as the literal `1024` (rowid ranges
+/// `ar.id * 1024 ...`, the `arrivals_take_enrollments` trigger, migration V6): change
+/// them together, with a migration.
 pub const SPAN: i64 = 1024;
 
 /// The id of enrollment `k` of `arrival`.
