@@ -15,7 +15,7 @@ use crate::auth::accounts::WorkspaceId;
 use crate::contacts::{
     Contact, ContactError, ContactPatch, fields, normalize_tags, store as contacts,
 };
-use crate::delivery::messages::{self, NewMessage};
+use crate::delivery::messages::{self, Content, NewMessage};
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::jobs::{self, ClaimedJob, JobKind};
 use crate::store::{StoreError, now_ms};
@@ -333,30 +333,9 @@ fn send_email(
         return Ok(());
     };
     let unsubscribe = crate::delivery::unsubscribe::url(&contact.uid);
-    let context = crate::templates::context(contact, event, variables, &unsubscribe);
-    let rendered = match crate::templates::render_email(&template, &context) {
-        Ok(r) => r,
-        Err(error) => {
-            record(
-                conn,
-                id,
-                pos,
-                "email",
-                "failed",
-                Some(json!({"error": error})),
-            )?;
-            finish(
-                conn,
-                id,
-                "failed",
-                Some(&format!(
-                    "template '{}' failed to render: {error}",
-                    template.name
-                )),
-            )?;
-            return Ok(());
-        }
-    };
+    // Rendered by the send job, off the writer thread; a template that fails to render
+    // fails that message with the reason.
+    let context = crate::templates::context(contact, event, variables, &unsubscribe).to_string();
     let position = pos.render();
     let created = messages::create(
         conn,
@@ -367,7 +346,10 @@ fn send_email(
             position: Some(&position),
             kind: "marketing",
             to: &to,
-            email: &rendered,
+            content: Content::Deferred {
+                template_id: template.id,
+                context,
+            },
         },
     )?;
     if let Some(message_id) = created {
@@ -384,7 +366,7 @@ fn send_email(
             pos,
             "email",
             "queued",
-            Some(json!({"template": template.uid, "subject": rendered.subject})),
+            Some(json!({"template": template.uid})),
         )?;
     }
     Ok(())

@@ -26,6 +26,9 @@ pub struct MessageRow {
     pub attempts: i64,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+    /// Set while the send job still has to render the message: the template's row id
+    /// and the context (JSON) the automation step saw.
+    pub pending_render: Option<(Option<i64>, String)>,
 }
 
 impl MessageRow {
@@ -44,7 +47,7 @@ impl MessageRow {
     }
 }
 
-const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at";
+const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -63,6 +66,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         attempts: r.get(12)?,
         created_at: r.get(13)?,
         sent_at: r.get(14)?,
+        pending_render: r
+            .get::<_, Option<String>>(16)?
+            .map(|context| Ok::<_, rusqlite::Error>((r.get(15)?, context)))
+            .transpose()?,
     })
 }
 
@@ -73,7 +80,17 @@ pub struct NewMessage<'a> {
     pub position: Option<&'a str>,
     pub kind: &'a str,
     pub to: &'a str,
-    pub email: &'a RenderedEmail,
+    pub content: Content<'a>,
+}
+
+/// What a new message carries: finished parts, or what the send job renders them from.
+pub enum Content<'a> {
+    Rendered(&'a RenderedEmail),
+    /// Rendered by the send job, off the writer thread.
+    Deferred {
+        template_id: i64,
+        context: String,
+    },
 }
 
 /// Queues a message; at most one per enrollment step (returns `None` if it exists).
@@ -83,10 +100,22 @@ pub fn create(
     m: &NewMessage<'_>,
 ) -> Result<Option<i64>, StoreError> {
     let now = now_ms();
+    let empty = RenderedEmail {
+        subject: String::new(),
+        html: String::new(),
+        text: String::new(),
+    };
+    let (email, template_id, context) = match &m.content {
+        Content::Rendered(email) => (*email, None, None),
+        Content::Deferred {
+            template_id,
+            context,
+        } => (&empty, Some(*template_id), Some(context.as_str())),
+    };
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)",
+            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13)",
         )?
         .execute(params![
             uuid::Uuid::now_v7().to_string(),
@@ -96,12 +125,21 @@ pub fn create(
             m.position,
             m.kind,
             m.to,
-            m.email.subject,
-            m.email.html,
-            m.email.text,
-            now
+            email.subject,
+            email.html,
+            email.text,
+            now,
+            template_id,
+            context
         ])?;
     Ok((n == 1).then(|| conn.last_insert_rowid()))
+}
+
+/// The public id of message `id`.
+pub fn uid_of(conn: &Connection, id: i64) -> Result<String, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT uid FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
 }
 
 /// A message by internal id.
@@ -128,6 +166,15 @@ pub fn set_status(
     )?
     .execute(params![id, status, reason, now])?;
     Ok(())
+}
+
+/// Stores the parts the send job rendered and moves the message to `sending`.
+pub fn fill_rendered(conn: &Connection, id: i64, email: &RenderedEmail) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE messages SET subject = ?2, html = ?3, text = ?4, template_id = NULL, render_context = NULL WHERE id = ?1",
+    )?
+    .execute(params![id, email.subject, email.html, email.text])?;
+    set_status(conn, id, "sending", None)
 }
 
 /// Records the Message-ID a sent message got.

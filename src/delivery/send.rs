@@ -14,11 +14,72 @@ use crate::store::StoreError;
 
 enum Prepared {
     Done,
+    /// The message still has to be rendered from its template.
+    Render(Box<MessageRow>, Option<String>),
     Send(Box<MessageRow>, Option<String>),
 }
 
 fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreError> {
     jobs::complete(conn, job)?.map_err(|stale| StoreError::Commit(stale.to_string()))
+}
+
+/// Renders a message waiting for its template on the blocking pool, never on the writer,
+/// and stores the parts; a template that fails (or is gone) fails this message alone.
+/// Returns the message ready to send, or `None` when it failed.
+async fn render(
+    state: &web::Data<AppState>,
+    job: &ClaimedJob,
+    mut message: MessageRow,
+) -> Result<Option<MessageRow>, String> {
+    let Some((template_id, context)) = message.pending_render.take() else {
+        return Ok(Some(message));
+    };
+    let ws = message.workspace_id;
+    let template = match template_id {
+        Some(id) => state
+            .store
+            .read(|conn| crate::templates::store::get_by_row(conn, ws, id))
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let rendered = tokio::task::spawn_blocking(move || {
+        let template = template.ok_or("its template no longer exists".to_string())?;
+        let context: serde_json::Value =
+            serde_json::from_str(&context).map_err(|e| format!("bad render context: {e}"))?;
+        crate::templates::render_email(&template, &context)
+            .map_err(|e| format!("template '{}' failed to render: {e}", template.name))
+    })
+    .await
+    .map_err(|e| format!("rendering stopped: {e}"))?;
+    let held = job.clone();
+    let id = message.id;
+    let parts = rendered.clone();
+    let held_still = state
+        .store
+        .write(move |conn| -> Result<bool, StoreError> {
+            if !jobs::still_held(conn, &held)? {
+                return Ok(false);
+            }
+            match &parts {
+                Ok(email) => messages::fill_rendered(conn, id, email)?,
+                Err(reason) => {
+                    messages::set_status(conn, id, "failed", Some(reason))?;
+                    finish(conn, &held)?;
+                }
+            }
+            Ok(true)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if !held_still {
+        return Ok(None);
+    }
+    Ok(rendered.ok().map(|email| MessageRow {
+        subject: email.subject,
+        html: email.html,
+        text: email.text,
+        ..message
+    }))
 }
 
 /// Runs one attempt for message `message_id`.
@@ -99,13 +160,21 @@ pub async fn process(
                     }
                 }
             }
+            if message.pending_render.is_some() {
+                return Ok(Prepared::Render(Box::new(message), unsubscribe));
+            }
             messages::set_status(conn, message.id, "sending", None)?;
             Ok(Prepared::Send(Box::new(message), unsubscribe))
         })
         .await
         .map_err(|e| e.to_string())?;
-    let Prepared::Send(message, unsubscribe_url) = prepared else {
-        return Ok(());
+    let (message, unsubscribe_url) = match prepared {
+        Prepared::Done => return Ok(()),
+        Prepared::Send(message, unsubscribe) => (message, unsubscribe),
+        Prepared::Render(message, unsubscribe) => match render(state, job, *message).await? {
+            Some(message) => (Box::new(message), unsubscribe),
+            None => return Ok(()),
+        },
     };
     let email = OutgoingEmail {
         to: message.to_address.clone(),

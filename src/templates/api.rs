@@ -3,15 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use super::sample_contact;
 use super::store::{self, TemplateInput};
+use super::test_send::{self, TestSendError};
 use crate::app::AppState;
 use crate::auth::extract::ApiCaller;
-use crate::contacts::Contact;
-use crate::delivery::messages::{self, NewMessage};
 use crate::http::ApiError;
 use crate::http::json::{object_body, only_fields, opt_string};
-use crate::jobs::{self, JobKind};
-use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -123,25 +121,6 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A sample contact for previews when none is given.
-pub fn sample_contact() -> Contact {
-    Contact {
-        id: 0,
-        uid: "preview".into(),
-        email: Some("ada@example.com".into()),
-        external_id: None,
-        phone: None,
-        first_name: Some("Ada".into()),
-        last_name: Some("Lovelace".into()),
-        name: None,
-        properties: Map::new(),
-        tags: vec![],
-        subscribed: true,
-        created_at: now_ms(),
-        updated_at: now_ms(),
-    }
-}
-
 async fn preview(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -200,51 +179,24 @@ async fn send_test(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     let to =
         crate::contacts::normalize_email(body.get("to").and_then(Value::as_str).unwrap_or(""))?;
-    let ws = caller.workspace_id;
-    let uid = id.into_inner();
-    let base = state.config.base_url();
-    let message = state
-        .store
-        .write(move |conn| -> Result<String, ApiError> {
-            let t = store::get(conn, ws, &uid)?
-                .ok_or_else(|| ApiError::not_found("Template not found"))?;
-            let mut contact = sample_contact();
-            contact.email = Some(to.clone());
-            let context = super::context(
-                &contact,
-                &Map::new(),
-                &Map::new(),
-                &format!("{base}/unsubscribe/preview"),
-            );
-            let rendered = super::render_email(&t, &context).map_err(ApiError::bad_request)?;
-            let id = messages::create(
-                conn,
-                ws,
-                &NewMessage {
-                    contact_id: None,
-                    enrollment_id: None,
-                    position: None,
-                    kind: "test",
-                    to: &to,
-                    email: &rendered,
-                },
-            )?
-            .ok_or_else(|| ApiError::from(StoreError::Commit("message not created".into())))?;
-            jobs::enqueue(
-                conn,
-                Some(ws),
-                &JobKind::SendMessage { message_id: id },
-                now_ms(),
-                jobs::max_attempts(),
-            )?;
-            let uid: String = conn
-                .query_row("SELECT uid FROM messages WHERE id = ?1", [id], |r| r.get(0))
-                .map_err(StoreError::from)?;
-            Ok(uid)
-        })
-        .await?;
-    Ok(HttpResponse::Accepted().json(json!({"messageId": message, "status": "queued"})))
+    let queued = test_send::queue(
+        &state.store,
+        caller.workspace_id,
+        &id,
+        to,
+        state.config.base_url(),
+    )
+    .await;
+    match queued {
+        Ok(message) => {
+            Ok(HttpResponse::Accepted().json(json!({"messageId": message, "status": "queued"})))
+        }
+        Err(TestSendError::NotFound) => Err(ApiError::not_found("Template not found")),
+        Err(e @ TestSendError::Render(_)) => Err(ApiError::bad_request(e.to_string())),
+        Err(TestSendError::Store(e)) => Err(e.into()),
+    }
 }

@@ -1,58 +1,66 @@
 //! Templates: subject, HTML and text in Handlebars syntax, rendered in a sandbox.
 //!
-//! The registry has no file or directory sources, no script helper and no partials, so a
-//! template can only read the context it is given. HTML is escaped by default; subjects
-//! and text parts are rendered without HTML escaping. A missing variable renders empty.
+//! The registry has no file or directory sources, no script helper, no partials and no
+//! `log`, so a template can only read the context it is given; [`sandbox`] bounds what a
+//! render may cost. HTML is escaped by default; subjects and text parts are rendered
+//! without HTML escaping. A missing variable renders empty.
 
 pub mod api;
 pub mod pages;
+pub mod sandbox;
 pub mod store;
+pub mod test_send;
 
-use std::sync::OnceLock;
-
-use handlebars::{Handlebars, Template};
 use serde_json::{Map, Value, json};
 
 use crate::contacts::Contact;
 
-fn html_engine() -> &'static Handlebars<'static> {
-    static ENGINE: OnceLock<Handlebars<'static>> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut hb = Handlebars::new();
-        hb.set_strict_mode(false);
-        hb
-    })
-}
-
-fn plain_engine() -> &'static Handlebars<'static> {
-    static ENGINE: OnceLock<Handlebars<'static>> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut hb = Handlebars::new();
-        hb.set_strict_mode(false);
-        hb.register_escape_fn(handlebars::no_escape);
-        hb
-    })
-}
-
-/// Checks that a template compiles; the error names the part and the position.
+/// Checks that a template is within the sandbox's limits; the error names the part.
 pub fn check(source: &str, what: &str) -> Result<(), String> {
-    Template::compile(source)
+    sandbox::check(source)
         .map(|_| ())
         .map_err(|e| format!("{what} does not compile: {e}"))
 }
 
 /// Renders HTML (values escaped).
 pub fn render_html(source: &str, context: &Value) -> Result<String, String> {
-    html_engine()
-        .render_template(source, context)
-        .map_err(|e| e.to_string())
+    sandbox::render_source(source, context, true)
 }
 
 /// Renders a subject or a text part (values not escaped).
 pub fn render_plain(source: &str, context: &Value) -> Result<String, String> {
-    plain_engine()
-        .render_template(source, context)
-        .map_err(|e| e.to_string())
+    sandbox::render_source(source, context, false)
+}
+
+/// A sample contact for previews when none is given.
+pub fn sample_contact() -> Contact {
+    Contact {
+        id: 0,
+        uid: "preview".into(),
+        email: Some("ada@example.com".into()),
+        external_id: None,
+        phone: None,
+        first_name: Some("Ada".into()),
+        last_name: Some("Lovelace".into()),
+        name: None,
+        properties: Map::new(),
+        tags: vec![],
+        subscribed: true,
+        created_at: crate::store::now_ms(),
+        updated_at: crate::store::now_ms(),
+    }
+}
+
+/// Renders a template's parts for the sample contact, as a preview would: saving refuses
+/// a template that is over the sandbox's limits even for that small context.
+pub fn trial_render(template: &store::Template) -> Result<(), String> {
+    let data = context(
+        &sample_contact(),
+        &Map::new(),
+        &Map::new(),
+        "https://example.invalid/u",
+    );
+    render_email(template, &data).map(|_| ())
 }
 
 /// A rendered email.

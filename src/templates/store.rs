@@ -43,7 +43,24 @@ pub struct TemplateInput {
     pub text: Option<String>,
 }
 
-/// Checks names, sizes and that every part compiles.
+impl TemplateInput {
+    /// The input as an unsaved template, for previews and trial renders.
+    pub fn draft(&self) -> Template {
+        Template {
+            id: 0,
+            uid: String::new(),
+            name: self.name.clone(),
+            subject: self.subject.clone(),
+            html: self.html.clone(),
+            text: self.text.clone(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+}
+
+/// Checks names, sizes, that every part is within the sandbox's limits, and that it
+/// renders for the sample contact.
 pub fn validate(input: &TemplateInput) -> Result<(), String> {
     if input.name.trim().is_empty() || input.name.chars().count() > 200 {
         return Err("name must be 1 to 200 characters".into());
@@ -59,7 +76,7 @@ pub fn validate(input: &TemplateInput) -> Result<(), String> {
     if let Some(text) = &input.text {
         super::check(text, "text")?;
     }
-    Ok(())
+    super::trial_render(&input.draft())
 }
 
 const COLUMNS: &str = "id, uid, name, subject, html, text, created_at, updated_at";
@@ -93,6 +110,20 @@ pub fn get(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Option<Templ
             "SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 AND uid = ?2"
         ))?
         .query_row(params![ws, uid], from_row)
+        .optional()?)
+}
+
+/// One template of the workspace by row id (messages waiting to be rendered keep it).
+pub fn get_by_row(
+    conn: &Connection,
+    ws: WorkspaceId,
+    id: i64,
+) -> Result<Option<Template>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM templates WHERE workspace_id = ?1 AND id = ?2"
+        ))?
+        .query_row(params![ws, id], from_row)
         .optional()?)
 }
 

@@ -11,7 +11,7 @@ use super::{csrf_input, redirect};
 use crate::app::AppState;
 use crate::auth::extract::SignedIn;
 use crate::store::StoreError;
-use crate::templates::api::sample_contact;
+use crate::templates::sample_contact;
 use crate::templates::store::{self, Template, TemplateInput};
 use crate::templates::{RenderedEmail, context, render_email};
 use crate::ui::layout::render_with_status;
@@ -49,16 +49,7 @@ impl TemplateForm {
 
 /// Renders the parts for the sample contact, as a test send would.
 fn preview(state: &AppState, input: &TemplateInput) -> Result<RenderedEmail, String> {
-    let template = Template {
-        id: 0,
-        uid: String::new(),
-        name: input.name.clone(),
-        subject: input.subject.clone(),
-        html: input.html.clone(),
-        text: input.text.clone(),
-        created_at: 0,
-        updated_at: 0,
-    };
+    let template = input.draft();
     let data = context(
         &sample_contact(),
         &Map::new(),

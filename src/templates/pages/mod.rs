@@ -9,15 +9,13 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
-use serde_json::Map;
 
 use super::store::{self, Template};
+use super::test_send::{self, TestSendError};
 use crate::app::AppState;
 use crate::auth::csrf;
 use crate::auth::extract::SignedIn;
-use crate::delivery::messages::{self, NewMessage};
-use crate::jobs::{self, JobKind};
-use crate::store::{StoreError, now_ms};
+use crate::store::StoreError;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Routes of this module; fixed paths come before `/templates/{id}`.
@@ -103,65 +101,26 @@ async fn send_test(
     form: web::Form<TestForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
+    user.require_manager()?;
     let uid = id.into_inner();
     let back = format!("/templates/{uid}");
     let to = match crate::contacts::normalize_email(&form.to) {
         Ok(to) => to,
         Err(e) => return Ok(redirect(&back, Flash::error(e.to_string()))),
     };
-    let ws = user.0.workspace.id;
-    let base = state.config.base_url();
-    let address = to.clone();
-    let queued = state
-        .store
-        .write(
-            move |conn| -> Result<Option<Result<String, String>>, PageError> {
-                let Some(t) = store::get(conn, ws, &uid)? else {
-                    return Ok(None);
-                };
-                let mut contact = super::api::sample_contact();
-                contact.email = Some(address.clone());
-                let context = super::context(
-                    &contact,
-                    &Map::new(),
-                    &Map::new(),
-                    &format!("{base}/unsubscribe/preview"),
-                );
-                let rendered = match super::render_email(&t, &context) {
-                    Ok(r) => r,
-                    Err(e) => return Ok(Some(Err(e))),
-                };
-                let new = NewMessage {
-                    contact_id: None,
-                    enrollment_id: None,
-                    position: None,
-                    kind: "test",
-                    to: &address,
-                    email: &rendered,
-                };
-                let id = messages::create(conn, ws, &new)?
-                    .ok_or_else(|| StoreError::Commit("message not created".into()))?;
-                jobs::enqueue(
-                    conn,
-                    Some(ws),
-                    &JobKind::SendMessage { message_id: id },
-                    now_ms(),
-                    jobs::max_attempts(),
-                )?;
-                let uid: String = conn
-                    .query_row("SELECT uid FROM messages WHERE id = ?1", [id], |r| r.get(0))
-                    .map_err(StoreError::from)?;
-                Ok(Some(Ok(uid)))
-            },
-        )
-        .await?;
+    let queued = test_send::queue(
+        &state.store,
+        user.0.workspace.id,
+        &uid,
+        to.clone(),
+        state.config.base_url(),
+    )
+    .await;
     match queued {
-        None => Err(PageError::NotFound),
-        Some(Err(problem)) => Ok(redirect(
-            &back,
-            Flash::error(format!("The template does not render: {problem}")),
-        )),
-        Some(Ok(message)) => Ok(redirect(
+        Err(TestSendError::NotFound) => Err(PageError::NotFound),
+        Err(e @ TestSendError::Render(_)) => Ok(redirect(&back, Flash::error(e.to_string()))),
+        Err(TestSendError::Store(e)) => Err(e.into()),
+        Ok(message) => Ok(redirect(
             &format!("{back}?sent={message}"),
             Flash::success(format!(
                 "Test message to {to} queued; see it in the Outbox."

@@ -1,0 +1,73 @@
+//! "Send a test": one path for the API and the editor page. The template is rendered on
+//! the blocking pool, never inside the writer's transaction, so a heavy template cannot
+//! hold up other writes; only the finished message is written.
+
+use serde_json::Map;
+
+use super::store;
+use crate::auth::accounts::WorkspaceId;
+use crate::delivery::messages::{self, Content, NewMessage};
+use crate::jobs::{self, JobKind};
+use crate::store::{Store, StoreError, now_ms};
+
+/// Why a test mail was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum TestSendError {
+    #[error("Template not found")]
+    NotFound,
+    #[error("The template does not render: {0}")]
+    Render(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Renders template `uid` for the sample contact at `to` and queues it; returns the
+/// message's public id.
+pub async fn queue(
+    store: &Store,
+    ws: WorkspaceId,
+    uid: &str,
+    to: String,
+    base_url: String,
+) -> Result<String, TestSendError> {
+    let template = store
+        .read(|conn| store::get(conn, ws, uid))?
+        .ok_or(TestSendError::NotFound)?;
+    let address = to.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let mut contact = super::sample_contact();
+        contact.email = Some(address);
+        let context = super::context(
+            &contact,
+            &Map::new(),
+            &Map::new(),
+            &format!("{base_url}/unsubscribe/preview"),
+        );
+        super::render_email(&template, &context)
+    })
+    .await
+    .map_err(|_| TestSendError::Render("rendering was interrupted".into()))?
+    .map_err(TestSendError::Render)?;
+    store
+        .write(move |conn| -> Result<String, TestSendError> {
+            let new = NewMessage {
+                contact_id: None,
+                enrollment_id: None,
+                position: None,
+                kind: "test",
+                to: &to,
+                content: Content::Rendered(&rendered),
+            };
+            let id = messages::create(conn, ws, &new)?
+                .ok_or_else(|| StoreError::Commit("message not created".into()))?;
+            jobs::enqueue(
+                conn,
+                Some(ws),
+                &JobKind::SendMessage { message_id: id },
+                now_ms(),
+                jobs::max_attempts(),
+            )?;
+            Ok(messages::uid_of(conn, id)?)
+        })
+        .await
+}
