@@ -13,6 +13,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
 use crate::http::ratelimit::RateLimiter;
+use crate::http::routes::{Access, RouteSpec, RouteTable, Routes};
 use crate::http::{ApiError, idempotency, limits, metrics};
 use crate::jobs::scheduler::{self, Wakeup};
 use crate::jobs::{self, ClaimedJob, JobKind};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub mailer: crate::delivery::mailer::Mailer,
     /// Signs unsubscribe links.
     pub link_secret: Vec<u8>,
+    /// Every route with who may call it; the guard applies it.
+    pub routes: RouteTable,
 }
 
 impl AppState {
@@ -59,35 +62,51 @@ impl AppState {
             wakeup: Wakeup,
             mailer,
             link_secret,
+            routes: RouteTable::new(route_specs()),
         }
     }
+}
+
+/// Declares every route, in the order the router tries them: each pattern with a
+/// variable costs a regex match, so the ingest endpoints, the busiest by far, come first.
+fn declare(r: &mut Routes<'_>) {
+    crate::events::api::routes(r);
+    crate::events::v1::routes(r);
+    crate::events::sources::routes(r);
+    r.get(
+        "/assets/{path:.*}",
+        Access::Public,
+        crate::ui::assets::serve,
+    );
+    crate::ops::routes(r);
+    crate::auth::pages::routes(r);
+    crate::workspaces::routes(r);
+    crate::settings::routes(r);
+    crate::contacts::api::routes(r);
+    crate::contacts::pages::routes(r);
+    crate::events::pages::routes(r);
+    crate::templates::api::routes(r);
+    crate::templates::pages::routes(r);
+    crate::automations::api::routes(r);
+    crate::automations::pages::routes(r);
+    crate::delivery::pages::routes(r);
+    crate::delivery::unsubscribe::routes(r);
+}
+
+/// The route table, as declared.
+pub fn route_specs() -> Vec<RouteSpec> {
+    let mut r = Routes::recording();
+    declare(&mut r);
+    r.into_specs()
 }
 
 /// Registers every route and the request-body limits.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.app_data(limits::json_config(max_body))
         .app_data(limits::form_config(max_body))
-        .app_data(limits::payload_config(max_body))
-        // The router tries routes in this order, and each pattern with a variable costs
-        // a regex match: the ingest endpoints, the busiest by far, come first.
-        .configure(crate::events::api::routes)
-        .configure(crate::events::v1::routes)
-        .configure(crate::events::sources::routes)
-        .route("/assets/{path:.*}", web::get().to(crate::ui::assets::serve))
-        .configure(crate::ops::routes)
-        .configure(crate::auth::pages::routes)
-        .configure(crate::workspaces::routes)
-        .configure(crate::settings::routes)
-        .configure(crate::contacts::api::routes)
-        .configure(crate::contacts::pages::routes)
-        .configure(crate::events::pages::routes)
-        .configure(crate::templates::api::routes)
-        .configure(crate::templates::pages::routes)
-        .configure(crate::automations::api::routes)
-        .configure(crate::automations::pages::routes)
-        .configure(crate::delivery::pages::routes)
-        .configure(crate::delivery::unsubscribe::routes)
-        .default_service(web::to(not_found));
+        .app_data(limits::payload_config(max_body));
+    declare(&mut Routes::registering(cfg));
+    cfg.default_service(web::to(not_found));
 }
 
 /// Unknown routes: JSON under `/api`, a friendly page elsewhere.
@@ -216,6 +235,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         App::new()
             .app_data(app_state.clone())
             .wrap(ErrorHandlers::new().default_handler(framework_errors))
+            .wrap(from_fn(crate::auth::guard::enforce))
             .wrap(from_fn(metrics::record))
             .configure(|cfg| configure(cfg, max_body))
     })

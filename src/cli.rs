@@ -64,6 +64,8 @@ pub enum Command {
         /// Where to write the copy; must not exist.
         file: PathBuf,
     },
+    /// Print the route table (method, path, who may call it) as JSON lines.
+    Routes,
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,6 +128,15 @@ pub fn run() -> anyhow::Result<()> {
         Ok(config) => config,
         Err(e) => return config_failure(e),
     };
+    if let Some(Command::Routes) = &cli.command {
+        let lines: String = crate::app::route_specs()
+            .iter()
+            .map(|spec| format!("{}\n", spec.to_json()))
+            .collect();
+        // A closed pipe (`| head`) is not an error worth a panic.
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), lines.as_bytes());
+        return Ok(());
+    }
     if let Some(Command::Config {
         command: ConfigCommand::Check,
     }) = &cli.command
@@ -138,7 +149,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { .. } => actix_web::rt::System::new().block_on(crate::app::serve(config)),
         Command::Migrate => migrate(&config),
-        Command::Config { .. } => unreachable!("handled above"),
+        Command::Config { .. } | Command::Routes => unreachable!("handled above"),
         Command::User {
             command:
                 UserCommand::Add {

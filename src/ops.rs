@@ -1,14 +1,15 @@
 //! Operations endpoints: health for load balancers, metrics for Prometheus.
 
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/healthz", Access::Public, healthz)
+        .get("/metrics", Access::Public, metrics);
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {

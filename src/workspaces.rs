@@ -1,5 +1,7 @@
 //! The current workspace: dashboard, switcher and `GET /api/workspace`.
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
@@ -14,11 +16,11 @@ use crate::http::ApiError;
 use crate::ui::{PageError, render};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(dashboard))
-        .route("/workspaces/switch", web::post().to(switch))
-        .route("/api/workspace", web::get().to(current))
-        .route("/api/workspace", web::patch().to(rename));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/", Access::Page(Need::Read), dashboard)
+        .post("/workspaces/switch", Access::Page(Need::Read), switch)
+        .get("/api/workspace", Access::Api(Need::Read), current)
+        .patch("/api/workspace", Access::Api(Need::Manage), rename);
 }
 
 async fn current(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {

@@ -309,8 +309,10 @@ fn a_signed_in_member_reads_through_the_api_but_only_managers_change_things() {
         .unwrap();
     assert_eq!(none["total"], 0, "nothing was written by the refused calls");
 
+    let token = support::page_csrf(&herald, &owner, "/settings");
     let created = owner
         .post(herald.url("/api/contacts"))
+        .header("X-CSRF-Token", &token)
         .json(&json!({"email": "c@example.com"}))
         .send()
         .unwrap();

@@ -4,7 +4,7 @@ use std::future::{Ready, ready};
 use std::time::Instant;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::accounts::WorkspaceId;
 use super::sessions::{self, Session};
@@ -58,16 +58,13 @@ impl SignedIn {
             ))
         }
     }
+}
 
-    /// Refuses users who may not manage the workspace.
-    pub fn require_manager(&self) -> Result<(), PageError> {
-        if self.0.role.can_manage() {
-            Ok(())
-        } else {
-            Err(PageError::Forbidden(
-                "Only owners and admins can do this.".into(),
-            ))
-        }
+/// Where the login page should send a browser back to: this request's path and query.
+pub fn return_path(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{q}", req.path()),
     }
 }
 
@@ -75,14 +72,14 @@ impl FromRequest for SignedIn {
     type Error = PageError;
     type Future = Ready<Result<Self, PageError>>;
 
+    /// The session the guard admitted; pages never look it up (or check roles) again.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let next = match req.query_string() {
-            "" => req.path().to_string(),
-            q => format!("{}?{q}", req.path()),
-        };
+        if let Some(signed_in) = req.extensions().get::<SignedIn>() {
+            return ready(Ok(SignedIn(signed_in.0.clone())));
+        }
         ready(match session_of(state(req), req) {
             Ok(Some(session)) => Ok(SignedIn(session)),
-            Ok(None) => Err(PageError::LoginRequired(next)),
+            Ok(None) => Err(PageError::LoginRequired(return_path(req))),
             Err(e) => Err(e.into()),
         })
     }
@@ -98,19 +95,8 @@ pub struct ApiCaller {
     pub user_id: Option<i64>,
     /// The signed-in user's role; `None` for an API key, which acts for the workspace.
     pub role: Option<super::Role>,
-}
-
-impl ApiCaller {
-    /// Refuses a signed-in member what the UI keeps for owners and admins (changing
-    /// contacts, fields, sources, automations, templates); API keys pass.
-    pub fn require_manager(&self) -> Result<(), ApiError> {
-        match self.role {
-            Some(role) if !role.can_manage() => {
-                Err(ApiError::forbidden("Only owners and admins can do this"))
-            }
-            _ => Ok(()),
-        }
-    }
+    /// The session's CSRF token when the caller came by cookie (never for a key).
+    pub csrf_token: Option<String>,
 }
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
@@ -146,7 +132,8 @@ fn live_key(
     Ok(found)
 }
 
-fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
+/// Identifies the API caller: a presented key first, else the session cookie.
+pub fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
     let state = state(req);
     let caller = if let Some(key) = presented_key(req) {
         let found = live_key(state, &key)?;
@@ -160,6 +147,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
             key_id: Some(key_id),
             user_id: None,
             role: None,
+            csrf_token: None,
         }
     } else if let Some(session) = session_of(state, req)? {
         ApiCaller {
@@ -168,6 +156,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
             key_id: None,
             user_id: Some(session.user_id),
             role: Some(session.role),
+            csrf_token: Some(session.csrf_token),
         }
     } else {
         return Err(ApiError::unauthorized(
@@ -206,7 +195,11 @@ impl FromRequest for ApiCaller {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
+    /// The caller the guard admitted, without a second lookup.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(caller) = req.extensions().get::<ApiCaller>() {
+            return ready(Ok(caller.clone()));
+        }
         ready(authenticate(req))
     }
 }

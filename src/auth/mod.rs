@@ -4,9 +4,11 @@ pub mod accounts;
 pub mod api_keys;
 pub mod csrf;
 pub mod extract;
+pub mod guard;
 pub mod key_cache;
 pub mod pages;
 pub mod passwords;
+pub mod policy;
 pub mod secrets;
 pub mod sessions;
 pub mod setup;
@@ -46,9 +48,10 @@ pub enum Role {
 }
 
 impl Role {
-    /// Owners and admins manage keys and members.
+    /// Whether this role may change the workspace (the policy's answer, for pages that
+    /// hide buttons a person cannot use).
     pub fn can_manage(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
+        policy::permits(policy::Caller::Person(self), policy::Need::Manage)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -1,6 +1,7 @@
 //! Sign-in, sign-out and first-run setup pages.
 
 use crate::auth::csrf::CsrfForm;
+use crate::http::routes::{Access, Routes};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,12 +19,12 @@ use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login", web::get().to(login_page))
-        .route("/login", web::post().to(login))
-        .route("/logout", web::post().to(logout))
-        .route("/setup/{token}", web::get().to(setup_page))
-        .route("/setup/{token}", web::post().to(setup_submit));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/login", Access::Public, login_page)
+        .post("/login", Access::Public, login)
+        .post("/logout", Access::Public, logout)
+        .get("/setup/{token}", Access::Token, setup_page)
+        .post("/setup/{token}", Access::Token, setup_submit);
 }
 
 /// The session cookie for a new sign-in.

@@ -1,5 +1,7 @@
 //! JSON API for automations: CRUD, pause / resume, enrollments.
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -15,17 +17,26 @@ use crate::jobs::{self, JobKind};
 use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/automations", web::get().to(list))
-        .route("/api/automations", web::post().to(create))
-        .route("/api/automations/{id}", web::get().to(get))
-        .route("/api/automations/{id}", web::put().to(update))
-        .route("/api/automations/{id}", web::delete().to(delete))
-        .route("/api/automations/{id}/pause", web::post().to(pause))
-        .route("/api/automations/{id}/resume", web::post().to(resume))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/api/automations", Access::Api(Need::Read), list)
+        .post("/api/automations", Access::Api(Need::Manage), create)
+        .get("/api/automations/{id}", Access::Api(Need::Read), get)
+        .put("/api/automations/{id}", Access::Api(Need::Manage), update)
+        .delete("/api/automations/{id}", Access::Api(Need::Manage), delete)
+        .post(
+            "/api/automations/{id}/pause",
+            Access::Api(Need::Manage),
+            pause,
+        )
+        .post(
+            "/api/automations/{id}/resume",
+            Access::Api(Need::Manage),
+            resume,
+        )
+        .get(
             "/api/automations/{id}/enrollments",
-            web::get().to(enrollments),
+            Access::Api(Need::Read),
+            enrollments,
         );
 }
 
@@ -69,7 +80,6 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = Value::Object(object_body(&req, &body)?);
     let ws = caller.workspace_id;
     let created = state
@@ -108,7 +118,6 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = Value::Object(object_body(&req, &body)?);
     let ws = caller.workspace_id;
     let uid = id.into_inner();
@@ -130,7 +139,6 @@ async fn delete(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let gone = state
@@ -193,7 +201,6 @@ async fn pause(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     set_status(state, caller, id.into_inner(), Status::Paused).await
 }
 
@@ -202,7 +209,6 @@ async fn resume(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     set_status(state, caller, id.into_inner(), Status::Active).await
 }
 

@@ -1,5 +1,7 @@
 //! JSON API for contacts and custom fields.
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -16,27 +18,38 @@ use crate::http::ApiError;
 use crate::http::json::{object_body, only_fields};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/contacts", web::get().to(list))
-        .route("/api/contacts", web::post().to(create))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/api/contacts", Access::Api(Need::Read), list)
+        .post("/api/contacts", Access::Api(Need::Manage), create)
+        .get(
             "/api/contacts/export",
-            web::get().to(super::export::csv_api),
+            Access::Api(Need::Read),
+            super::export::csv_api,
         )
-        .route(
+        .post(
             "/api/contacts/import",
-            web::post().to(super::import::upload_api),
+            Access::Api(Need::Manage),
+            super::import::upload_api,
         )
-        .route(
+        .get(
             "/api/contacts/imports/{id}",
-            web::get().to(super::import::status_api),
+            Access::Api(Need::Read),
+            super::import::status_api,
         )
-        .route("/api/contacts/{id}", web::get().to(get))
-        .route("/api/contacts/{id}", web::put().to(update))
-        .route("/api/contacts/{id}", web::delete().to(delete))
-        .route("/api/contact-fields", web::get().to(list_fields))
-        .route("/api/contact-fields", web::post().to(declare_field))
-        .route("/api/contact-fields/{key}", web::delete().to(remove_field));
+        .get("/api/contacts/{id}", Access::Api(Need::Read), get)
+        .put("/api/contacts/{id}", Access::Api(Need::Manage), update)
+        .delete("/api/contacts/{id}", Access::Api(Need::Manage), delete)
+        .get("/api/contact-fields", Access::Api(Need::Read), list_fields)
+        .post(
+            "/api/contact-fields",
+            Access::Api(Need::Manage),
+            declare_field,
+        )
+        .delete(
+            "/api/contact-fields/{key}",
+            Access::Api(Need::Manage),
+            remove_field,
+        );
 }
 
 fn text(value: &Value, key: &str, max: usize) -> Result<Option<String>, ContactError> {
@@ -235,7 +248,6 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, CONTACT_FIELDS, "contact")?;
     let declared = declared(&state, &caller)?;
@@ -277,7 +289,6 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, CONTACT_FIELDS, "contact")?;
     let declared = declared(&state, &caller)?;
@@ -306,7 +317,6 @@ async fn delete(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let erased = state
@@ -330,7 +340,6 @@ async fn declare_field(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, &["key", "label", "type"], "contact field")?;
     let key = body
@@ -361,7 +370,6 @@ async fn remove_field(
     caller: ApiCaller,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let ws = caller.workspace_id;
     let key = key.into_inner();
     state

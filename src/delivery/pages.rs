@@ -1,5 +1,7 @@
 //! The Outbox page: every message with its real status (failed is never shown as sent).
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
@@ -10,9 +12,12 @@ use crate::auth::extract::SignedIn;
 use crate::ui::{PageError, format_time, render};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/outbox", web::get().to(outbox))
-        .route("/outbox/{id}", web::get().to(message));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/outbox", Access::Page(Need::Read), outbox).get(
+        "/outbox/{id}",
+        Access::Page(Need::Read),
+        message,
+    );
 }
 
 #[derive(Deserialize)]

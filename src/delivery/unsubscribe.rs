@@ -1,6 +1,7 @@
 //! One-click unsubscribe (RFC 8058): a signed link per contact; a POST unsubscribes at
 //! once without a login, a GET shows a confirmation page with the same button.
 
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use hmac::{Hmac, Mac};
 use maud::html;
@@ -16,9 +17,9 @@ use crate::store::{StoreError, now_ms};
 use crate::ui::{PageError, render};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/unsubscribe/{token}", web::get().to(confirm_page))
-        .route("/unsubscribe/{token}", web::post().to(unsubscribe));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/unsubscribe/{token}", Access::Token, confirm_page)
+        .post("/unsubscribe/{token}", Access::Token, unsubscribe);
 }
 
 /// Loads the installation's signing secret, creating it on first start.

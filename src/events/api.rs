@@ -1,5 +1,7 @@
 //! Sendra-shaped event API: `POST /api/events/send`, the event log and event patterns.
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -15,14 +17,23 @@ use crate::http::idempotency::{self, IdempotencyKey};
 use crate::http::json::{object_body, only_fields};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/events/send", web::post().to(send))
-        .route("/api/events", web::get().to(list))
-        .route("/api/event-patterns", web::get().to(list_patterns))
-        .route("/api/event-patterns", web::post().to(declare_pattern))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.post("/api/events/send", Access::Api(Need::Send), send)
+        .get("/api/events", Access::Api(Need::Read), list)
+        .get(
+            "/api/event-patterns",
+            Access::Api(Need::Read),
+            list_patterns,
+        )
+        .post(
+            "/api/event-patterns",
+            Access::Api(Need::Manage),
+            declare_pattern,
+        )
+        .delete(
             "/api/event-patterns/{name}",
-            web::delete().to(remove_pattern),
+            Access::Api(Need::Manage),
+            remove_pattern,
         );
 }
 

@@ -2,6 +2,8 @@
 //! "Declare them", and the tab bar shared with event sources.
 
 use crate::auth::csrf::CsrfForm;
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -16,14 +18,19 @@ use crate::store::StoreError;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(log_page))
-        .route("/events/declare", web::post().to(declare_undeclared))
-        .route("/events/patterns", web::get().to(patterns_page))
-        .route("/events/patterns", web::post().to(add_pattern))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/events", Access::Page(Need::Read), log_page)
+        .post(
+            "/events/declare",
+            Access::Page(Need::Manage),
+            declare_undeclared,
+        )
+        .get("/events/patterns", Access::Page(Need::Read), patterns_page)
+        .post("/events/patterns", Access::Page(Need::Manage), add_pattern)
+        .post(
             "/events/patterns/{name}/delete",
-            web::post().to(delete_pattern),
+            Access::Page(Need::Manage),
+            delete_pattern,
         );
 }
 

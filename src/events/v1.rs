@@ -2,6 +2,8 @@
 //! answers 201 at once; the trigger row is the durable queue entry, ingested by a background
 //! loop now or at `trigger_at` in one transaction that also completes it. Triggers track it.
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -24,20 +26,23 @@ use crate::store::batch::{ItemError, run_isolated};
 use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/events/send", web::post().to(send))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.post("/api/v1/events/send", Access::Api(Need::Send), send)
+        .post(
             "/api/v1/events/trigger",
-            web::post().to(super::v1_sync::trigger_now),
+            Access::Api(Need::Send),
+            super::v1_sync::trigger_now,
         )
-        .route(
+        .post(
             "/api/v1/workflows/trigger",
-            web::post().to(super::v1_sync::start_workflow),
+            Access::Api(Need::Manage),
+            super::v1_sync::start_workflow,
         )
-        .route("/api/v1/triggers/{id}", web::get().to(trigger))
-        .route(
+        .get("/api/v1/triggers/{id}", Access::Api(Need::Read), trigger)
+        .get(
             "/api/v1/triggers/{id}/workflow",
-            web::get().to(trigger_workflows),
+            Access::Api(Need::Read),
+            trigger_workflows,
         );
 }
 

@@ -6,5 +6,6 @@ pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod ratelimit;
+pub mod routes;
 
 pub use error::ApiError;

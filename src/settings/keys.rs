@@ -90,7 +90,6 @@ pub async fn create(
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let ws = user.0.workspace.id;
     let name = form.into_inner().name;
     let key = state
@@ -117,7 +116,6 @@ pub async fn revoke(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let ws = user.0.workspace.id;
     let id = id.into_inner().to_string();
     let revoked = state

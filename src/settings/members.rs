@@ -79,7 +79,6 @@ pub async fn add(
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let form = form.into_inner();
     let role: Role = match form.role.parse() {
         Ok(role) => role,
@@ -137,7 +136,6 @@ pub async fn remove(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let target = id.into_inner();
     if target == user.0.user_id {
         return Ok(back(Flash::error("You cannot remove yourself.")));

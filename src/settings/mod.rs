@@ -4,28 +4,40 @@ mod account;
 mod keys;
 mod members;
 
-use actix_web::web;
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use maud::{Markup, html};
 
 use crate::auth::csrf;
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/settings", web::get().to(keys::settings_page))
-        .route("/settings/api-keys", web::post().to(keys::create))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/settings", Access::Page(Need::Read), keys::settings_page)
+        .post(
+            "/settings/api-keys",
+            Access::Page(Need::Manage),
+            keys::create,
+        )
+        .post(
             "/settings/api-keys/{id}/revoke",
-            web::post().to(keys::revoke),
+            Access::Page(Need::Manage),
+            keys::revoke,
         )
-        .route("/settings/members", web::post().to(members::add))
-        .route(
+        .post(
+            "/settings/members",
+            Access::Page(Need::Manage),
+            members::add,
+        )
+        .post(
             "/settings/members/{user_id}/remove",
-            web::post().to(members::remove),
+            Access::Page(Need::Manage),
+            members::remove,
         )
-        .route("/account", web::get().to(account::page))
-        .route(
+        .get("/account", Access::Page(Need::Read), account::page)
+        .post(
             "/account/password",
-            web::post().to(account::change_password),
+            Access::Page(Need::Read),
+            account::change_password,
         );
 }
 

@@ -1,5 +1,7 @@
 //! JSON API for templates, with preview and "send test".
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
@@ -12,14 +14,22 @@ use crate::http::ApiError;
 use crate::http::json::{object_body, only_fields, opt_string};
 
 /// Routes of this module.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/templates", web::get().to(list))
-        .route("/api/templates", web::post().to(create))
-        .route("/api/templates/{id}", web::get().to(get))
-        .route("/api/templates/{id}", web::put().to(update))
-        .route("/api/templates/{id}", web::delete().to(delete))
-        .route("/api/templates/{id}/preview", web::post().to(preview))
-        .route("/api/templates/{id}/test", web::post().to(send_test));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/api/templates", Access::Api(Need::Read), list)
+        .post("/api/templates", Access::Api(Need::Manage), create)
+        .get("/api/templates/{id}", Access::Api(Need::Read), get)
+        .put("/api/templates/{id}", Access::Api(Need::Manage), update)
+        .delete("/api/templates/{id}", Access::Api(Need::Manage), delete)
+        .post_query(
+            "/api/templates/{id}/preview",
+            Access::Api(Need::Read),
+            preview,
+        )
+        .post(
+            "/api/templates/{id}/test",
+            Access::Api(Need::Manage),
+            send_test,
+        );
 }
 
 fn input(body: &Map<String, Value>) -> Result<TemplateInput, ApiError> {
@@ -52,7 +62,6 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let t = state
@@ -81,7 +90,6 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
@@ -98,7 +106,6 @@ async fn delete(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     state
@@ -179,7 +186,6 @@ async fn send_test(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     let to =
         crate::contacts::normalize_email(body.get("to").and_then(Value::as_str).unwrap_or(""))?;

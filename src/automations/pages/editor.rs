@@ -217,21 +217,18 @@ async fn submit(
     let mut notice = None;
     let mut status = StatusCode::OK;
     match action {
-        Action::Save => {
-            user.require_manager()?;
-            match save(&state, ws, uid.clone(), &draft).await? {
-                Ok(saved) => {
-                    return Ok(redirect(
-                        &format!("/automations/{saved}"),
-                        Flash::success(format!("Automation {} saved.", draft.def.name.trim())),
-                    ));
-                }
-                Err(message) => {
-                    problem = Some(format!("Not saved: {message}"));
-                    status = StatusCode::UNPROCESSABLE_ENTITY;
-                }
+        Action::Save => match save(&state, ws, uid.clone(), &draft).await? {
+            Ok(saved) => {
+                return Ok(redirect(
+                    &format!("/automations/{saved}"),
+                    Flash::success(format!("Automation {} saved.", draft.def.name.trim())),
+                ));
             }
-        }
+            Err(message) => {
+                problem = Some(format!("Not saved: {message}"));
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+        },
         Action::Check => {
             let value = serde_json::to_value(ops::for_saving(&draft.def)).unwrap_or(Value::Null);
             match state

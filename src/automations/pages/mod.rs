@@ -11,6 +11,8 @@ mod steps;
 mod view;
 
 use crate::auth::csrf::CsrfForm;
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -25,22 +27,44 @@ use crate::auth::extract::SignedIn;
 use crate::ui::{Flash, PageError};
 
 /// Routes of this module; fixed paths come before `/automations/{id}`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/automations", web::get().to(list::page))
-        .route("/automations/new", web::get().to(editor::new_page))
-        .route("/automations/new", web::post().to(editor::submit_new))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/automations", Access::Page(Need::Read), list::page)
+        .get(
+            "/automations/new",
+            Access::Page(Need::Manage),
+            editor::new_page,
+        )
+        .post(
+            "/automations/new",
+            Access::Page(Need::Manage),
+            editor::submit_new,
+        )
+        .get(
             "/automations/contact/{uid}",
-            web::get().to(view::contact_page),
+            Access::Page(Need::Read),
+            view::contact_page,
         )
-        .route("/automations/{id}", web::get().to(view::page))
-        .route("/automations/{id}/edit", web::get().to(editor::edit_page))
-        .route(
+        .get("/automations/{id}", Access::Page(Need::Read), view::page)
+        .get(
             "/automations/{id}/edit",
-            web::post().to(editor::submit_edit),
+            Access::Page(Need::Manage),
+            editor::edit_page,
         )
-        .route("/automations/{id}/status", web::post().to(set_status))
-        .route("/automations/{id}/delete", web::post().to(delete));
+        .post(
+            "/automations/{id}/edit",
+            Access::Page(Need::Manage),
+            editor::submit_edit,
+        )
+        .post(
+            "/automations/{id}/status",
+            Access::Page(Need::Manage),
+            set_status,
+        )
+        .post(
+            "/automations/{id}/delete",
+            Access::Page(Need::Manage),
+            delete,
+        );
 }
 
 fn csrf_input(token: &str) -> Markup {
@@ -118,7 +142,6 @@ async fn set_status(
     form: web::Form<StatusForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let status = match form.status.as_str() {
         "active" => Status::Active,
         "paused" => Status::Paused,
@@ -158,7 +181,6 @@ async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let ws = user.0.workspace.id;
     let uid = id.into_inner();
     let gone = state

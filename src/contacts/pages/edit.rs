@@ -255,7 +255,6 @@ pub async fn delete_page(
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "contacts")?;
-    user.require_manager()?;
     let contact = contact_of(&state, &user, &id)?;
     let body = html! {
         section.card.narrow {
@@ -280,7 +279,6 @@ pub async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let ws = user.0.workspace.id;
     let uid = id.into_inner();
     let erased = state

@@ -90,7 +90,6 @@ pub async fn declare(
     form: web::Form<DeclareForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let DeclareForm {
         key,
         label,
@@ -124,7 +123,6 @@ pub async fn remove(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let ws = user.0.workspace.id;
     let key = key.into_inner();
     let shown = key.clone();

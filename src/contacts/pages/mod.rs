@@ -9,6 +9,8 @@ mod fields;
 mod imports;
 mod list;
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -20,33 +22,68 @@ use crate::contacts::ContactError;
 use crate::ui::{Flash, PageError};
 
 /// Routes of this module; fixed paths come before `/contacts/{id}`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contacts", web::get().to(list::page))
-        .route("/contacts/new", web::get().to(edit::new_page))
-        .route("/contacts/new", web::post().to(edit::create))
-        .route("/contacts/fields", web::get().to(fields::page))
-        .route("/contacts/fields", web::post().to(fields::declare))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/contacts", Access::Page(Need::Read), list::page)
+        .get("/contacts/new", Access::Page(Need::Manage), edit::new_page)
+        .post("/contacts/new", Access::Page(Need::Manage), edit::create)
+        .get("/contacts/fields", Access::Page(Need::Read), fields::page)
+        .post(
+            "/contacts/fields",
+            Access::Page(Need::Manage),
+            fields::declare,
+        )
+        .post(
             "/contacts/fields/{key}/delete",
-            web::post().to(fields::remove),
+            Access::Page(Need::Manage),
+            fields::remove,
         )
-        .route("/contacts/export", web::get().to(export))
-        .route("/contacts/import", web::get().to(imports::upload_page))
-        .route("/contacts/import", web::post().to(imports::upload))
-        .route(
+        .get("/contacts/export", Access::Page(Need::Read), export)
+        .get(
+            "/contacts/import",
+            Access::Page(Need::Manage),
+            imports::upload_page,
+        )
+        .post(
+            "/contacts/import",
+            Access::Page(Need::Manage),
+            imports::upload,
+        )
+        .get(
             "/contacts/import/{uid}",
-            web::get().to(imports::mapping_page),
+            Access::Page(Need::Manage),
+            imports::mapping_page,
         )
-        .route("/contacts/import/{uid}", web::post().to(imports::start))
-        .route(
+        .post(
+            "/contacts/import/{uid}",
+            Access::Page(Need::Manage),
+            imports::start,
+        )
+        .get(
             "/contacts/imports/{id}",
-            web::get().to(imports::progress_page),
+            Access::Page(Need::Read),
+            imports::progress_page,
         )
-        .route("/contacts/{id}", web::get().to(contact::page))
-        .route("/contacts/{id}/edit", web::get().to(edit::edit_page))
-        .route("/contacts/{id}/edit", web::post().to(edit::save))
-        .route("/contacts/{id}/delete", web::get().to(edit::delete_page))
-        .route("/contacts/{id}/delete", web::post().to(edit::delete));
+        .get("/contacts/{id}", Access::Page(Need::Read), contact::page)
+        .get(
+            "/contacts/{id}/edit",
+            Access::Page(Need::Manage),
+            edit::edit_page,
+        )
+        .post(
+            "/contacts/{id}/edit",
+            Access::Page(Need::Manage),
+            edit::save,
+        )
+        .get(
+            "/contacts/{id}/delete",
+            Access::Page(Need::Manage),
+            edit::delete_page,
+        )
+        .post(
+            "/contacts/{id}/delete",
+            Access::Page(Need::Manage),
+            edit::delete,
+        );
 }
 
 /// `GET /contacts/export`: the same CSV as the API, for the signed-in workspace.

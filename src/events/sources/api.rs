@@ -1,6 +1,8 @@
 //! `/api/event-sources`: create, list, read, enable / disable, rotate, delete, and the
 //! deliveries log. Sources of other workspaces are simply not found.
 
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -16,16 +18,21 @@ use crate::http::json::{object_body, only_fields, opt_string};
 use crate::store::StoreError;
 
 /// Routes of the management API.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/event-sources", web::get().to(list))
-        .route("/api/event-sources", web::post().to(create))
-        .route("/api/event-sources/{id}", web::get().to(show))
-        .route("/api/event-sources/{id}", web::patch().to(update))
-        .route("/api/event-sources/{id}", web::delete().to(remove))
-        .route("/api/event-sources/{id}/rotate", web::post().to(rotate))
-        .route(
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/api/event-sources", Access::Api(Need::Read), list)
+        .post("/api/event-sources", Access::Api(Need::Manage), create)
+        .get("/api/event-sources/{id}", Access::Api(Need::Read), show)
+        .patch("/api/event-sources/{id}", Access::Api(Need::Manage), update)
+        .delete("/api/event-sources/{id}", Access::Api(Need::Manage), remove)
+        .post(
+            "/api/event-sources/{id}/rotate",
+            Access::Api(Need::Manage),
+            rotate,
+        )
+        .get(
             "/api/event-sources/{id}/deliveries",
-            web::get().to(deliveries),
+            Access::Api(Need::Read),
+            deliveries,
         );
 }
 
@@ -105,7 +112,6 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let spec = spec_from(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let (source, token) = state
@@ -155,7 +161,6 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let body = object_body(&req, &body)?;
     only_fields(&body, &["enabled", "name"], "event source update")?;
     let enabled = match body.get("enabled") {
@@ -192,7 +197,6 @@ async fn rotate(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let lookup = uid.clone();
@@ -211,7 +215,6 @@ async fn remove(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_manager()?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
     let removed = state

@@ -2,6 +2,7 @@
 //! check it; `POST` maps any JSON to a Sendra-shaped event and ingests it exactly as
 //! `POST /api/events/send` would. Every POST leaves a delivery row with its outcome.
 
+use crate::http::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -26,10 +27,10 @@ const MAX_TOKEN_LEN: usize = 128;
 const MAX_RECORDED_NAME: usize = 200;
 
 /// Routes of the public hook.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(r: &mut Routes<'_>) {
     let path = format!("{HOOK_PATH}{{token}}");
-    cfg.route(&path, web::get().to(probe))
-        .route(&path, web::post().to(receive));
+    r.get(&path, Access::Token, probe)
+        .post(&path, Access::Token, receive);
 }
 
 fn disabled() -> ApiError {

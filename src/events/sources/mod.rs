@@ -18,7 +18,7 @@ pub mod spec;
 pub mod store;
 mod views;
 
-use actix_web::web;
+use crate::http::routes::Routes;
 
 pub use spec::{EventNameRule, Scheme, SourceSpec, SpecInput};
 
@@ -26,10 +26,10 @@ pub use spec::{EventNameRule, Scheme, SourceSpec, SpecInput};
 pub const HOOK_PATH: &str = "/hooks/events/";
 
 /// Routes of this module: the public hook, the JSON API and the pages.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    hook::routes(cfg);
-    api::routes(cfg);
-    pages::routes(cfg);
+pub fn routes(r: &mut Routes<'_>) {
+    hook::routes(r);
+    api::routes(r);
+    pages::routes(r);
 }
 
 /// The full URL of a source, shown only when its token is new.

@@ -275,7 +275,6 @@ async fn submit(
     let problem = if form.op == "preview" {
         None
     } else {
-        user.require_manager()?;
         store::validate(&input).err()
     };
     if form.op == "preview" || problem.is_some() {

@@ -5,6 +5,8 @@
 mod form;
 
 use crate::auth::csrf::CsrfForm;
+use crate::auth::policy::Need;
+use crate::http::routes::{Access, Routes};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -19,15 +21,31 @@ use crate::store::StoreError;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Routes of this module; fixed paths come before `/templates/{id}`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/templates", web::get().to(list))
-        .route("/templates/new", web::get().to(form::new_page))
-        .route("/templates/new", web::post().to(form::submit_new))
-        .route("/templates/preview", web::post().to(form::live_preview))
-        .route("/templates/{id}", web::get().to(form::edit_page))
-        .route("/templates/{id}", web::post().to(form::submit_edit))
-        .route("/templates/{id}/test", web::post().to(send_test))
-        .route("/templates/{id}/delete", web::post().to(delete));
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/templates", Access::Page(Need::Read), list)
+        .get("/templates/new", Access::Page(Need::Manage), form::new_page)
+        .post(
+            "/templates/new",
+            Access::Page(Need::Manage),
+            form::submit_new,
+        )
+        .post_query(
+            "/templates/preview",
+            Access::Page(Need::Read),
+            form::live_preview,
+        )
+        .get("/templates/{id}", Access::Page(Need::Read), form::edit_page)
+        .post(
+            "/templates/{id}",
+            Access::Page(Need::Manage),
+            form::submit_edit,
+        )
+        .post(
+            "/templates/{id}/test",
+            Access::Page(Need::Manage),
+            send_test,
+        )
+        .post("/templates/{id}/delete", Access::Page(Need::Manage), delete);
 }
 
 fn csrf_input(token: &str) -> Markup {
@@ -101,7 +119,6 @@ async fn send_test(
     form: web::Form<TestForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let uid = id.into_inner();
     let back = format!("/templates/{uid}");
     let to = match crate::contacts::normalize_email(&form.to) {
@@ -137,7 +154,6 @@ async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    user.require_manager()?;
     let ws = user.0.workspace.id;
     let uid = id.into_inner();
     let target = uid.clone();
