@@ -195,13 +195,29 @@ pub fn set_password_hash(
     Ok(())
 }
 
-/// Adds the user to the workspace, or changes their role if already a member.
+fn owner_count(conn: &Connection, workspace_id: WorkspaceId) -> Result<i64, AuthError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM memberships WHERE workspace_id = ?1 AND role = 'owner'",
+        )?
+        .query_row([workspace_id], |r| r.get(0))?)
+}
+
+/// Adds the user to the workspace, or changes their role if already a member; the last
+/// owner is never demoted.
 pub fn upsert_membership(
     conn: &Connection,
     workspace_id: WorkspaceId,
     user_id: i64,
     role: Role,
 ) -> Result<(), AuthError> {
+    let current = membership_role(conn, workspace_id, user_id)?;
+    if current == Some(Role::Owner) && role != Role::Owner && owner_count(conn, workspace_id)? <= 1
+    {
+        return Err(AuthError::Invalid(
+            "The last owner cannot be demoted: make someone else an owner first.".into(),
+        ));
+    }
     conn.prepare_cached(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
@@ -210,25 +226,59 @@ pub fn upsert_membership(
     Ok(())
 }
 
-/// Removes a member; the last owner cannot be removed.
+/// Refuses what only an owner may do to memberships when `actor` is not one: making an
+/// owner, or changing or removing one.
+fn owner_rule(
+    conn: &Connection,
+    workspace_id: WorkspaceId,
+    actor: Role,
+    user_id: i64,
+    new_role: Option<Role>,
+) -> Result<(), AuthError> {
+    if actor == Role::Owner {
+        return Ok(());
+    }
+    if new_role == Some(Role::Owner) {
+        return Err(AuthError::Invalid(
+            "Only owners can make someone an owner.".into(),
+        ));
+    }
+    if membership_role(conn, workspace_id, user_id)? == Some(Role::Owner) {
+        return Err(AuthError::Invalid(
+            "Only owners can change or remove an owner.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A membership change made by a person with role `actor` (the settings page): the
+/// owner rules first, then [`upsert_membership`].
+pub fn set_membership_as(
+    conn: &Connection,
+    workspace_id: WorkspaceId,
+    actor: Role,
+    user_id: i64,
+    role: Role,
+) -> Result<(), AuthError> {
+    owner_rule(conn, workspace_id, actor, user_id, Some(role))?;
+    upsert_membership(conn, workspace_id, user_id, role)
+}
+
+/// Removes a member on behalf of a person with role `actor`: only owners remove owners,
+/// and the last owner cannot be removed.
 pub fn remove_membership(
     conn: &Connection,
     workspace_id: WorkspaceId,
+    actor: Role,
     user_id: i64,
 ) -> Result<(), AuthError> {
     let role =
         membership_role(conn, workspace_id, user_id)?.ok_or(AuthError::NotFound("member"))?;
-    if role == Role::Owner {
-        let owners: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM memberships WHERE workspace_id = ?1 AND role = 'owner'",
-            [workspace_id],
-            |r| r.get(0),
-        )?;
-        if owners <= 1 {
-            return Err(AuthError::Invalid(
-                "The last owner cannot be removed.".into(),
-            ));
-        }
+    owner_rule(conn, workspace_id, actor, user_id, None)?;
+    if role == Role::Owner && owner_count(conn, workspace_id)? <= 1 {
+        return Err(AuthError::Invalid(
+            "The last owner cannot be removed.".into(),
+        ));
     }
     conn.prepare_cached("DELETE FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")?
         .execute(params![workspace_id, user_id])?;

@@ -47,7 +47,7 @@ pub fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageError> {
                     (csrf_input(&user.0.csrf_token))
                     label { "Email" input type="email" name="email" required; }
                     label { "Role" select name="role" { option value="member" { "member" } option value="admin" { "admin" } @if user.0.role == Role::Owner { option value="owner" { "owner" } } } }
-                    label { "Initial password (new users)" input type="password" name="password" autocomplete="new-password"; }
+                    label { "Initial password (used if they have no account yet)" input type="password" name="password" autocomplete="new-password"; }
                     button type="submit" { "Add member" }
                 }
             }
@@ -72,7 +72,10 @@ pub struct AddForm {
     csrf_token: String,
 }
 
-/// Adds someone to the workspace; a new user gets the given initial password.
+/// Adds someone to the workspace, or changes a member's role. The answer and the work
+/// done are the same whether or not the email already has an account elsewhere, so the
+/// form cannot be used to probe for accounts: an initial password is always required
+/// (and used only if the person has no account yet).
 pub async fn add(
     state: web::Data<AppState>,
     user: SignedIn,
@@ -84,48 +87,39 @@ pub async fn add(
         Ok(role) => role,
         Err(e) => return Ok(back(Flash::error(e))),
     };
-    if role == Role::Owner && user.0.role != Role::Owner {
-        return Err(PageError::Forbidden("Only owners can add owners.".into()));
-    }
     let email = match normalize_email(&form.email) {
         Ok(email) => email,
         Err(e) => return Ok(back(Flash::error(e.to_string()))),
     };
-    let lookup = email.clone();
-    let exists = state
-        .store
-        .read(|conn| accounts::find_user_by_email(conn, &lookup))?
-        .is_some();
-    if let (false, Err(problem)) = (exists, check_password_rules(&form.password)) {
+    if let Err(problem) = check_password_rules(&form.password) {
         return Ok(back(Flash::error(format!(
-            "A new user needs an initial password. {problem}"
+            "An initial password is required (used if the person has no account yet). {problem}"
         ))));
     }
     let password = form.password;
-    let hash = web::block(move || {
-        if exists {
-            String::new()
-        } else {
-            hash_password(&password)
-        }
-    })
-    .await
-    .map_err(|_| PageError::Unavailable("Adding members is unavailable.".into()))?;
+    let hash = web::block(move || hash_password(&password))
+        .await
+        .map_err(|_| PageError::Unavailable("Adding members is unavailable.".into()))?;
     let ws_id = user.0.workspace.id;
+    let actor = user.0.role;
     let added = email.clone();
-    state
+    let result = state
         .store
         .write(move |conn| -> Result<(), AuthError> {
             let user_id = match accounts::find_user_by_email(conn, &added)? {
                 Some(u) => u.id,
                 None => accounts::insert_user(conn, &added, &hash)?.id,
             };
-            accounts::upsert_membership(conn, ws_id, user_id, role)
+            accounts::set_membership_as(conn, ws_id, actor, user_id, role)
         })
-        .await?;
-    Ok(back(Flash::success(format!(
-        "{email} is now a {role} of this workspace."
-    ))))
+        .await;
+    match result {
+        Ok(()) => Ok(back(Flash::success(format!(
+            "{email} is now a {role} of this workspace."
+        )))),
+        Err(AuthError::Invalid(m)) => Ok(back(Flash::error(m))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Removes a member (never the last owner, never yourself).
@@ -141,9 +135,10 @@ pub async fn remove(
         return Ok(back(Flash::error("You cannot remove yourself.")));
     }
     let ws_id = user.0.workspace.id;
+    let actor = user.0.role;
     let result = state
         .store
-        .write(move |conn| accounts::remove_membership(conn, ws_id, target))
+        .write(move |conn| accounts::remove_membership(conn, ws_id, actor, target))
         .await;
     match result {
         Ok(()) => Ok(back(Flash::success("Member removed."))),

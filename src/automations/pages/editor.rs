@@ -211,6 +211,14 @@ async fn submit(
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(fields.get("csrf_token").unwrap_or(""))?;
     let ws = user.0.workspace.id;
+    if let Some(uid) = &uid
+        && state
+            .store
+            .read(|conn| store::get(conn, ws, uid))?
+            .is_none()
+    {
+        return Err(PageError::NotFound);
+    }
     let action = Action::parse(&fields);
     let (mut draft, mut problem) = form::rebuild(&fields, &action);
     ops::apply(&mut draft.def, &action);
