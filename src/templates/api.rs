@@ -174,7 +174,11 @@ async fn preview(
         &object("variables"),
         &format!("{}/unsubscribe/preview", state.config.base_url()),
     );
-    let rendered = super::render_email(&t, &context).map_err(ApiError::bad_request)?;
+    // On the blocking pool: a heavy template never holds an HTTP worker.
+    let rendered = web::block(move || super::render_email(&t, &context))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(ApiError::bad_request)?;
     Ok(HttpResponse::Ok()
         .json(json!({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})))
 }

@@ -47,8 +47,9 @@ impl TemplateForm {
     }
 }
 
-/// Renders the parts for the sample contact, as a test send would.
-fn preview(state: &AppState, input: &TemplateInput) -> Result<RenderedEmail, String> {
+/// Renders the parts for the sample contact, as a test send would, on the blocking pool
+/// so a heavy draft never holds an HTTP worker.
+async fn preview(state: &AppState, input: &TemplateInput) -> Result<RenderedEmail, String> {
     let template = input.draft();
     let data = context(
         &sample_contact(),
@@ -56,7 +57,9 @@ fn preview(state: &AppState, input: &TemplateInput) -> Result<RenderedEmail, Str
         &Map::new(),
         &format!("{}/unsubscribe/preview", state.config.base_url()),
     );
-    render_email(&template, &data)
+    web::block(move || render_email(&template, &data))
+        .await
+        .map_err(|_| "rendering was interrupted".to_string())?
 }
 
 /// What the editor knows about the stored template, if there is one.
@@ -160,7 +163,7 @@ pub(super) async fn new_page(
         html: STARTER_HTML.into(),
         text: None,
     };
-    let rendered = preview(&state, &input);
+    let rendered = preview(&state, &input).await;
     Ok(render(
         &req,
         Some(&nav),
@@ -215,7 +218,7 @@ pub(super) async fn edit_page(
         used_by,
         sent,
     };
-    let rendered = preview(&state, &input);
+    let rendered = preview(&state, &input).await;
     Ok(render(
         &req,
         Some(&nav),
@@ -278,7 +281,7 @@ async fn submit(
         store::validate(&input).err()
     };
     if form.op == "preview" || problem.is_some() {
-        let rendered = preview(&state, &input);
+        let rendered = preview(&state, &input).await;
         let status = if problem.is_some() {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
@@ -316,7 +319,7 @@ pub(super) async fn live_preview(
     form: web::Form<TemplateForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    let body = match preview(&state, &form.input()) {
+    let body = match preview(&state, &form.input()).await {
         Ok(r) => json!({"subject": r.subject, "html": r.html, "text": r.text}),
         Err(e) => json!({"error": e}),
     };
