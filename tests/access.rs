@@ -255,44 +255,10 @@ fn keys_and_members(herald: &Herald) -> (i64, i64) {
     .unwrap()
 }
 
-#[test]
-fn every_route_gives_every_caller_what_the_permission_model_says() {
-    let herald = Herald::start();
-    herald.add_user("owner@acme.example", "Acme", "owner-password-1", "owner");
-    herald.add_user("admin@acme.example", "Acme", "admin-password-1", "admin");
-    herald.add_user("member@acme.example", "Acme", "member-password-1", "member");
-    herald.add_user("owner@other.example", "Other", "other-password-1", "owner");
-    let api = Api::with_key(&herald, herald.create_key("Acme"));
-    let f = fixtures(&herald, &api);
-    let session = |who, email, password| {
-        let client = herald.signed_in(email, password);
-        let csrf = Some(page_csrf(&herald, &client, "/settings"));
-        Caller {
-            who,
-            client,
-            csrf,
-            key: None,
-        }
-    };
-    let first = [
-        Caller {
-            who: Who::Nobody,
-            client: herald.browser(),
-            csrf: None,
-            key: None,
-        },
-        session(Who::Member, "member@acme.example", "member-password-1"),
-        session(
-            Who::OtherWorkspace,
-            "owner@other.example",
-            "other-password-1",
-        ),
-    ];
-    let before = keys_and_members(&herald);
-    let table = routes(&herald);
-    assert!(table.len() > 80, "the table lists every route");
-    // The model itself: members change nothing but their own session and password, and
-    // send events; everything else that changes state takes an owner or admin.
+/// The model itself, stated apart from the table: members change nothing but their own
+/// session and password, and send events; everything else that changes state takes an
+/// owner or admin, and only sign-in and token links change state without credentials.
+fn assert_the_table_follows_the_model(table: &[Route]) {
     let open_to_members = [
         "/api/events/send",
         "/api/v1/events/send",
@@ -316,72 +282,70 @@ fn every_route_gives_every_caller_what_the_permission_model_says() {
             access => assert!(access.ends_with(":manage"), "{what}: only managers may"),
         }
     }
-    let before = keys_and_members(&herald);
-    let table = routes(&herald);
-    assert!(table.len() > 80, "the table lists every route");
-    // The model itself: members change nothing but their own session and password, and
-    // send events; everything else that changes state takes an owner or admin.
-    let open_to_members = [
-        "/api/events/send",
-        "/api/v1/events/send",
-        "/api/v1/events/trigger",
-        "/workspaces/switch",
-        "/account/password",
-    ];
-    for route in table.iter().filter(|r| r.changes_state) {
-        let expected = if route.access == "public" || route.access == "token" {
-            route.access.clone()
-        } else if open_to_members.contains(&route.path.as_str()) {
-            route
-                .access
-                .replace("manage", "send")
-                .replace("read", "send")
-        } else {
-            format!(
-                "{}:manage",
-                &route.access[..route.access.find(':').unwrap()]
-            )
-        };
-        let lenient =
-            open_to_members.contains(&route.path.as_str()) && !route.access.ends_with("manage");
-        assert!(
-            route.access == expected || lenient,
-            "{} {} is {}, the model says {expected}",
-            route.method,
-            route.path,
-            route.access
-        );
-    }
-    let public: Vec<&str> = table
+}
+
+/// Calls every route (but sign-in and sign-out) as each caller and checks the outcome.
+fn walk(herald: &Herald, table: &[Route], f: &HashMap<&'static str, String>, callers: &[Caller]) {
+    for route in table
         .iter()
-        .filter(|r| r.changes_state && (r.access == "public" || r.access == "token"))
-        .map(|r| r.path.as_str())
-        .collect();
-    for path in &public {
-        assert!(
-            ["/login", "/logout"].contains(path)
-                || path.starts_with("/setup/")
-                || path.starts_with("/unsubscribe/")
-                || path.starts_with("/hooks/")
-                || path.starts_with("/api/hooks/")
-                || path.starts_with("/in/"),
-            "{path} changes state without credentials"
-        );
-    }
-    let skip = |r: &Route| r.path == "/logout" || r.path == "/login";
-    for route in table.iter().filter(|r| !skip(r)) {
-        let (path, owned) = fill(&route.path, &f);
-        for caller in &first {
+        .filter(|r| r.path != "/logout" && r.path != "/login")
+    {
+        let (path, owned) = fill(&route.path, f);
+        for caller in callers {
+            if caller.who == Who::Key && !route.access.starts_with("api") {
+                continue;
+            }
             check(
                 caller.who,
                 route,
                 &path,
                 owned,
-                call(&herald, caller, route, &path),
+                call(herald, caller, route, &path),
             );
         }
     }
-    // Nothing the refused callers sent changed workspace A.
+}
+
+#[test]
+fn every_route_gives_every_caller_what_the_permission_model_says() {
+    let herald = Herald::start();
+    herald.add_user("owner@acme.example", "Acme", "owner-password-1", "owner");
+    herald.add_user("admin@acme.example", "Acme", "admin-password-1", "admin");
+    herald.add_user("member@acme.example", "Acme", "member-password-1", "member");
+    herald.add_user("owner@other.example", "Other", "other-password-1", "owner");
+    let api = Api::with_key(&herald, herald.create_key("Acme"));
+    let f = fixtures(&herald, &api);
+    let session = |who, email, password| {
+        let client = herald.signed_in(email, password);
+        let csrf = Some(page_csrf(&herald, &client, "/settings"));
+        Caller {
+            who,
+            client,
+            csrf,
+            key: None,
+        }
+    };
+    let table = routes(&herald);
+    assert!(table.len() > 80, "the table lists every route");
+    assert_the_table_follows_the_model(&table);
+
+    // First the callers who must be refused, then a check that nothing of A changed.
+    let before = keys_and_members(&herald);
+    let refused = [
+        Caller {
+            who: Who::Nobody,
+            client: herald.browser(),
+            csrf: None,
+            key: None,
+        },
+        session(Who::Member, "member@acme.example", "member-password-1"),
+        session(
+            Who::OtherWorkspace,
+            "owner@other.example",
+            "other-password-1",
+        ),
+    ];
+    walk(&herald, &table, &f, &refused);
     let contact = api.get(&format!("/api/contacts/{}", f["contact"]));
     assert_eq!(contact["email"], "ada@example.com");
     assert_eq!(
@@ -409,40 +373,21 @@ fn every_route_gives_every_caller_what_the_permission_model_says() {
         before,
         "no key revoked, no member removed"
     );
-    assert_eq!(
-        api.get("/api/event-sources")["sources"]
-            .as_array()
-            .map_or(1, Vec::len),
-        1
-    );
 
-    let second = [
+    // Then those who may: nothing refuses them.
+    let no_redirects = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let allowed = [
         session(Who::Admin, "admin@acme.example", "admin-password-1"),
         session(Who::Owner, "owner@acme.example", "owner-password-1"),
         Caller {
             who: Who::Key,
-            client: Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client: no_redirects,
             csrf: None,
             key: Some(api.key.clone()),
         },
     ];
-    for route in table.iter().filter(|r| !skip(r)) {
-        let (path, owned) = fill(&route.path, &f);
-        for caller in &second {
-            let api_route = route.access.starts_with("api");
-            if caller.who == Who::Key && !api_route {
-                continue;
-            }
-            check(
-                caller.who,
-                route,
-                &path,
-                owned,
-                call(&herald, caller, route, &path),
-            );
-        }
-    }
+    walk(&herald, &table, &f, &allowed);
 }

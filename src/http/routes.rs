@@ -67,6 +67,23 @@ impl RouteSpec {
     }
 }
 
+/// One declaring method per HTTP verb, all through [`Routes::add`].
+macro_rules! verbs {
+    ($($(#[$doc:meta])* $name:ident => $method:ident, $changes:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
+            where
+                F: Handler<Args>,
+                Args: FromRequest + 'static,
+                F::Output: Responder + 'static,
+            {
+                self.add(Method::$method, path, access, $changes, handler)
+            }
+        )*
+    };
+}
+
 /// Declares routes: registers each on the actix config (when there is one) and records
 /// its spec.
 pub struct Routes<'a> {
@@ -121,64 +138,19 @@ impl<'a> Routes<'a> {
         self
     }
 
-    /// A GET route (never changes state).
-    pub fn get<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::GET, path, access, false, handler)
-    }
-
-    /// A POST route that changes state.
-    pub fn post<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::POST, path, access, true, handler)
-    }
-
-    /// A POST route that only computes an answer (a preview) and changes nothing.
-    pub fn post_query<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::POST, path, access, false, handler)
-    }
-
-    /// A PUT route.
-    pub fn put<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::PUT, path, access, true, handler)
-    }
-
-    /// A PATCH route.
-    pub fn patch<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::PATCH, path, access, true, handler)
-    }
-
-    /// A DELETE route.
-    pub fn delete<F, Args>(&mut self, path: &str, access: Access, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::DELETE, path, access, true, handler)
+    verbs! {
+        /// A GET route (never changes state).
+        get => GET, false;
+        /// A POST route that changes state.
+        post => POST, true;
+        /// A POST route that only computes an answer (a preview) and changes nothing.
+        post_query => POST, false;
+        /// A PUT route.
+        put => PUT, true;
+        /// A PATCH route.
+        patch => PATCH, true;
+        /// A DELETE route.
+        delete => DELETE, true;
     }
 }
 
