@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::{Refusal, non_global, resolve};
+use super::{Refusal, Target, non_global, resolve};
 
 /// `(address, allowed)`; refused rows name a fragment of the expected reason.
 const TABLE: &[(&str, Option<&str>)] = &[
@@ -187,4 +187,43 @@ fn only_a_failed_lookup_is_worth_retrying() {
         }
         .is_permanent()
     );
+}
+
+#[test]
+fn the_agent_connects_to_the_checked_address_and_never_looks_the_name_up_again() {
+    use std::io::{Read, Write};
+    // A name that resolves nowhere, pinned to a loopback receiver: the request can only
+    // arrive if the agent dials the checked address instead of resolving the name.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        stream
+            .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    });
+    let target = Target {
+        host: "pinned.invalid".into(),
+        addrs: vec![addr],
+    };
+    let url = format!("http://pinned.invalid:{}/x", addr.port());
+    let response = target
+        .agent(Duration::from_secs(5))
+        .get(&url)
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let request = receiver.join().unwrap().to_ascii_lowercase();
+    assert!(
+        request.contains(&format!("host: pinned.invalid:{}", addr.port())),
+        "{request}"
+    );
+    let other = target
+        .agent(Duration::from_secs(5))
+        .get("http://elsewhere.invalid/")
+        .call();
+    assert!(other.is_err(), "another host is not pinned");
 }
