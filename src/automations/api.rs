@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::definition::{self, Definition, Status};
 use super::listing::{Listing, enrollments_json};
+use super::signing;
 use super::store;
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
@@ -16,7 +17,13 @@ use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/automations", web::get().to(list))
+    // Before `/api/automations/{id}`, which would otherwise take `webhook-secret` as an id.
+    cfg.route(SECRET_PATH, web::get().to(webhook_secret))
+        .route(
+            "/api/automations/webhook-secret/rotate",
+            web::post().to(rotate_webhook_secret),
+        )
+        .route("/api/automations", web::get().to(list))
         .route("/api/automations", web::post().to(create))
         .route("/api/automations/{id}", web::get().to(get))
         .route("/api/automations/{id}", web::put().to(update))
@@ -27,6 +34,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/automations/{id}/enrollments",
             web::get().to(enrollments),
         );
+}
+
+/// Where owners, admins and API keys read the webhook signing secret.
+pub const SECRET_PATH: &str = "/api/automations/webhook-secret";
+
+/// The secret receivers verify webhook steps with; members may not read it, since
+/// anyone holding it can forge calls a receiver would trust.
+async fn webhook_secret(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
+    let ws = caller.workspace_id;
+    let secret = state
+        .store
+        .write(move |conn| signing::workspace_secret(conn, ws))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"secret": secret})))
+}
+
+/// Replaces the signing secret and answers the new one; calls signed afterwards verify
+/// only with it.
+async fn rotate_webhook_secret(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
+    let ws = caller.workspace_id;
+    let secret = state
+        .store
+        .write(move |conn| signing::rotate_secret(conn, ws))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"secret": secret})))
 }
 
 /// Parses and validates a definition against the workspace's templates.

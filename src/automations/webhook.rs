@@ -7,14 +7,11 @@
 use std::time::Duration;
 
 use actix_web::web;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use super::definition::{self, Position, Step};
+use super::signing::{sign, workspace_secret};
 use super::store;
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
@@ -23,37 +20,6 @@ use crate::events::iso_time;
 use crate::jobs::{self, ClaimedJob};
 use crate::net::ssrf;
 use crate::store::{StoreError, now_ms};
-
-/// The workspace's webhook signing secret (`whsec_…`), created on first use.
-pub fn workspace_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, StoreError> {
-    let name = format!("webhooks:{}", ws.0);
-    let existing: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT value FROM instance_secrets WHERE name = ?1")?
-        .query_row([&name], |r| r.get(0))
-        .optional()?;
-    let bytes = match existing {
-        Some(b) => b,
-        None => {
-            let b: Vec<u8> = (0..24).map(|_| rand::random::<u8>()).collect();
-            conn.prepare_cached(
-                "INSERT INTO instance_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![name, b, now_ms()])?;
-            b
-        }
-    };
-    Ok(format!("whsec_{}", STANDARD.encode(bytes)))
-}
-
-/// `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
-    let key = STANDARD
-        .decode(secret.trim_start_matches("whsec_"))
-        .unwrap_or_default();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-}
 
 struct Call {
     url: String,

@@ -1,8 +1,10 @@
-//! Settings pages: API keys, members, and the user's own account.
+//! Settings pages: API keys, members, the webhook signing secret, and the user's own
+//! account.
 
 mod account;
 mod keys;
 mod members;
+mod webhooks;
 
 use actix_web::web;
 use maud::{Markup, html};
@@ -17,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/settings/api-keys/{id}/revoke",
             web::post().to(keys::revoke),
         )
+        .route(webhooks::ROTATE_PATH, web::post().to(webhooks::rotate))
         .route("/settings/members", web::post().to(members::add))
         .route(
             "/settings/members/{user_id}/remove",

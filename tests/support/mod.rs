@@ -2,6 +2,7 @@
 //! directory, and talks HTTP to it like a browser or an API client would.
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod smtp;
 
 use std::io::Write;

@@ -102,7 +102,10 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("2001:200::1", None),
     ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", None),
     ("2001:db8::1", Some("documentation")),
-    ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", Some("documentation")),
+    (
+        "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+        Some("documentation"),
+    ),
     ("2001:db9::", None),
     ("2001:4860:4860::8888", None),
     ("2002::1", Some("6to4")),
@@ -117,11 +120,20 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("3fff:1000::", None),
     ("4000::1", Some("global unicast")),
     ("5f00::1", Some("SRv6")),
-    ("1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", Some("global unicast")),
+    (
+        "1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        Some("global unicast"),
+    ),
     ("fc00::1", Some("unique local")),
-    ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", Some("unique local")),
+    (
+        "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        Some("unique local"),
+    ),
     ("fe80::1", Some("link-local")),
-    ("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", Some("link-local")),
+    (
+        "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        Some("link-local"),
+    ),
     ("fec0::1", Some("site-local")),
     ("ff02::1", Some("multicast")),
     ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", Some("multicast")),
@@ -165,8 +177,12 @@ fn literal_urls_are_checked_without_any_lookup_or_connection() {
     ));
     assert_eq!(refused("ftp://8.8.8.8/"), Refusal::Scheme);
     assert!(matches!(refused("not a url"), Refusal::InvalidUrl(_)));
-    let target = resolve("https://[2606:4700:4700::1111]/x", false, Duration::from_secs(2))
-        .expect("a public literal is allowed");
+    let target = resolve(
+        "https://[2606:4700:4700::1111]/x",
+        false,
+        Duration::from_secs(2),
+    )
+    .expect("a public literal is allowed");
     assert_eq!(
         target.addrs(),
         ["[2606:4700:4700::1111]:443".parse().unwrap()]
