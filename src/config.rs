@@ -77,7 +77,8 @@ impl Default for SmtpConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhooksConfig {
-    /// Allow targets on loopback, private and link-local addresses (off: refused).
+    /// Allow targets outside the public internet (loopback, private, link-local and the
+    /// other IANA special-purpose ranges; see `net::ssrf`); off, they are refused.
     pub allow_private_targets: bool,
     /// Seconds one attempt may take.
     pub timeout_secs: u64,

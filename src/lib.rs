@@ -11,6 +11,7 @@ pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod logging;
+pub mod net;
 pub mod ops;
 pub mod settings;
 pub mod store;

@@ -437,6 +437,53 @@ fn provider_retries_of_an_ingested_delivery_are_recorded_not_ingested_twice() {
 }
 
 #[test]
+fn a_stripe_delivery_replayed_under_a_fresh_webhook_id_header_is_skipped_not_ingested_again() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+    let (id, path) = api.source(
+        json!({"name": "Stripe", "emailPath": "data.object.customer_email", "eventNamePath": "type", "signature": "stripe", "signingSecret": "whsec_s"}),
+    );
+    let body = r#"{"id":"evt_replayed","type":"invoice.paid","data":{"object":{"customer_email":"payer@example.com"}}}"#;
+    let t = now();
+    let signature = format!(
+        "t={t},v1={}",
+        hex::encode(hmac(b"whsec_s", &format!("{t}.{body}")))
+    );
+    let (status, first) = status_and_body(deliver(
+        &herald,
+        &path,
+        body,
+        &[("Stripe-Signature", signature.clone())],
+    ));
+    assert_eq!(status, 200);
+    assert!(first.get("duplicate").is_none(), "{first}");
+    // The captured delivery again, inside the tolerance, with an unsigned header added.
+    let replay = deliver(
+        &herald,
+        &path,
+        body,
+        &[
+            ("Stripe-Signature", signature),
+            ("webhook-id", "msg_attacker_fresh".to_string()),
+            ("svix-id", "msg_attacker_fresh".to_string()),
+        ],
+    );
+    assert_eq!(
+        status_and_body(replay),
+        (200, json!({"ok": true, "duplicate": true}))
+    );
+    assert_eq!(api.events("eventName=invoice.paid").len(), 1);
+    let deliveries = api.deliveries(&id);
+    let outcomes: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["skipped", "accepted"], "newest first");
+    let reason = deliveries[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("evt_replayed"), "{reason}");
+}
+
+#[test]
 fn disabled_rotated_and_deleted_sources_stop_accepting() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");

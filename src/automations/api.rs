@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::definition::{self, Definition, Status};
 use super::listing::{Listing, enrollments_json};
+use super::signing;
 use super::store;
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
@@ -18,7 +19,14 @@ use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {
-    r.get("/api/automations", Access::Api(Need::Read), list)
+    // Before `/api/automations/{id}`, which would otherwise take `webhook-secret` as an id.
+    r.get(SECRET_PATH, Access::Api(Need::Manage), webhook_secret)
+        .post(
+            "/api/automations/webhook-secret/rotate",
+            Access::Api(Need::Manage),
+            rotate_webhook_secret,
+        )
+        .get("/api/automations", Access::Api(Need::Read), list)
         .post("/api/automations", Access::Api(Need::Manage), create)
         .get("/api/automations/{id}", Access::Api(Need::Read), get)
         .put("/api/automations/{id}", Access::Api(Need::Manage), update)
@@ -38,6 +46,37 @@ pub fn routes(r: &mut Routes<'_>) {
             Access::Api(Need::Read),
             enrollments,
         );
+}
+
+/// Where owners, admins and API keys read the webhook signing secret.
+pub const SECRET_PATH: &str = "/api/automations/webhook-secret";
+
+/// The secret receivers verify webhook steps with; members may not read it, since
+/// anyone holding it can forge calls a receiver would trust.
+async fn webhook_secret(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let secret = state
+        .store
+        .write(move |conn| signing::workspace_secret(conn, ws))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"secret": secret})))
+}
+
+/// Replaces the signing secret and answers the new one; calls signed afterwards verify
+/// only with it.
+async fn rotate_webhook_secret(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let secret = state
+        .store
+        .write(move |conn| signing::rotate_secret(conn, ws))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"secret": secret})))
 }
 
 /// Parses and validates a definition against the workspace's templates.

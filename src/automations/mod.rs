@@ -14,6 +14,7 @@ pub mod engine;
 pub mod listing;
 pub mod pages;
 pub mod runner;
+pub mod signing;
 pub mod store;
 pub mod timers;
 pub mod webhook;

@@ -1,58 +1,25 @@
 //! The webhook step: POSTs `{event, payload, timestamp}` signed the Standard Webhooks way
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`),
-//! follows no redirects, refuses private targets unless allowed, and is retried with
-//! backoff by the job queue.
+//! reaches only addresses the [`ssrf`] policy allows (resolved once, connected to as
+//! checked, no redirects), and is retried with backoff by the job queue; a refused target
+//! is recorded as `refused` and not retried.
 
-use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use actix_web::web;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use super::definition::{self, Position, Step};
+use super::signing::{sign, workspace_secret};
 use super::store;
 use crate::app::AppState;
 use crate::auth::accounts::WorkspaceId;
 use crate::contacts::store as contacts;
 use crate::events::iso_time;
 use crate::jobs::{self, ClaimedJob};
+use crate::net::ssrf;
 use crate::store::{StoreError, now_ms};
-
-/// The workspace's webhook signing secret (`whsec_…`), created on first use.
-pub fn workspace_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, StoreError> {
-    let name = format!("webhooks:{}", ws.0);
-    let existing: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT value FROM instance_secrets WHERE name = ?1")?
-        .query_row([&name], |r| r.get(0))
-        .optional()?;
-    let bytes = match existing {
-        Some(b) => b,
-        None => {
-            let b: Vec<u8> = (0..24).map(|_| rand::random::<u8>()).collect();
-            conn.prepare_cached(
-                "INSERT INTO instance_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![name, b, now_ms()])?;
-            b
-        }
-    };
-    Ok(format!("whsec_{}", STANDARD.encode(bytes)))
-}
-
-/// `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
-    let key = STANDARD
-        .decode(secret.trim_start_matches("whsec_"))
-        .unwrap_or_default();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-}
 
 struct Call {
     url: String,
@@ -60,7 +27,6 @@ struct Call {
     id: String,
     body: String,
     secret: String,
-    ws: WorkspaceId,
 }
 
 fn prepare(
@@ -111,59 +77,25 @@ fn prepare(
         id: format!("msg_enr{enrollment_id}_{}", position.replace('.', "_")),
         body: body.to_string(),
         secret: workspace_secret(conn, ws)?,
-        ws,
     }))
 }
 
-fn private_target(url: &str) -> Result<(), String> {
-    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
-    let host = uri.host().ok_or("URL has no host")?;
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
-    let addrs = (host.trim_matches(|c| c == '[' || c == ']'), port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    for addr in addrs {
-        let private = match addr.ip() {
-            IpAddr::V4(ip) => {
-                ip.is_loopback()
-                    || ip.is_private()
-                    || ip.is_link_local()
-                    || ip.is_unspecified()
-                    || ip.is_broadcast()
-            }
-            IpAddr::V6(ip) => {
-                ip.is_loopback()
-                    || ip.is_unspecified()
-                    || (ip.segments()[0] & 0xfe00) == 0xfc00
-                    || (ip.segments()[0] & 0xffc0) == 0xfe80
-            }
-        };
-        if private {
-            return Err(format!(
-                "{host} resolves to a private address ({}); set webhooks.allow_private_targets to allow it",
-                addr.ip()
-            ));
-        }
-    }
-    Ok(())
+/// Why an attempt did not deliver: a target the policy refuses is not retried, since
+/// trying again would be refused again; anything else is retried with backoff.
+enum Failure {
+    Refused(String),
+    Attempt(String),
 }
 
-fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, String> {
-    if !allow_private {
-        private_target(&call.url)?;
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .build()
-        .into();
+fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, Failure> {
+    let target = ssrf::resolve(&call.url, allow_private, timeout).map_err(|e| {
+        if e.is_permanent() {
+            Failure::Refused(e.to_string())
+        } else {
+            Failure::Attempt(e.to_string())
+        }
+    })?;
+    let agent = target.agent(timeout);
     let timestamp = now_ms() / 1000;
     let signature = sign(&call.secret, &call.id, timestamp, &call.body);
     let request = match call.method.as_str() {
@@ -177,12 +109,12 @@ fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, S
         .header("webhook-timestamp", &timestamp.to_string())
         .header("webhook-signature", &signature)
         .send(call.body.as_str())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Attempt(e.to_string()))?;
     let status = response.status().as_u16();
     if (200..300).contains(&status) {
         Ok(status)
     } else {
-        Err(format!("HTTP {status}"))
+        Err(Failure::Attempt(format!("HTTP {status}")))
     }
 }
 
@@ -212,28 +144,26 @@ pub async fn call(
     let Some(call) = prepared else { return Ok(()) };
     let allow = state.config.webhooks.allow_private_targets;
     let timeout = Duration::from_secs(state.config.webhooks.timeout_secs);
-    let (outcome, call) =
-        tokio::task::spawn_blocking(move || (deliver(&call, allow, timeout), call))
-            .await
-            .map_err(|e| e.to_string())?;
+    let outcome = tokio::task::spawn_blocking(move || deliver(&call, allow, timeout))
+        .await
+        .map_err(|e| e.to_string())?;
     let held = job.clone();
     let pos = position.to_string();
-    let ws = call.ws;
     state
         .store
         .write(move |conn| -> Result<(), StoreError> {
             let (result, detail) = match &outcome {
                 Ok(status) => ("delivered", json!({"status": status, "attempt": held.attempts})),
-                Err(e) => ("attempt failed", json!({"error": e, "attempt": held.attempts})),
+                Err(Failure::Refused(e)) => ("refused", json!({"error": e, "attempt": held.attempts})),
+                Err(Failure::Attempt(e)) => ("attempt failed", json!({"error": e, "attempt": held.attempts})),
             };
             conn.prepare_cached("INSERT INTO enrollment_steps (enrollment_id, position, step_type, outcome, detail, created_at) VALUES (?1, ?2, 'webhook', ?3, ?4, ?5)")?
                 .execute(params![enrollment_id, pos, result, detail.to_string(), now_ms()])?;
             match &outcome {
-                Ok(_) => jobs::complete(conn, &held)?.map_err(|e| StoreError::Commit(e.to_string())),
-                Err(e) => {
-                    let _ = ws;
-                    jobs::retry_or_fail(conn, &held, e).map(|_| ())
+                Ok(_) | Err(Failure::Refused(_)) => {
+                    jobs::complete(conn, &held)?.map_err(|e| StoreError::Commit(e.to_string()))
                 }
+                Err(Failure::Attempt(e)) => jobs::retry_or_fail(conn, &held, e).map(|_| ()),
             }
         })
         .await

@@ -405,7 +405,7 @@ pub fn trigger_json(
                     "filtered": r.get::<_, i64>(8)?,
                 },
                 "error": r.get::<_, Option<String>>(9)?,
-                "details_endpoint": format!("/triggers/{uid}/workflow"),
+                "details_endpoint": format!("/api/v1/triggers/{uid}/workflow"),
             }))
         })
         .optional()?)

@@ -6,14 +6,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{csrf_input, members};
+use super::{csrf_input, members, webhooks};
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::auth::api_keys::{self, ApiKeyInfo};
 use crate::auth::extract::SignedIn;
 use crate::ui::{Flash, PageError, format_time, render};
 
-/// The settings page: API keys and members of the current workspace.
+/// The settings page: API keys, the webhook signing secret and members of the current
+/// workspace.
 pub async fn settings_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -23,9 +24,11 @@ pub async fn settings_page(
     let ws = user.0.workspace.id;
     let keys = state.store.read(|conn| api_keys::list(conn, ws))?;
     let members_section = members::section(&state, &user)?;
+    let secret_section = webhooks::section(&state, &user).await?;
     let body = html! {
         p.muted { "Workspace ID (for X-Team-ID): " code { (user.0.workspace.uid) } }
         (keys_section(&user, &keys))
+        (secret_section)
         (members_section)
     };
     Ok(render(&req, Some(&nav), "Settings", body))

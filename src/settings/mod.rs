@@ -1,8 +1,10 @@
-//! Settings pages: API keys, members, and the user's own account.
+//! Settings pages: API keys, members, the webhook signing secret, and the user's own
+//! account.
 
 mod account;
 mod keys;
 mod members;
+mod webhooks;
 
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
@@ -22,6 +24,11 @@ pub fn routes(r: &mut Routes<'_>) {
             "/settings/api-keys/{id}/revoke",
             Access::Page(Need::Manage),
             keys::revoke,
+        )
+        .post(
+            webhooks::ROTATE_PATH,
+            Access::Page(Need::Manage),
+            webhooks::rotate,
         )
         .post(
             "/settings/members",

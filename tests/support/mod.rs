@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod receiver;
 pub mod smtp;
 
 use std::io::Write;

@@ -164,6 +164,7 @@ fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
                     }
                 }
             }
+            p.muted { "Signed with the workspace's signing secret (" a href="/settings#webhook-secret" { "Settings" } "); the receiver verifies it with a Standard Webhooks library." }
         },
         Step::Exit => html! { p.muted { "Ends the enrollment here." } },
     }

@@ -202,24 +202,30 @@ fn map(state: &AppState, source: &Source, payload: Value) -> Decision {
     }
 }
 
-/// The provider's id for a delivery, which stays the same when it retries: the Standard
-/// Webhooks `webhook-id` header (also sent as `svix-id`), else a Stripe event's `id`.
+/// The provider's id for a delivery, which stays the same when it retries. Only a value
+/// the signature covers may be trusted on a signed source, or anyone holding one captured
+/// delivery could replay it inside the tolerance under a fresh id: for Stripe that is the
+/// event's `id` in the signed body (never a header), for Standard Webhooks the signed
+/// `webhook-id` header. Unsigned sources take `webhook-id` or `svix-id` as sent.
 fn delivery_key(req: &HttpRequest, scheme: Scheme, body: &[u8]) -> Option<String> {
-    let header = ["webhook-id", "svix-id"].iter().find_map(|name| {
-        req.headers()
-            .get(*name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    });
-    if let Some(id) = header {
-        return Some(id.chars().take(MAX_DELIVERY_KEY).collect());
-    }
-    if scheme != Scheme::Stripe {
-        return None;
-    }
-    let payload: Value = serde_json::from_slice(body).ok()?;
-    let id = payload.get("id")?.as_str()?;
+    let header = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            req.headers()
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        })
+    };
+    let id = match scheme {
+        Scheme::Stripe => {
+            let payload: Value = serde_json::from_slice(body).ok()?;
+            payload.get("id")?.as_str()?.to_string()
+        }
+        Scheme::Standard => header(&["webhook-id"])?,
+        Scheme::None => header(&["webhook-id", "svix-id"])?,
+    };
     (!id.is_empty()).then(|| id.chars().take(MAX_DELIVERY_KEY).collect())
 }
 
