@@ -12,6 +12,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
+use crate::http::client_addr::TrustedProxies;
 use crate::http::ratelimit::RateLimiter;
 use crate::http::{ApiError, idempotency, limits, metrics};
 use crate::jobs::scheduler::{self, Wakeup};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub throttle: LoginThrottle,
+    /// `server.trusted_proxies`, parsed once; read through `client_ip`.
+    pub trusted_proxies: TrustedProxies,
     pub metrics: metrics::Metrics,
     /// When each API key's `last_used_at` was last written.
     pub key_touches: Mutex<HashMap<i64, Instant>>,
@@ -38,6 +41,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Builds the shared state from a validated configuration.
     pub fn new(
         config: Config,
         store: Store,
@@ -49,10 +53,13 @@ impl AppState {
             Duration::from_secs(config.auth.login_window_secs),
         );
         let ratelimit = RateLimiter::new(&config.ratelimit);
+        let trusted_proxies = TrustedProxies::parse(&config.server.trusted_proxies)
+            .expect("server.trusted_proxies was validated with the configuration");
         Self {
             config,
             store,
             throttle,
+            trusted_proxies,
             metrics: metrics::Metrics::new(),
             key_touches: Mutex::new(HashMap::new()),
             ratelimit,

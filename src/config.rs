@@ -10,6 +10,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::http::client_addr::TrustedProxies;
+
 /// The whole configuration of one Herald process.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -183,6 +185,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on SIGTERM / SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` /
+    /// `Forwarded` headers are believed; empty believes no one, so a client cannot
+    /// choose the address the login throttle counts.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Where data lives and how hard SQLite works to keep it.
@@ -250,6 +256,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             workers: 0,
             shutdown_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -340,6 +347,9 @@ impl Config {
         let base = &self.server.base_url;
         if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
             return fail("server.base_url", "must start with http:// or https://");
+        }
+        if let Err(problem) = TrustedProxies::parse(&self.server.trusted_proxies) {
+            return fail("server.trusted_proxies", &problem);
         }
         if self.server.max_body_bytes < 1024 {
             return fail("server.max_body_bytes", "must be at least 1024");

@@ -13,6 +13,7 @@ use super::passwords::{
 };
 use super::{AuthError, Role, accounts, csrf, normalize_email, sessions, setup};
 use crate::app::AppState;
+use crate::http::client_addr::client_ip;
 use crate::ui::error::safe_next;
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
@@ -107,11 +108,9 @@ async fn login(
     }
     let next = safe_next(&form.next).to_string();
     let email = form.email.trim().to_lowercase();
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_string();
+    let ip = client_ip(&req, &state.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
     let email_key = format!("email:{email}");
     let ip_key = format!("ip:{ip}");
     let keys = [email_key.as_str(), ip_key.as_str()];

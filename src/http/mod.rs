@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every feature: error shapes, body limits, metrics.
 
+pub mod client_addr;
 pub mod error;
 pub mod idempotency;
 pub mod json;

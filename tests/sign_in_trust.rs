@@ -1,0 +1,96 @@
+//! What sign-in believes about the caller: the client address behind proxies, lockouts an
+//! attacker cannot aim at someone else, and where a sign-in may send the browser next.
+//!
+//! All test traffic comes from loopback, so two clients are simulated by trusting
+//! 127.0.0.1 as a proxy and sending different `X-Forwarded-For` values.
+
+mod support;
+
+use reqwest::blocking::{Client, Response};
+use support::{Herald, bare_command, csrf_from, run_cli};
+
+/// Submits the login form with an optional `X-Forwarded-For` on both requests.
+fn login_from(
+    herald: &Herald,
+    browser: &Client,
+    forwarded_for: Option<&str>,
+    email: &str,
+    password: &str,
+) -> Response {
+    let with_header = |req: reqwest::blocking::RequestBuilder| match forwarded_for {
+        Some(value) => req.header("X-Forwarded-For", value),
+        None => req,
+    };
+    let page = with_header(browser.get(herald.url("/login")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    with_header(browser.post(herald.url("/login")))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", csrf_from(&page).as_str()),
+            ("next", "/"),
+        ])
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn rotating_x_forwarded_for_does_not_escape_the_per_address_limit() {
+    let herald = Herald::start_with(&[("HERALD_AUTH__LOGIN_MAX_FAILURES", "3")]);
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    let browser = herald.browser();
+    // A different email and a different claimed address every time: only the socket
+    // peer (loopback) ties the attempts together, and it must be what is counted.
+    for n in 0..3 {
+        let spoofed = format!("198.51.100.{n}");
+        let email = format!("guess{n}@example.com");
+        let response = login_from(&herald, &browser, Some(&spoofed), &email, "guess");
+        assert_eq!(response.status(), 401, "attempt {n}");
+    }
+    let locked = login_from(
+        &herald,
+        &browser,
+        Some("203.0.113.77"),
+        "guess9@example.com",
+        "guess",
+    );
+    assert_eq!(locked.status(), 429);
+    let log = herald.log();
+    assert!(
+        !log.contains("198.51.100.") && !log.contains("203.0.113.77"),
+        "a spoofed address reached the log:\n{log}"
+    );
+    assert!(log.contains("ip=127.0.0.1"), "{log}");
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_logged() {
+    let herald = Herald::start_with(&[("HERALD_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]")]);
+    let browser = herald.browser();
+    let response = login_from(
+        &herald,
+        &browser,
+        Some("6.6.6.6, 198.51.100.23"),
+        "nobody@example.com",
+        "guess",
+    );
+    assert_eq!(response.status(), 401);
+    let log = herald.log();
+    assert!(log.contains("ip=198.51.100.23"), "{log}");
+    assert!(!log.contains("6.6.6.6"), "{log}");
+}
+
+#[test]
+fn a_bad_trusted_proxy_entry_is_an_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare_command(&dir.path().join("data"));
+    cmd.env("HERALD_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/40\"]");
+    let out = run_cli(cmd, &["config", "check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.trusted_proxies"), "{stderr}");
+    assert!(stderr.contains("10.0.0.0/40"), "{stderr}");
+}
