@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::throttle::{LoginThrottle, ThrottleLimits};
 use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
 use crate::http::client_addr::TrustedProxies;
@@ -48,10 +48,12 @@ impl AppState {
         mailer: crate::delivery::mailer::Mailer,
         link_secret: Vec<u8>,
     ) -> Self {
-        let throttle = LoginThrottle::new(
-            config.auth.login_max_failures,
-            Duration::from_secs(config.auth.login_window_secs),
-        );
+        let throttle = LoginThrottle::new(ThrottleLimits {
+            pair_max: config.auth.login_max_failures,
+            address_max: config.auth.login_address_max_failures,
+            global_max: config.auth.login_global_max_failures,
+            window: Duration::from_secs(config.auth.login_window_secs),
+        });
         let ratelimit = RateLimiter::new(&config.ratelimit);
         let trusted_proxies = TrustedProxies::parse(&config.server.trusted_proxies)
             .expect("server.trusted_proxies was validated with the configuration");

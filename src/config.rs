@@ -224,10 +224,16 @@ pub struct AuthConfig {
     pub session_ttl_hours: u64,
     /// Lifetime of the first-run setup link.
     pub setup_link_ttl_minutes: u64,
-    /// Failed logins allowed per email or address inside the window.
+    /// Failed logins allowed per (email, client address) pair inside the window; a
+    /// pair, not the email alone, so a guesser cannot lock the owner of an email out.
     pub login_max_failures: u32,
-    /// Window (and lock-out) for failed logins.
+    /// Window (and lock-out) for failed logins, shared by all three limits.
     pub login_window_secs: u64,
+    /// Failed logins allowed from one client address, whatever the email.
+    pub login_address_max_failures: u32,
+    /// Failed logins allowed overall before addresses that have not signed in
+    /// successfully lately are refused: slows guessing spread over many addresses.
+    pub login_global_max_failures: u32,
 }
 
 /// Log output.
@@ -280,6 +286,8 @@ impl Default for AuthConfig {
             setup_link_ttl_minutes: 60,
             login_max_failures: 5,
             login_window_secs: 300,
+            login_address_max_failures: 50,
+            login_global_max_failures: 500,
         }
     }
 }
@@ -392,6 +400,12 @@ impl Config {
         }
         if self.auth.login_max_failures == 0 {
             return fail("auth.login_max_failures", "must be at least 1");
+        }
+        if self.auth.login_address_max_failures == 0 {
+            return fail("auth.login_address_max_failures", "must be at least 1");
+        }
+        if self.auth.login_global_max_failures == 0 {
+            return fail("auth.login_global_max_failures", "must be at least 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level", "is not a valid log filter");

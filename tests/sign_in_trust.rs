@@ -39,7 +39,7 @@ fn login_from(
 
 #[test]
 fn rotating_x_forwarded_for_does_not_escape_the_per_address_limit() {
-    let herald = Herald::start_with(&[("HERALD_AUTH__LOGIN_MAX_FAILURES", "3")]);
+    let herald = Herald::start_with(&[("HERALD_AUTH__LOGIN_ADDRESS_MAX_FAILURES", "3")]);
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
     let browser = herald.browser();
     // A different email and a different claimed address every time: only the socket
@@ -64,6 +64,48 @@ fn rotating_x_forwarded_for_does_not_escape_the_per_address_limit() {
         "a spoofed address reached the log:\n{log}"
     );
     assert!(log.contains("ip=127.0.0.1"), "{log}");
+}
+
+const PROXIED: [(&str, &str); 2] = [
+    ("HERALD_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+    ("HERALD_AUTH__LOGIN_MAX_FAILURES", "3"),
+];
+const ATTACKER: Option<&str> = Some("198.51.100.66");
+const OWNER: Option<&str> = Some("192.0.2.10");
+
+#[test]
+fn failing_a_victims_login_locks_out_only_the_attacker() {
+    let herald = Herald::start_with(&PROXIED);
+    herald.add_user("victim@example.com", "Acme", "analytical-engine", "owner");
+    let attacker = herald.browser();
+    for n in 0..3 {
+        let response = login_from(&herald, &attacker, ATTACKER, "victim@example.com", "guess");
+        assert_eq!(response.status(), 401, "attempt {n}");
+    }
+    // The attacker's address is now locked for this email, even with the right password…
+    let locked = login_from(
+        &herald,
+        &attacker,
+        ATTACKER,
+        "victim@example.com",
+        "analytical-engine",
+    );
+    assert_eq!(locked.status(), 429);
+    assert!(locked.headers().contains_key("retry-after"));
+    // …while the victim, from their own address, signs in as usual.
+    let owner = herald.browser();
+    let signed_in = login_from(
+        &herald,
+        &owner,
+        OWNER,
+        "victim@example.com",
+        "analytical-engine",
+    );
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/");
+    // And the attacker's failures for one email say nothing about another.
+    let other = login_from(&herald, &attacker, ATTACKER, "other@example.com", "guess");
+    assert_eq!(other.status(), 401);
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Sign-in, sign-out and first-run setup pages.
 
+use std::time::Instant;
+
 use crate::auth::csrf::CsrfForm;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -108,13 +110,11 @@ async fn login(
     }
     let next = safe_next(&form.next).to_string();
     let email = form.email.trim().to_lowercase();
-    let ip = client_ip(&req, &state.trusted_proxies)
+    let address = client_ip(&req, &state.trusted_proxies);
+    let ip = address
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
-    let email_key = format!("email:{email}");
-    let ip_key = format!("ip:{ip}");
-    let keys = [email_key.as_str(), ip_key.as_str()];
-    if let Some(wait) = state.throttle.retry_after(&keys) {
+    if let Some(wait) = state.throttle.retry_after(&email, address, Instant::now()) {
         tracing::warn!(%email, %ip, "sign-in throttled");
         return Err(PageError::TooManyAttempts(wait));
     }
@@ -133,7 +133,9 @@ async fn login(
     .await
     .map_err(|_| PageError::Unavailable("Sign-in is unavailable.".into()))?;
     let Some(user) = verified else {
-        state.throttle.record_failure(&keys);
+        state
+            .throttle
+            .record_failure(&email, address, Instant::now());
         tracing::info!(%email, %ip, "failed sign-in");
         let (token, _) = csrf::anonymous_token(&req, state.config.secure_cookies());
         let form = login_form(&token, &next, &email, Some("Wrong email or password."));
@@ -145,7 +147,9 @@ async fn login(
             form,
         ));
     };
-    state.throttle.record_success(&keys);
+    state
+        .throttle
+        .record_success(&email, address, Instant::now());
     let ttl = session_ttl_ms(&state);
     let user_id = user.id;
     let token = state
