@@ -136,3 +136,76 @@ fn a_bad_trusted_proxy_entry_is_an_error_naming_the_key() {
     assert!(stderr.contains("server.trusted_proxies"), "{stderr}");
     assert!(stderr.contains("10.0.0.0/40"), "{stderr}");
 }
+
+/// `/login?next=…` with `next` percent-encoded, so the server sees exactly `next`.
+fn login_with_next(herald: &Herald, next: &str) -> String {
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap();
+    herald.url(&format!("/login?{query}"))
+}
+
+const ATTACKING_NEXT: [&str; 7] = [
+    "/%09/evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "https://evil.example",
+    "/%2F%2Fevil.example",
+    "/\t/x",
+    "/%5C%5Cevil.example",
+];
+
+#[test]
+fn next_after_sign_in_never_leaves_this_origin() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    for next in ATTACKING_NEXT.iter().chain(&["/contacts?page=2"]) {
+        let want = if next.starts_with("/contacts") {
+            *next
+        } else {
+            "/"
+        };
+        let browser = herald.browser();
+        let page = browser
+            .get(login_with_next(&herald, next))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let hidden = format!("name=\"next\" value=\"{}\"", want.replace('&', "&amp;"));
+        assert!(page.contains(&hidden), "{next:?}: {page}");
+        let signed_in = browser
+            .post(herald.url("/login"))
+            .form(&[
+                ("email", "ada@example.com"),
+                ("password", "analytical-engine"),
+                ("csrf_token", csrf_from(&page).as_str()),
+                ("next", next),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(signed_in.status(), 303, "{next:?}");
+        assert_eq!(signed_in.headers()["location"], want, "{next:?}");
+    }
+}
+
+#[test]
+fn a_signed_in_visit_to_login_redirects_only_within_this_origin() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    let browser = herald.signed_in("ada@example.com", "analytical-engine");
+    // Written into the link as is (the way an attacker would), and encoded once more.
+    for next in ATTACKING_NEXT {
+        let literal = browser
+            .get(format!("{}/login?next={next}", herald.base))
+            .send()
+            .unwrap();
+        assert_eq!(literal.status(), 303, "{next:?}");
+        assert_eq!(literal.headers()["location"], "/", "{next:?}");
+        let encoded = browser.get(login_with_next(&herald, next)).send().unwrap();
+        assert_eq!(encoded.headers()["location"], "/", "{next:?}");
+    }
+    let kept = browser
+        .get(herald.url("/login?next=/contacts?page=2"))
+        .send()
+        .unwrap();
+    assert_eq!(kept.headers()["location"], "/contacts?page=2");
+}

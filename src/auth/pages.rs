@@ -16,7 +16,7 @@ use super::passwords::{
 use super::{AuthError, Role, accounts, csrf, normalize_email, sessions, setup};
 use crate::app::AppState;
 use crate::http::client_addr::client_ip;
-use crate::ui::error::safe_next;
+use crate::http::return_path::same_origin_path;
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
 
@@ -75,7 +75,7 @@ async fn login_page(
     req: HttpRequest,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let next = safe_next(query.next.as_deref().unwrap_or("/")).to_string();
+    let next = same_origin_path(query.next.as_deref().unwrap_or("/")).to_string();
     if session_of(&state, &req)?.is_some() {
         return Ok(redirect(&next));
     }
@@ -108,7 +108,7 @@ async fn login(
             "This sign-in form has expired. Reload the page and try again.".into(),
         ));
     }
-    let next = safe_next(&form.next).to_string();
+    let next = same_origin_path(&form.next).to_string();
     let email = form.email.trim().to_lowercase();
     let address = client_ip(&req, &state.trusted_proxies);
     let ip = address

@@ -7,5 +7,6 @@ pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod ratelimit;
+pub mod return_path;
 
 pub use error::ApiError;
