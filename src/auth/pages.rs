@@ -114,7 +114,7 @@ async fn login(
     let ip = address
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
-    if let Some(wait) = state.throttle.retry_after(&email, address, Instant::now()) {
+    if let Err(wait) = state.throttle.try_attempt(&email, address, Instant::now()) {
         tracing::warn!(%email, %ip, "sign-in throttled");
         return Err(PageError::TooManyAttempts(wait));
     }
@@ -132,10 +132,8 @@ async fn login(
     })
     .await
     .map_err(|_| PageError::Unavailable("Sign-in is unavailable.".into()))?;
+    // The failure was counted when the throttle let the attempt in.
     let Some(user) = verified else {
-        state
-            .throttle
-            .record_failure(&email, address, Instant::now());
         tracing::info!(%email, %ip, "failed sign-in");
         let (token, _) = csrf::anonymous_token(&req, state.config.secure_cookies());
         let form = login_form(&token, &next, &email, Some("Wrong email or password."));

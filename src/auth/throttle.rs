@@ -76,36 +76,29 @@ impl LoginThrottle {
     }
 
     /// Seconds the caller must wait before trying `email` from `address` at `now`, if
-    /// any of the three limits is reached.
+    /// any of the three limits is reached. Counts nothing; see [`Self::try_attempt`].
     pub fn retry_after(&self, email: &str, address: Option<IpAddr>, now: Instant) -> Option<u64> {
-        let address = address_key(address);
         let state = self.state.lock().expect("throttle lock");
-        let known = state
-            .known
-            .get(&address)
-            .is_some_and(|at| now.saturating_duration_since(*at) < KNOWN_ADDRESS_FOR);
-        let mut checks = vec![
-            (Key::Pair(email.to_string(), address), self.limits.pair_max),
-            (Key::Address(address), self.limits.address_max),
-        ];
-        if !known {
-            checks.push((Key::Global, self.limits.global_max));
-        }
-        checks
-            .into_iter()
-            .filter_map(|(key, max)| {
-                let counter = state.counters.get(&key)?;
-                (counter.failures >= max).then_some(())?;
-                self.left(counter, now)
-            })
-            .map(|left| left.as_secs().max(1))
-            .max()
+        self.wait(&state, email, address_key(address), now)
     }
 
-    /// Counts a failed sign-in for `email` from `address` at `now`.
-    pub fn record_failure(&self, email: &str, address: Option<IpAddr>, now: Instant) {
+    /// Lets an attempt at `email` from `address` go ahead at `now`, counting it as a
+    /// failure straight away, or says how many seconds to wait.
+    ///
+    /// Checking and counting happen under one lock, before the slow password check, so
+    /// guesses sent in parallel cannot all pass the check before any is counted. A
+    /// correct password takes its count back with [`Self::record_success`].
+    pub fn try_attempt(
+        &self,
+        email: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), u64> {
         let address = address_key(address);
         let mut state = self.state.lock().expect("throttle lock");
+        if let Some(wait) = self.wait(&state, email, address, now) {
+            return Err(wait);
+        }
         if state.counters.len() > PRUNE_ABOVE {
             let window = self.limits.window;
             state
@@ -129,19 +122,49 @@ impl LoginThrottle {
             }
             counter.failures += 1;
         }
+        Ok(())
     }
 
-    /// After a successful sign-in: forgets the pair's failures and remembers the address
-    /// as one people sign in from.
+    fn wait(&self, state: &State, email: &str, address: AddressKey, now: Instant) -> Option<u64> {
+        let known = state
+            .known
+            .get(&address)
+            .is_some_and(|at| now.saturating_duration_since(*at) < KNOWN_ADDRESS_FOR);
+        let mut checks = vec![
+            (Key::Pair(email.to_string(), address), self.limits.pair_max),
+            (Key::Address(address), self.limits.address_max),
+        ];
+        if !known {
+            checks.push((Key::Global, self.limits.global_max));
+        }
+        checks
+            .into_iter()
+            .filter_map(|(key, max)| {
+                let counter = state.counters.get(&key)?;
+                (counter.failures >= max).then_some(())?;
+                self.left(counter, now)
+            })
+            .map(|left| left.as_secs().max(1))
+            .max()
+    }
+
+    /// After the attempt [`Self::try_attempt`] let through turned out to be the right
+    /// password: forgets the pair's failures, takes that attempt's count back from the
+    /// address and overall counters, and remembers the address as one people sign in from.
     ///
-    /// The address counter is kept: clearing it would let a guesser with an account of
-    /// their own reset their address's budget by signing in between guesses.
+    /// Earlier failures of the address are kept: clearing them would let a guesser with
+    /// an account of their own reset their address's budget by signing in between guesses.
     pub fn record_success(&self, email: &str, address: Option<IpAddr>, now: Instant) {
         let address = address_key(address);
         let mut state = self.state.lock().expect("throttle lock");
         state
             .counters
             .remove(&Key::Pair(email.to_string(), address));
+        for key in [Key::Address(address), Key::Global] {
+            if let Some(counter) = state.counters.get_mut(&key) {
+                counter.failures = counter.failures.saturating_sub(1);
+            }
+        }
         if state.known.len() > PRUNE_ABOVE {
             state
                 .known
@@ -191,10 +214,17 @@ mod tests {
         Some(s.parse().unwrap())
     }
 
+    /// `times` attempts that turn out to be wrong passwords.
     fn fail(t: &LoginThrottle, email: &str, address: &str, times: u32, at: Instant) {
         for _ in 0..times {
-            t.record_failure(email, ip(address), at);
+            assert_eq!(t.try_attempt(email, ip(address), at), Ok(()));
         }
+    }
+
+    /// An attempt with the right password.
+    fn succeed(t: &LoginThrottle, email: &str, address: &str, at: Instant) {
+        assert_eq!(t.try_attempt(email, ip(address), at), Ok(()));
+        t.record_success(email, ip(address), at);
     }
 
     #[test]
@@ -270,7 +300,7 @@ mod tests {
     #[test]
     fn the_overall_limit_spares_addresses_that_signed_in_before() {
         let (t, t0) = (throttle(), Instant::now());
-        t.record_success(VICTIM, ip("192.0.2.10"), t0);
+        succeed(&t, VICTIM, "192.0.2.10", t0);
         for n in 0..8 {
             fail(&t, VICTIM, &format!("198.51.100.{n}"), 1, t0);
         }
@@ -285,7 +315,7 @@ mod tests {
         let (t, t0) = (throttle(), Instant::now());
         fail(&t, VICTIM, "198.51.100.1", 2, t0);
         fail(&t, "other@example.com", "198.51.100.1", 2, t0);
-        t.record_success(VICTIM, ip("198.51.100.1"), t0);
+        succeed(&t, VICTIM, "198.51.100.1", t0);
         fail(&t, VICTIM, "198.51.100.1", 1, t0);
         assert_eq!(t.retry_after(VICTIM, ip("198.51.100.1"), t0), Some(300));
     }
@@ -294,9 +324,31 @@ mod tests {
     fn an_unknown_address_is_counted_as_one_address() {
         let (t, t0) = (throttle(), Instant::now());
         for _ in 0..3 {
-            t.record_failure(VICTIM, None, t0);
+            assert_eq!(t.try_attempt(VICTIM, None, t0), Ok(()));
         }
         assert!(t.retry_after(VICTIM, None, t0).is_some());
         assert_eq!(t.retry_after(VICTIM, ip("198.51.100.1"), t0), None);
+    }
+
+    #[test]
+    fn attempts_are_counted_before_the_password_is_checked() {
+        // Guesses racing each other: none has failed yet when the next one is let in.
+        let (t, t0) = (throttle(), Instant::now());
+        for _ in 0..3 {
+            assert_eq!(t.try_attempt(VICTIM, ip("198.51.100.1"), t0), Ok(()));
+        }
+        assert_eq!(t.try_attempt(VICTIM, ip("198.51.100.1"), t0), Err(300));
+    }
+
+    #[test]
+    fn a_right_password_gives_its_attempt_back() {
+        let (t, t0) = (throttle(), Instant::now());
+        for n in 0..8 {
+            succeed(&t, &format!("u{n}@example.com"), "198.51.100.1", t0);
+        }
+        assert_eq!(
+            t.retry_after("u9@example.com", ip("198.51.100.1"), t0),
+            None
+        );
     }
 }
