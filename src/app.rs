@@ -9,9 +9,10 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::throttle::{LoginThrottle, ThrottleLimits};
 use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
+use crate::http::client_addr::TrustedProxies;
 use crate::http::ratelimit::RateLimiter;
 use crate::http::routes::{Access, RouteSpec, RouteTable, Routes};
 use crate::http::{ApiError, idempotency, limits, metrics};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub throttle: LoginThrottle,
+    /// `server.trusted_proxies`, parsed once; read through `client_ip`.
+    pub trusted_proxies: TrustedProxies,
     pub metrics: metrics::Metrics,
     /// When each API key's `last_used_at` was last written.
     pub key_touches: Mutex<HashMap<i64, Instant>>,
@@ -41,21 +44,27 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Builds the shared state from a validated configuration.
     pub fn new(
         config: Config,
         store: Store,
         mailer: crate::delivery::mailer::Mailer,
         link_secret: Vec<u8>,
     ) -> Self {
-        let throttle = LoginThrottle::new(
-            config.auth.login_max_failures,
-            Duration::from_secs(config.auth.login_window_secs),
-        );
+        let throttle = LoginThrottle::new(ThrottleLimits {
+            pair_max: config.auth.login_max_failures,
+            address_max: config.auth.login_address_max_failures,
+            global_max: config.auth.login_global_max_failures,
+            window: Duration::from_secs(config.auth.login_window_secs),
+        });
         let ratelimit = RateLimiter::new(&config.ratelimit);
+        let trusted_proxies = TrustedProxies::parse(&config.server.trusted_proxies)
+            .expect("server.trusted_proxies was validated with the configuration");
         Self {
             config,
             store,
             throttle,
+            trusted_proxies,
             metrics: metrics::Metrics::new(),
             key_touches: Mutex::new(HashMap::new()),
             ratelimit,

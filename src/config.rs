@@ -10,6 +10,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::http::client_addr::TrustedProxies;
+
 /// The whole configuration of one Herald process.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -184,6 +186,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on SIGTERM / SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` /
+    /// `Forwarded` headers are believed; empty believes no one, so a client cannot
+    /// choose the address the login throttle counts.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Where data lives and how hard SQLite works to keep it.
@@ -219,10 +225,16 @@ pub struct AuthConfig {
     pub session_ttl_hours: u64,
     /// Lifetime of the first-run setup link.
     pub setup_link_ttl_minutes: u64,
-    /// Failed logins allowed per email or address inside the window.
+    /// Failed logins allowed per (email, client address) pair inside the window; a
+    /// pair, not the email alone, so a guesser cannot lock the owner of an email out.
     pub login_max_failures: u32,
-    /// Window (and lock-out) for failed logins.
+    /// Window (and lock-out) for failed logins, shared by all three limits.
     pub login_window_secs: u64,
+    /// Failed logins allowed from one client address, whatever the email.
+    pub login_address_max_failures: u32,
+    /// Failed logins allowed overall before addresses that have not signed in
+    /// successfully lately are refused: slows guessing spread over many addresses.
+    pub login_global_max_failures: u32,
 }
 
 /// Log output.
@@ -251,6 +263,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             workers: 0,
             shutdown_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -274,6 +287,8 @@ impl Default for AuthConfig {
             setup_link_ttl_minutes: 60,
             login_max_failures: 5,
             login_window_secs: 300,
+            login_address_max_failures: 50,
+            login_global_max_failures: 500,
         }
     }
 }
@@ -342,6 +357,9 @@ impl Config {
         if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
             return fail("server.base_url", "must start with http:// or https://");
         }
+        if let Err(problem) = TrustedProxies::parse(&self.server.trusted_proxies) {
+            return fail("server.trusted_proxies", &problem);
+        }
         if self.server.max_body_bytes < 1024 {
             return fail("server.max_body_bytes", "must be at least 1024");
         }
@@ -383,6 +401,12 @@ impl Config {
         }
         if self.auth.login_max_failures == 0 {
             return fail("auth.login_max_failures", "must be at least 1");
+        }
+        if self.auth.login_address_max_failures == 0 {
+            return fail("auth.login_address_max_failures", "must be at least 1");
+        }
+        if self.auth.login_global_max_failures == 0 {
+            return fail("auth.login_global_max_failures", "must be at least 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level", "is not a valid log filter");

@@ -1,5 +1,7 @@
 //! Sign-in, sign-out and first-run setup pages.
 
+use std::time::Instant;
+
 use crate::auth::csrf::CsrfForm;
 use crate::http::routes::{Access, Routes};
 use actix_web::cookie::{Cookie, SameSite};
@@ -14,7 +16,8 @@ use super::passwords::{
 };
 use super::{AuthError, Role, accounts, csrf, normalize_email, sessions, setup};
 use crate::app::AppState;
-use crate::ui::error::safe_next;
+use crate::http::client_addr::client_ip;
+use crate::http::return_path::same_origin_path;
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
 
@@ -73,7 +76,7 @@ async fn login_page(
     req: HttpRequest,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let next = safe_next(query.next.as_deref().unwrap_or("/")).to_string();
+    let next = same_origin_path(query.next.as_deref().unwrap_or("/")).to_string();
     if session_of(&state, &req)?.is_some() {
         return Ok(redirect(&next));
     }
@@ -106,17 +109,13 @@ async fn login(
             "This sign-in form has expired. Reload the page and try again.".into(),
         ));
     }
-    let next = safe_next(&form.next).to_string();
+    let next = same_origin_path(&form.next).to_string();
     let email = form.email.trim().to_lowercase();
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_string();
-    let email_key = format!("email:{email}");
-    let ip_key = format!("ip:{ip}");
-    let keys = [email_key.as_str(), ip_key.as_str()];
-    if let Some(wait) = state.throttle.retry_after(&keys) {
+    let address = client_ip(&req, &state.trusted_proxies);
+    let ip = address
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    if let Err(wait) = state.throttle.try_attempt(&email, address, Instant::now()) {
         tracing::warn!(%email, %ip, "sign-in throttled");
         return Err(PageError::TooManyAttempts(wait));
     }
@@ -134,8 +133,8 @@ async fn login(
     })
     .await
     .map_err(|_| PageError::Unavailable("Sign-in is unavailable.".into()))?;
+    // The failure was counted when the throttle let the attempt in.
     let Some(user) = verified else {
-        state.throttle.record_failure(&keys);
         tracing::info!(%email, %ip, "failed sign-in");
         let (token, _) = csrf::anonymous_token(&req, state.config.secure_cookies());
         let form = login_form(&token, &next, &email, Some("Wrong email or password."));
@@ -147,7 +146,9 @@ async fn login(
             form,
         ));
     };
-    state.throttle.record_success(&keys);
+    state
+        .throttle
+        .record_success(&email, address, Instant::now());
     let ttl = session_ttl_ms(&state);
     let user_id = user.id;
     let token = state

@@ -13,6 +13,7 @@ use crate::auth::extract::ApiCaller;
 use crate::contacts::api::{needs_fields, patch_from_contact_properties};
 use crate::contacts::{ContactPatch, Identity, fields, normalize_email};
 use crate::http::ApiError;
+use crate::http::client_addr::client_ip;
 use crate::http::idempotency::{self, IdempotencyKey};
 use crate::http::json::{object_body, only_fields};
 
@@ -102,8 +103,8 @@ enum Reply {
     Replay(u16, String),
 }
 
-fn request_origin(req: &HttpRequest) -> Option<Value> {
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+fn request_origin(state: &AppState, req: &HttpRequest) -> Option<Value> {
+    let ip = client_ip(req, &state.trusted_proxies).map(|ip| ip.to_string());
     let agent = req
         .headers()
         .get("user-agent")
@@ -122,7 +123,7 @@ async fn send(
     let map = object_body(&req, &body)?;
     let origin = Origin {
         kind: "api",
-        detail: request_origin(&req),
+        detail: request_origin(&state, &req),
         trigger_id: None,
     };
     let parsed = parse_send(&state, caller.workspace_id, &map, origin)?;

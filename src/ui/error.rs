@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, ResponseError};
 use maud::html;
 
 use crate::auth::AuthError;
+use crate::http::return_path::same_origin_path;
 use crate::store::StoreError;
 
 /// Why a page could not be shown.
@@ -75,17 +76,8 @@ impl ResponseError for PageError {
     }
 }
 
-/// Keeps `next` a local path so the login redirect cannot be pointed elsewhere.
-pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/"
-    }
-}
-
 fn form_urlencoded_path(path: &str) -> String {
-    serde_urlencoded::to_string([("n", safe_next(path))])
+    serde_urlencoded::to_string([("n", same_origin_path(path))])
         .map(|s| s.trim_start_matches("n=").to_string())
         .unwrap_or_else(|_| "%2F".into())
 }
