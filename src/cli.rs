@@ -115,6 +115,7 @@ pub enum ApikeyCommand {
 
 /// Parses the command line and runs the chosen command.
 pub fn run() -> anyhow::Result<()> {
+    store::private_files();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Some(Command::Serve { listen }) => *listen,
@@ -175,8 +176,9 @@ fn config_failure(e: ConfigError) -> anyhow::Result<()> {
 }
 
 fn migrate(config: &Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.store.data_dir)?;
+    store::private_dir(&config.store.data_dir)?;
     let mut conn = store::open_connection(&config.db_path(), &config.store)?;
+    store::tighten_database_files(&config.db_path())?;
     let applied = store::migrate(&mut conn)?;
     if applied.is_empty() {
         println!("database is up to date");

@@ -387,6 +387,20 @@ impl Config {
         if self.jobs.max_attempts == 0 {
             return fail("jobs.max_attempts", "must be at least 1");
         }
+        if self.server.base_url.trim().is_empty() {
+            if !self.server.listen.ip().is_loopback() {
+                return fail(
+                    "server.base_url",
+                    "must be set when server.listen is not a loopback address: links in mail and the setup link need the address people reach Herald at (set server.base_url, or HERALD_SERVER__BASE_URL, e.g. https://herald.example.com)",
+                );
+            }
+            if !self.smtp.host.is_empty() {
+                return fail(
+                    "server.base_url",
+                    "must be set when smtp.host is: real mail must not carry links to this machine's loopback address (set server.base_url, or HERALD_SERVER__BASE_URL)",
+                );
+            }
+        }
         if !self.smtp.host.is_empty() && !self.smtp.from_address.contains('@') {
             return fail("smtp.from_address", "must be an email address");
         }
@@ -416,6 +430,8 @@ impl Config {
 
     /// The public origin, without a trailing slash.
     pub fn base_url(&self) -> String {
+        // Without one the listen address is loopback and mail stays in the outbox
+        // (`validate` refuses anything else), so these links are only ever seen here.
         if self.server.base_url.is_empty() {
             format!("http://{}", self.server.listen)
         } else {

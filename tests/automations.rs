@@ -84,6 +84,7 @@ fn with_sink(extra: &[(&str, &str)]) -> (Herald, SmtpSink) {
     let port = sink.port.to_string();
     let mut env = vec![
         ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SERVER__BASE_URL", "{base}"),
         ("HERALD_SMTP__PORT", port.as_str()),
         ("HERALD_SMTP__TLS", "none"),
         ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
@@ -351,6 +352,7 @@ fn smtp_down_then_up_sends_exactly_once() {
     let port_text = port.to_string();
     let herald = Herald::start_with(&[
         ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SERVER__BASE_URL", "{base}"),
         ("HERALD_SMTP__PORT", port_text.as_str()),
         ("HERALD_SMTP__TLS", "none"),
         ("HERALD_SMTP__TIMEOUT_SECS", "2"),

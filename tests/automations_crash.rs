@@ -17,6 +17,7 @@ fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
     let port = sink.port.to_string();
     let mut herald = Herald::start_with(&[
         ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SERVER__BASE_URL", "{base}"),
         ("HERALD_SMTP__PORT", port.as_str()),
         ("HERALD_SMTP__TLS", "none"),
         ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),

@@ -189,13 +189,17 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
         &[
             ("csrf_token", token.as_str()),
             ("phone", "12"),
+            ("first_name", "Typed but not saved"),
             ("subscribed", "1"),
         ],
     );
-    assert_eq!(r.status(), 303, "a validation error is never a 500");
-    assert_eq!(location(&r), format!("/contacts/{id}/edit"));
-    let again = text(&browser, &herald, &format!("/contacts/{id}/edit"));
+    assert_eq!(r.status(), 422, "a validation error is never a 500");
+    let again = r.text().unwrap();
     assert!(again.contains("not an E.164 phone number"));
+    assert!(
+        again.contains("value=\"Typed but not saved\"") && again.contains("value=\"12\""),
+        "the form keeps what was typed"
+    );
     let unchanged: Value = contact(&herald, &key, &id).json().unwrap();
     assert_eq!(unchanged["phone"], "+442079460958");
 
@@ -216,10 +220,16 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
         &browser,
         &herald,
         "/contacts/new",
-        &[("csrf_token", new.as_str()), ("email", "new@example.com")],
+        &[
+            ("csrf_token", new.as_str()),
+            ("email", "new@example.com"),
+            ("last_name", "Kept"),
+        ],
     );
-    assert_eq!(location(&dup), "/contacts/new");
-    assert!(text(&browser, &herald, "/contacts/new").contains("already exists"));
+    assert_eq!(dup.status(), 422);
+    let again = dup.text().unwrap();
+    assert!(again.contains("already exists"));
+    assert!(again.contains("value=\"new@example.com\"") && again.contains("value=\"Kept\""));
 }
 
 #[test]

@@ -39,9 +39,21 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
+/// Neutralises a cell a spreadsheet would run as a formula (OWASP "CSV injection"): a
+/// leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in front. Plain numbers
+/// such as `-5` are left alone, so number fields survive a round trip.
+fn neutralize(cell: String) -> String {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.trim().parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 fn record(contact: &Contact, declared: &[Field]) -> Vec<String> {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut row = vec![
+    let mut row: Vec<String> = vec![
         text(&contact.email),
         text(&contact.external_id),
         text(&contact.phone),
@@ -57,7 +69,7 @@ fn record(contact: &Contact, declared: &[Field]) -> Vec<String> {
             .iter()
             .map(|f| cell(contact.properties.get(&f.key))),
     );
-    row
+    row.into_iter().map(neutralize).collect()
 }
 
 fn encode(rows: impl Iterator<Item = Vec<String>>) -> Result<Bytes, ContactError> {

@@ -412,6 +412,11 @@ pub fn list(
 ) -> Result<Page, ContactError> {
     let offset = (page.saturating_sub(1) as i64) * limit as i64;
     let search = search.trim();
+    if search.chars().any(char::is_control) {
+        return Err(ContactError::Invalid(
+            "search must not contain control characters".into(),
+        ));
+    }
     if search.is_empty() {
         let total: i64 = conn
             .prepare_cached("SELECT COUNT(*) FROM contacts WHERE workspace_id = ?1")?

@@ -198,7 +198,7 @@ impl Mailer {
                 let bytes = message.formatted();
                 let dir = dir.clone();
                 tokio::task::spawn_blocking(move || {
-                    std::fs::create_dir_all(&dir)?;
+                    crate::store::private_dir(&dir)?;
                     std::fs::write(path, bytes)
                 })
                 .await

@@ -84,10 +84,14 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure behind an API request");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The database is unavailable, try again",
-        )
+        if e.is_unavailable() {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable, try again",
+            )
+        } else {
+            ApiError::internal()
+        }
     }
 }
 

@@ -47,6 +47,63 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+impl StoreError {
+    /// Whether the database cannot be reached right now (busy, locked, pool exhausted,
+    /// the writer gone, an I/O failure): a `503`, worth a retry. Anything else is a bug
+    /// in a query or in Herald, answered `500`.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Pool(_) | StoreError::WriterGone | StoreError::Io(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                DatabaseBusy
+                    | DatabaseLocked
+                    | CannotOpen
+                    | DiskFull
+                    | SystemIoFailure
+                    | OutOfMemory
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Creates a directory of private data (the data directory, imports, the outbox) owner-
+/// only, and tightens one that an older version created world-readable.
+pub fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Makes the database and its WAL owner-only, in case an older version created them
+/// world-readable.
+pub fn tighten_database_files(db: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes every file this process creates owner-only (the database, its WAL, imports,
+/// outbox mail, backups): called first thing, before anything is opened.
+pub fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Shared handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -57,13 +114,14 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database, applies migrations and starts the writer.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        private_dir(&config.data_dir)?;
         let path = config.data_dir.join("herald.db");
         let mut conn = open_connection(&path, config)?;
         for applied in migrate(&mut conn)? {
             tracing::info!(migration = %applied, "applied database migration");
         }
         let sync_wal = apply_durability(&conn, config.durability, &path)?;
+        tighten_database_files(&path)?;
         // The writer touches indexes all over the file; a larger cache keeps bulk work
         // (imports, busy ingest) from spilling pages. It grows only as it is used.
         conn.execute_batch("PRAGMA cache_size = -32768;")?;

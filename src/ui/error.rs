@@ -25,6 +25,9 @@ pub enum PageError {
     TooManyAttempts(u64),
     #[error("{0}")]
     Unavailable(String),
+    /// A bug behind the page (logged where it happened).
+    #[error("internal error")]
+    Internal,
 }
 
 impl ResponseError for PageError {
@@ -37,6 +40,7 @@ impl ResponseError for PageError {
             PageError::Gone(_) => StatusCode::GONE,
             PageError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -60,6 +64,10 @@ impl ResponseError for PageError {
                 format!("Too many failed sign-ins. Try again in {secs} seconds."),
             ),
             PageError::Unavailable(m) => ("Temporarily unavailable", m.clone()),
+            PageError::Internal => (
+                "Something went wrong",
+                "Herald hit an error it did not expect; it is in the log.".to_string(),
+            ),
             PageError::LoginRequired(_) => unreachable!("handled above"),
         };
         let body = html! {
@@ -85,7 +93,11 @@ fn form_urlencoded_path(path: &str) -> String {
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure behind a page");
-        PageError::Unavailable("The database is unavailable. Try again in a moment.".into())
+        if e.is_unavailable() {
+            PageError::Unavailable("The database is unavailable. Try again in a moment.".into())
+        } else {
+            PageError::Internal
+        }
     }
 }
 

@@ -74,8 +74,10 @@ impl Herald {
     fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_remove("RUST_LOG").env("HERALD_LOG__LEVEL", "info");
+        // `{base}` in a setting stands for this server's own address (its port changes
+        // on every start), e.g. `HERALD_SERVER__BASE_URL={base}`.
         for (k, v) in &self.env {
-            cmd.env(k, v);
+            cmd.env(k, v.replace("{base}", &self.base));
         }
         cmd.arg("--data-dir").arg(self.data_dir());
         cmd

@@ -58,7 +58,7 @@ where
     let target = path.clone();
     // File writes block, so one blocking task writes what the request delivers.
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&dir)?;
+        crate::store::private_dir(&dir)?;
         let file = std::fs::File::create(&target)?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
         while let Some(bytes) = rx.blocking_recv() {

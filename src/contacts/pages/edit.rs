@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{back_with_error, csrf_input, field, redirect, tabs};
+use super::{csrf_input, field, redirect, tabs};
 use crate::app::AppState;
 use crate::auth::extract::SignedIn;
 use crate::contacts::fields::{self, Field, FieldType};
@@ -15,7 +15,9 @@ use crate::contacts::{
     normalize_tags, store,
 };
 use crate::events::ingest::{Origin, record_contact_change};
+use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
+use actix_web::http::StatusCode;
 
 type FormPairs = web::Form<Vec<(String, String)>>;
 
@@ -84,20 +86,15 @@ fn patch_from_form(
     Ok(patch)
 }
 
-fn custom_input(f: &Field, current: Option<&Value>) -> Markup {
+fn custom_input(f: &Field, value: &str) -> Markup {
     let name = format!("field.{}", f.key);
-    let value = match current {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
     html! {
         label {
             (f.label) " " span.muted { "(" (f.field_type.as_str()) ")" }
             @match f.field_type {
                 FieldType::Text => input type="text" name=(name) value=(value);,
                 FieldType::Number => input type="number" step="any" name=(name) value=(value);,
-                FieldType::Date => input type="date" name=(name) value=(value.get(..10).unwrap_or(&value));,
+                FieldType::Date => input type="date" name=(name) value=(value.get(..10).unwrap_or(value));,
                 FieldType::Boolean => select name=(name) {
                     option value="" selected[value.is_empty()] { "—" }
                     option value="true" selected[value == "true"] { "yes" }
@@ -108,28 +105,99 @@ fn custom_input(f: &Field, current: Option<&Value>) -> Markup {
     }
 }
 
-fn contact_form(action: &str, csrf: &str, contact: Option<&Contact>, declared: &[Field]) -> Markup {
-    let get =
-        |f: fn(&Contact) -> &Option<String>| contact.and_then(|c| f(c).clone()).unwrap_or_default();
-    let subscribed = contact.is_none_or(|c| c.subscribed);
+/// A stored contact as the form's fields, so the form renders the same way from the
+/// database and from what a person just typed.
+fn pairs_of(contact: &Contact, declared: &[Field]) -> Vec<(String, String)> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut pairs = vec![
+        ("first_name".to_string(), opt(&contact.first_name)),
+        ("last_name".into(), opt(&contact.last_name)),
+        ("name".into(), opt(&contact.name)),
+        ("phone".into(), opt(&contact.phone)),
+        ("external_id".into(), opt(&contact.external_id)),
+        ("tags".into(), contact.tags.join(", ")),
+    ];
+    if contact.subscribed {
+        pairs.push(("subscribed".into(), "1".into()));
+    }
+    for f in declared {
+        let value = match contact.properties.get(&f.key) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        pairs.push((format!("field.{}", f.key), value));
+    }
+    pairs
+}
+
+/// What the form shows: where it posts, its values, and the problem to fix, if any.
+struct ContactForm<'a> {
+    action: &'a str,
+    cancel: &'a str,
+    is_new: bool,
+    values: &'a [(String, String)],
+    problem: Option<String>,
+}
+
+fn contact_form(form: &ContactForm<'_>, csrf: &str, declared: &[Field]) -> Markup {
+    let get = |name: &str| field(form.values, name).to_string();
+    let subscribed = if form.values.is_empty() {
+        true
+    } else {
+        !field(form.values, "subscribed").is_empty()
+    };
     html! {
-        form.card.narrow method="post" action=(action) {
-            (csrf_input(csrf))
-            @if contact.is_none() {
-                label { "Email" input type="email" name="email" required maxlength="254"; }
+        form.card.narrow method="post" action=(form.action) {
+            @if let Some(problem) = &form.problem {
+                p.flash.error role="alert" { (problem) }
             }
-            label { "First name" input type="text" name="first_name" value=(get(|c| &c.first_name)); }
-            label { "Last name" input type="text" name="last_name" value=(get(|c| &c.last_name)); }
-            label { "Name" input type="text" name="name" value=(get(|c| &c.name)); }
-            label { "Phone (E.164)" input type="text" name="phone" value=(get(|c| &c.phone)) placeholder="+14155550123"; }
-            label { "External ID" input type="text" name="external_id" value=(get(|c| &c.external_id)); }
-            label { "Tags (comma separated)" input type="text" name="tags" value=(contact.map(|c| c.tags.join(", ")).unwrap_or_default()); }
+            (csrf_input(csrf))
+            @if form.is_new {
+                label { "Email" input type="email" name="email" required maxlength="254" value=(get("email")); }
+            }
+            label { "First name" input type="text" name="first_name" value=(get("first_name")); }
+            label { "Last name" input type="text" name="last_name" value=(get("last_name")); }
+            label { "Name" input type="text" name="name" value=(get("name")); }
+            label { "Phone (E.164)" input type="text" name="phone" value=(get("phone")) placeholder="+14155550123"; }
+            label { "External ID" input type="text" name="external_id" value=(get("external_id")); }
+            label { "Tags (comma separated)" input type="text" name="tags" value=(get("tags")); }
             label { input type="checkbox" name="subscribed" value="1" checked[subscribed]; " Subscribed" }
-            @for f in declared { (custom_input(f, contact.and_then(|c| c.properties.get(&f.key)))) }
-            button type="submit" { @if contact.is_some() { "Save" } @else { "Add contact" } }
+            @for f in declared { (custom_input(f, field(form.values, &format!("field.{}", f.key)))) }
+            button type="submit" { @if form.is_new { "Add contact" } @else { "Save" } }
             " "
-            a href=(contact.map(|c| format!("/contacts/{}", c.uid)).unwrap_or_else(|| "/contacts".into())) { "Cancel" }
+            a href=(form.cancel) { "Cancel" }
         }
+    }
+}
+
+/// The form again with what the person typed and the problem, instead of a redirect
+/// that would lose their input.
+fn form_again(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &SignedIn,
+    title: &str,
+    form: &ContactForm<'_>,
+    declared: &[Field],
+) -> Result<HttpResponse, PageError> {
+    let nav = user.nav(state, "contacts")?;
+    let body = html! { (tabs("list")) (contact_form(form, &user.0.csrf_token, declared)) };
+    Ok(render_with_status(
+        req,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(&nav),
+        title,
+        body,
+    ))
+}
+
+/// A problem the person can fix, shown on the form; anything else is an error page.
+fn fixable(e: ContactError) -> Result<String, PageError> {
+    match e {
+        ContactError::Store(e) => Err(e.into()),
+        ContactError::NotFound => Err(PageError::NotFound),
+        other => Ok(other.to_string()),
     }
 }
 
@@ -141,13 +209,21 @@ pub async fn new_page(
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "contacts")?;
     let declared = declared(&state, &user)?;
-    let body = html! { (tabs("list")) (contact_form("/contacts/new", &user.0.csrf_token, None, &declared)) };
+    let form = ContactForm {
+        action: "/contacts/new",
+        cancel: "/contacts",
+        is_new: true,
+        values: &[],
+        problem: None,
+    };
+    let body = html! { (tabs("list")) (contact_form(&form, &user.0.csrf_token, &declared)) };
     Ok(render(&req, Some(&nav), "Add contact", body))
 }
 
 /// `POST /contacts/new`.
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: SignedIn,
     form: FormPairs,
 ) -> Result<HttpResponse, PageError> {
@@ -156,9 +232,26 @@ pub async fn create(
     let max = state.config.limits.max_string_bytes;
     let parsed = normalize_email(field(&form, "email"))
         .and_then(|email| Ok((email, patch_from_form(&form, &declared, max)?)));
+    let again = |problem: String| ContactForm {
+        action: "/contacts/new",
+        cancel: "/contacts",
+        is_new: true,
+        values: &form,
+        problem: Some(problem),
+    };
     let (email, patch) = match parsed {
         Ok(p) => p,
-        Err(e) => return back_with_error("/contacts/new", e),
+        Err(e) => {
+            let problem = fixable(e)?;
+            return form_again(
+                &state,
+                &req,
+                &user,
+                "Add contact",
+                &again(problem),
+                &declared,
+            );
+        }
     };
     let ws = user.0.workspace.id;
     let created = state
@@ -183,7 +276,17 @@ pub async fn create(
             &format!("/contacts/{}", c.uid),
             Flash::success("Contact added."),
         )),
-        Err(e) => back_with_error("/contacts/new", e),
+        Err(e) => {
+            let problem = fixable(e)?;
+            form_again(
+                &state,
+                &req,
+                &user,
+                "Add contact",
+                &again(problem),
+                &declared,
+            )
+        }
     }
 }
 
@@ -203,25 +306,53 @@ pub async fn edit_page(
     let contact = contact_of(&state, &user, &id)?;
     let declared = declared(&state, &user)?;
     let action = format!("/contacts/{}/edit", contact.uid);
+    let cancel = format!("/contacts/{}", contact.uid);
     let title = format!("Edit {}", contact.display_name());
-    let body = html! { (tabs("list")) (contact_form(&action, &user.0.csrf_token, Some(&contact), &declared)) };
+    let values = pairs_of(&contact, &declared);
+    let form = ContactForm {
+        action: &action,
+        cancel: &cancel,
+        is_new: false,
+        values: &values,
+        problem: None,
+    };
+    let body = html! { (tabs("list")) (contact_form(&form, &user.0.csrf_token, &declared)) };
     Ok(render(&req, Some(&nav), &title, body))
 }
 
 /// `POST /contacts/{id}/edit`.
 pub async fn save(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: SignedIn,
     id: web::Path<String>,
     form: FormPairs,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(field(&form, "csrf_token"))?;
     let uid = id.into_inner();
-    let back = format!("/contacts/{uid}/edit");
+    let action = format!("/contacts/{uid}/edit");
+    let cancel = format!("/contacts/{uid}");
     let declared = declared(&state, &user)?;
+    let again = |problem: String| ContactForm {
+        action: &action,
+        cancel: &cancel,
+        is_new: false,
+        values: &form,
+        problem: Some(problem),
+    };
     let patch = match patch_from_form(&form, &declared, state.config.limits.max_string_bytes) {
         Ok(p) => p,
-        Err(e) => return back_with_error(&back, e),
+        Err(e) => {
+            let problem = fixable(e)?;
+            return form_again(
+                &state,
+                &req,
+                &user,
+                "Edit contact",
+                &again(problem),
+                &declared,
+            );
+        }
     };
     let ws = user.0.workspace.id;
     let target = uid.clone();
@@ -243,7 +374,17 @@ pub async fn save(
             &format!("/contacts/{uid}"),
             Flash::success("Contact saved."),
         )),
-        Err(e) => back_with_error(&back, e),
+        Err(e) => {
+            let problem = fixable(e)?;
+            form_again(
+                &state,
+                &req,
+                &user,
+                "Edit contact",
+                &again(problem),
+                &declared,
+            )
+        }
     }
 }
 
