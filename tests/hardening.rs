@@ -46,16 +46,10 @@ fn the_data_directory_imports_outbox_and_backups_are_owner_only() {
         .send()
         .unwrap();
     assert_eq!(import.status(), 202);
-    let template = api
-        .post(
-            "/api/templates",
-            &json!({"name": "T", "subject": "s", "html": "<p>h</p>"}),
-        )
-        .json::<Value>()
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let template = api.create(
+        "/api/templates",
+        &json!({"name": "T", "subject": "s", "html": "<p>h</p>"}),
+    );
     api.post(
         &format!("/api/templates/{template}/test"),
         &json!({"to": "t@example.com"}),

@@ -184,16 +184,10 @@ fn members_send_no_test_mail() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
     herald.add_user("member@example.com", "Acme", "member-password", "member");
-    let template = api
-        .post(
-            "/api/templates",
-            &json!({"name": "T", "subject": "s", "html": "<p>h</p>"}),
-        )
-        .json::<Value>()
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let template = api.create(
+        "/api/templates",
+        &json!({"name": "T", "subject": "s", "html": "<p>h</p>"}),
+    );
     let member = herald.signed_in("member@example.com", "member-password");
     let token = page_csrf(&herald, &member, "/settings");
     let page = member
@@ -220,26 +214,11 @@ fn members_send_no_test_mail() {
 fn cookie_api_calls_that_change_state_need_a_csrf_proof() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
-    let automation = api
-        .post(
-            "/api/automations",
-            &json!({"name": "A", "status": "paused", "trigger": {"type": "event", "event": "x"}, "steps": []}),
-        )
-        .json::<Value>()
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let source = api
-        .post(
-            "/api/event-sources",
-            &json!({"name": "S", "emailPath": "email", "eventName": "x"}),
-        )
-        .json::<Value>()
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let automation = api.create("/api/automations", &json!({"name": "A", "status": "paused", "trigger": {"type": "event", "event": "x"}, "steps": []}));
+    let source = api.create(
+        "/api/event-sources",
+        &json!({"name": "S", "emailPath": "email", "eventName": "x"}),
+    );
     let owner = herald.signed_in("owner@acme.example.com", "owner-password");
     let resume = || owner.post(herald.url(&format!("/api/automations/{automation}/resume")));
     let attacks = [

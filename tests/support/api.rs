@@ -46,6 +46,15 @@ impl Api {
         self.send("POST", path, Some(body))
     }
 
+    /// POSTs JSON that creates something, asserts a 2xx, and returns the new `id`.
+    pub fn create(&self, path: &str, body: &Value) -> String {
+        let r = self.post(path, body);
+        let status = r.status();
+        let answer: Value = r.json().unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {answer}");
+        answer["id"].as_str().unwrap().to_string()
+    }
+
     /// GETs and asserts 200.
     pub fn get(&self, path: &str) -> Value {
         let r = self.send("GET", path, None);

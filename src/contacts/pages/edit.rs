@@ -239,18 +239,14 @@ pub async fn create(
         values: &form,
         problem: Some(problem),
     };
+    let retry = |e: ContactError| -> Result<HttpResponse, PageError> {
+        let form = again(fixable(e)?);
+        form_again(&state, &req, &user, "Add contact", &form, &declared)
+    };
     let (email, patch) = match parsed {
         Ok(p) => p,
         Err(e) => {
-            let problem = fixable(e)?;
-            return form_again(
-                &state,
-                &req,
-                &user,
-                "Add contact",
-                &again(problem),
-                &declared,
-            );
+            return retry(e);
         }
     };
     let ws = user.0.workspace.id;
@@ -276,17 +272,7 @@ pub async fn create(
             &format!("/contacts/{}", c.uid),
             Flash::success("Contact added."),
         )),
-        Err(e) => {
-            let problem = fixable(e)?;
-            form_again(
-                &state,
-                &req,
-                &user,
-                "Add contact",
-                &again(problem),
-                &declared,
-            )
-        }
+        Err(e) => retry(e),
     }
 }
 
@@ -340,18 +326,14 @@ pub async fn save(
         values: &form,
         problem: Some(problem),
     };
+    let retry = |e: ContactError| -> Result<HttpResponse, PageError> {
+        let form = again(fixable(e)?);
+        form_again(&state, &req, &user, "Edit contact", &form, &declared)
+    };
     let patch = match patch_from_form(&form, &declared, state.config.limits.max_string_bytes) {
         Ok(p) => p,
         Err(e) => {
-            let problem = fixable(e)?;
-            return form_again(
-                &state,
-                &req,
-                &user,
-                "Edit contact",
-                &again(problem),
-                &declared,
-            );
+            return retry(e);
         }
     };
     let ws = user.0.workspace.id;
@@ -374,17 +356,7 @@ pub async fn save(
             &format!("/contacts/{uid}"),
             Flash::success("Contact saved."),
         )),
-        Err(e) => {
-            let problem = fixable(e)?;
-            form_again(
-                &state,
-                &req,
-                &user,
-                "Edit contact",
-                &again(problem),
-                &declared,
-            )
-        }
+        Err(e) => retry(e),
     }
 }
 
