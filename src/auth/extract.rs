@@ -74,8 +74,8 @@ impl FromRequest for SignedIn {
 
     /// The session the guard admitted; pages never look it up (or check roles) again.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(signed_in) = req.extensions().get::<SignedIn>() {
-            return ready(Ok(SignedIn(signed_in.0.clone())));
+        if let Some(signed_in) = req.extensions_mut().remove::<SignedIn>() {
+            return ready(Ok(signed_in));
         }
         ready(match session_of(state(req), req) {
             Ok(Some(session)) => Ok(SignedIn(session)),
@@ -197,8 +197,8 @@ impl FromRequest for ApiCaller {
 
     /// The caller the guard admitted, without a second lookup.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(caller) = req.extensions().get::<ApiCaller>() {
-            return ready(Ok(caller.clone()));
+        if let Some(caller) = req.extensions_mut().remove::<ApiCaller>() {
+            return ready(Ok(caller));
         }
         ready(authenticate(req))
     }
