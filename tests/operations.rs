@@ -22,6 +22,7 @@ fn healthz_reports_ok_with_the_database_reachable() {
 fn metrics_count_requests_by_route_and_status_with_latency() {
     let herald = Herald::start();
     let client = Client::new();
+    import_scattered_contacts(&herald, &client, 3_000);
     for _ in 0..3 {
         client.get(herald.url("/healthz")).send().unwrap();
     }
@@ -55,12 +56,22 @@ fn metrics_count_requests_by_route_and_status_with_latency() {
     // The server's commits (its migrations at least) went through the page-cache wrapper.
     let skipped: u64 = text
         .lines()
-        .find(|l| l.starts_with("herald_db_page_cache_scans_skipped "))
+        .find(|l| l.starts_with("herald_db_page_cache_scans_skipped_total "))
         .and_then(|l| l.rsplit(' ').next())
-        .unwrap_or_else(|| panic!("no page-cache gauge in {text}"))
+        .unwrap_or_else(|| panic!("no page-cache counter in {text}"))
         .parse()
         .unwrap();
     assert!(skipped > 0, "the page-cache wrapper is not installed");
+    for counter in [
+        "herald_db_commits_total",
+        "herald_db_writes_total",
+        "herald_db_page_cache_scans_skipped_total",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {counter} counter")),
+            "{counter} is a counter: {text}"
+        );
+    }
     assert!(
         text.contains(r#"route="/api/workspace",status="401""#),
         "{text}"
@@ -73,6 +84,77 @@ fn metrics_count_requests_by_route_and_status_with_latency() {
     assert!(text.contains("herald_http_request_duration_seconds_bucket"));
     assert!(text.contains("herald_db_pool_connections"));
     assert!(text.contains("herald_db_writes_queued"));
+}
+
+/// Imports contacts whose emails are spread over the alphabet, so the email index
+/// rebalances the way a busy server's does; waits for the import to finish.
+fn import_scattered_contacts(herald: &Herald, client: &Client, n: u64) {
+    let key = herald.workspace_with_key("Metrics");
+    let mut csv = String::from("email\n");
+    for i in 0..n {
+        let spread = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+        csv.push_str(&format!("p{spread:x}-{i}@example.com\n"));
+    }
+    let r = client
+        .post(herald.url("/api/contacts/import"))
+        .header("X-API-Key", &key)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status: Value = client
+            .get(herald.url(&format!("/api/contacts/imports/{id}")))
+            .header("X-API-Key", &key)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if status["status"] == "completed" {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "import stuck: {status}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Requests with made-up methods and paths, many times over, do not add label values.
+#[test]
+fn made_up_methods_and_paths_do_not_grow_metrics() {
+    let herald = Herald::start();
+    let client = Client::new();
+    let scrape = || client.get(herald.url("/metrics")).send().unwrap().text().unwrap();
+    let noise = |round: u32| {
+        for i in 0..100 {
+            let method = reqwest::Method::from_bytes(format!("M{round}X{i}").as_bytes()).unwrap();
+            client
+                .request(method.clone(), herald.url(&format!("/nowhere/{round}/{i}")))
+                .send()
+                .unwrap();
+            client.request(method, herald.url("/healthz")).send().unwrap();
+            client
+                .get(herald.url(&format!("/api/contacts/{round}-{i}")))
+                .send()
+                .unwrap();
+        }
+    };
+    noise(0);
+    let warm = scrape().len();
+    for round in 1..4 {
+        noise(round);
+    }
+    let text = scrape();
+    assert!(
+        text.len() < warm + 2_000,
+        "metrics grew from {warm} to {} bytes:\n{text}",
+        text.len()
+    );
+    assert!(text.contains(r#"method="other",route="unmatched""#), "{text}");
+    assert!(!text.contains("M1X1"), "made-up methods never become labels");
+    assert!(!text.contains("/nowhere"), "raw paths never become labels");
 }
 
 #[test]

@@ -68,8 +68,10 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
     }
     assert_eq!(count(&conn), 10_000);
     let skipped = herald::store::page_cache::skipped_truncates() - before;
+    // Only the commits after which SQLite's default cache would have scanned count (about
+    // a third of these 200: those whose rebalance swapped a page through the lock page).
     assert!(
-        skipped > 100,
+        skipped > 50,
         "commits should not scan the cache once the wrapper is installed (skipped {skipped})"
     );
 

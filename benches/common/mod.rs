@@ -203,7 +203,7 @@ pub fn get_status(port: u16, path: &str) -> Option<u16> {
         .ok()
 }
 
-/// `(herald_db_commits, herald_db_writes)` from `/metrics`.
+/// `(herald_db_commits_total, herald_db_writes_total)` from `/metrics`.
 pub fn writer_counters(port: u16) -> (f64, f64) {
     let mut conn = Conn::new(port);
     let r = conn.request(&get_request("/metrics", ""));
@@ -215,7 +215,7 @@ pub fn writer_counters(port: u16) -> (f64, f64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::NAN)
     };
-    (value("herald_db_commits"), value("herald_db_writes"))
+    (value("herald_db_commits_total"), value("herald_db_writes_total"))
 }
 
 /// Prints the group-commit figures between two [`writer_counters`] readings.

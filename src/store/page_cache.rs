@@ -26,7 +26,8 @@ unsafe impl Sync for Inner {}
 
 static INNER: OnceLock<Inner> = OnceLock::new();
 static INSTALL: Once = Once::new();
-/// Truncates answered without a scan; exported for the test that guards this wrapper.
+/// Truncates skipped that SQLite's default cache would have answered with a full scan;
+/// exported for `/metrics` and the test that guards this wrapper.
 static SKIPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Where SQLite's lock page sits, in bytes (SQLite's `PENDING_BYTE`).
@@ -41,6 +42,10 @@ struct Cache {
     lock_page: c_uint,
     /// A page currently holds the lock page's number (only between two swap steps).
     at_lock_page: bool,
+    /// The largest key SQLite's default cache would remember had every truncate reached
+    /// it (its `iMaxKey`, lock page included): the default scans on a truncate only when
+    /// the limit is at or below this, so only those skips count as scans avoided.
+    shadow_max_key: c_uint,
 }
 
 /// Installs the wrapper. Must run before SQLite is first used in this process; if it is
@@ -84,7 +89,9 @@ pub fn install() {
     });
 }
 
-/// How many commit-time truncates the wrapper answered without scanning the cache.
+/// How many commit-time truncates the wrapper answered without the full cache scan that
+/// SQLite's default cache would have made for them (truncates the default would have
+/// answered without a scan are not counted).
 pub fn skipped_truncates() -> u64 {
     SKIPPED.load(Ordering::Relaxed)
 }
@@ -139,6 +146,7 @@ unsafe extern "C" fn create(
         max_key: 0,
         lock_page,
         at_lock_page: false,
+        shadow_max_key: 0,
     })) as *mut ffi::sqlite3_pcache
 }
 
@@ -172,8 +180,11 @@ unsafe extern "C" fn fetch(
             return std::ptr::null_mut();
         };
         let page = f(c.inner, key, create_flag);
-        if !page.is_null() && key != c.lock_page {
-            c.max_key = c.max_key.max(key);
+        if !page.is_null() {
+            c.shadow_max_key = c.shadow_max_key.max(key);
+            if key != c.lock_page {
+                c.max_key = c.max_key.max(key);
+            }
         }
         page
     }
@@ -205,6 +216,7 @@ unsafe extern "C" fn rekey(
         if let Some(f) = default().xRekey {
             f(c.inner, page, old, new)
         }
+        c.shadow_max_key = c.shadow_max_key.max(new);
         if new == c.lock_page {
             c.at_lock_page = true;
         } else {
@@ -223,8 +235,16 @@ unsafe extern "C" fn truncate(p: *mut ffi::sqlite3_pcache, limit: c_uint) {
         // Pages at or past `limit` can only exist if a real key reached it, or a page
         // sits at the lock page's number right now; otherwise there is nothing to drop.
         let nothing_to_drop = limit > c.max_key && !(c.at_lock_page && limit <= c.lock_page);
+        // The default cache scans only when the limit is at or below its largest key, and
+        // then lowers that key below the limit (`pcache1Truncate`).
+        let default_would_scan = limit <= c.shadow_max_key;
+        if default_would_scan {
+            c.shadow_max_key = limit.saturating_sub(1);
+        }
         if nothing_to_drop {
-            SKIPPED.fetch_add(1, Ordering::Relaxed);
+            if default_would_scan {
+                SKIPPED.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         }
         if let Some(f) = default().xTruncate {
