@@ -218,6 +218,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = config.server.workers;
     let max_body = config.server.max_body_bytes;
     let shutdown = config.server.shutdown_timeout_secs;
+    let request_timeout = std::time::Duration::from_secs(config.server.request_timeout_secs);
     crate::jobs::set_max_attempts(config.jobs.max_attempts);
     let mailer = crate::delivery::mailer::Mailer::new(&config.smtp, &config.store.data_dir)?;
     let link_secret = store
@@ -244,11 +245,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         App::new()
             .app_data(app_state.clone())
             .wrap(ErrorHandlers::new().default_handler(framework_errors))
+            .wrap(from_fn(crate::http::timeout::body_deadline))
             .wrap(from_fn(crate::auth::guard::enforce))
             .wrap(from_fn(metrics::record))
             .configure(|cfg| configure(cfg, max_body))
     })
     .shutdown_timeout(shutdown)
+    .client_request_timeout(request_timeout)
     .bind(listen)
     .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     if workers > 0 {

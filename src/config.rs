@@ -190,6 +190,9 @@ pub struct ServerConfig {
     /// `Forwarded` headers are believed; empty believes no one, so a client cannot
     /// choose the address the login throttle counts.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a client gets to send the request headers, and then between two pieces of
+    /// the body: without it a stalled client holds a connection forever (slowloris).
+    pub request_timeout_secs: u64,
 }
 
 /// Where data lives and how hard SQLite works to keep it.
@@ -264,6 +267,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 30,
             trusted_proxies: Vec::new(),
+            request_timeout_secs: 30,
         }
     }
 }

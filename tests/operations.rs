@@ -323,3 +323,30 @@ fn assets_are_served_with_long_caching_and_etags() {
         404
     );
 }
+
+#[test]
+fn a_request_body_that_stalls_is_answered_408_within_the_timeout() {
+    use std::io::{Read, Write};
+    let herald = Herald::start_with(&[("HERALD_SERVER__REQUEST_TIMEOUT_SECS", "1")]);
+    let key = herald.workspace_with_key("Acme");
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", herald.port)).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    write!(
+        conn,
+        "POST /api/events/send HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"email\":"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    // Reads until the server closes the connection (or the 10 s guard trips).
+    let _ = conn.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+}

@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod return_path;
 pub mod routes;
+pub mod timeout;
 
 pub use error::ApiError;
