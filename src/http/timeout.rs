@@ -53,7 +53,8 @@ pub async fn body_deadline(
             }
         }
     });
-    let boxed: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> = Box::pin(stream);
+    // Fused: readers such as multipart poll again after the end, which `unfold` forbids.
+    let boxed: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> = Box::pin(stream.fuse());
     req.set_payload(Payload::from(boxed));
     let response = next.call(req).await?;
     if !timed_out.load(Ordering::Relaxed) {
