@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use support::Herald;
+use support::smtp::SmtpSink;
 
 #[test]
 fn healthz_reports_ok_with_the_database_reachable() {
@@ -349,4 +350,38 @@ fn a_request_body_that_stalls_is_answered_408_within_the_timeout() {
         waited < std::time::Duration::from_secs(5),
         "closed after {waited:?}"
     );
+}
+
+#[test]
+fn shutdown_after_sending_over_smtp_is_clean() {
+    let sink = SmtpSink::start();
+    let port = sink.port.to_string();
+    let mut herald = Herald::start_with(&[
+        ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SMTP__PORT", port.as_str()),
+        ("HERALD_SMTP__TLS", "none"),
+        ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
+    ]);
+    let key = herald.workspace_with_key("Acme");
+    let client = Client::new();
+    let t: Value = client
+        .post(herald.url("/api/templates"))
+        .header("X-API-Key", &key)
+        .json(&json!({"name": "Hi", "subject": "Hi", "html": "<p>hi</p>"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let r = client
+        .post(herald.url(&format!("/api/templates/{}/test", t["id"].as_str().unwrap())))
+        .header("X-API-Key", &key)
+        .json(&json!({"to": "qa@example.com"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    sink.wait_for(1, std::time::Duration::from_secs(10));
+    assert!(herald.terminate().success());
+    let log = herald.log();
+    assert!(log.contains("herald stopped"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
 }

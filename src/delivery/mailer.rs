@@ -69,8 +69,39 @@ impl Header for ListUnsubscribePost {
 }
 
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Smtp),
     Outbox(PathBuf),
+}
+
+/// The pooled SMTP transport. Dropping lettre's pool spawns a task that closes its
+/// connections, which panics ("there is no reactor running") when the last handle goes
+/// after the runtime stopped, as it does at shutdown; so the drop happens inside a
+/// runtime, borrowing a short-lived one if none is current.
+struct Smtp(Option<AsyncSmtpTransport<Tokio1Executor>>);
+
+impl Smtp {
+    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        self.0.as_ref().expect("taken only on drop")
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let Some(transport) = self.0.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return drop(transport);
+        }
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            // Idle connections are closed without a QUIT; the process is exiting anyway.
+            Ok(runtime) => runtime.block_on(async move { drop(transport) }),
+            Err(_) => std::mem::forget(transport),
+        }
+    }
 }
 
 /// The configured way mail leaves Herald; cheap to clone.
@@ -118,7 +149,7 @@ impl Mailer {
                     config.password.clone(),
                 ));
             }
-            Transport::Smtp(builder.build())
+            Transport::Smtp(Smtp(Some(builder.build())))
         };
         let interval = (config.max_per_second > 0.0)
             .then(|| Duration::from_secs_f64(1.0 / config.max_per_second));
@@ -206,7 +237,7 @@ impl Mailer {
                 .map_err(|e| SendError::Temporary(format!("cannot write to the outbox: {e}")))?;
             }
             Transport::Smtp(smtp) => {
-                smtp.send(message).await.map_err(|e| {
+                smtp.transport().send(message).await.map_err(|e| {
                     if e.is_permanent() {
                         SendError::Permanent(e.to_string())
                     } else {
