@@ -247,6 +247,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .wrap(ErrorHandlers::new().default_handler(framework_errors))
             .wrap(from_fn(crate::http::timeout::body_deadline))
             .wrap(from_fn(crate::auth::guard::enforce))
+            .wrap(from_fn(crate::http::security_headers::add))
             .wrap(from_fn(metrics::record))
             .configure(|cfg| configure(cfg, max_body))
     })

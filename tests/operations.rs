@@ -385,3 +385,35 @@ fn shutdown_after_sending_over_smtp_is_clean() {
     assert!(log.contains("herald stopped"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn pages_carry_a_content_security_policy_and_no_inline_script() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    let signed_in = herald.signed_in("ada@example.com", "analytical-engine");
+    let anonymous = herald.browser();
+    let pages = ["/login", "/", "/contacts", "/automations", "/templates/new", "/outbox"];
+    for (i, path) in pages.into_iter().enumerate() {
+        let browser = if i == 0 { &anonymous } else { &signed_in };
+        let r = browser.get(herald.url(path)).send().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let headers = r.headers().clone();
+        let csp = headers["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let html = r.text().unwrap();
+        for inline in ["<script>", " onclick=", " onsubmit=", " onchange="] {
+            assert!(!html.contains(inline), "{path} has {inline}");
+        }
+        for tag in html.split("<script").skip(1) {
+            assert!(tag.trim_start().starts_with("src="), "{path}: inline <script{tag}");
+        }
+        if csp.contains("style-src 'self';") {
+            assert!(!html.contains(" style="), "{path} has an inline style");
+        }
+    }
+}

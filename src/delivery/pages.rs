@@ -94,7 +94,7 @@ async fn message(
         section.card {
             p { "To " strong { (m.to_address) } " · " (m.status) @if let Some(r) = &m.reason { " · " (r) } }
             p { "Subject: " (m.subject) }
-            iframe sandbox="" srcdoc=(m.html) style="width:100%;height:24rem;border:1px solid #ddd;background:#fff" {}
+            iframe.email-preview sandbox="" srcdoc=(m.html) {}
             h3 { "Text part" }
             pre.props { (m.text) }
         }

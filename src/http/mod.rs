@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod return_path;
 pub mod routes;
+pub mod security_headers;
 pub mod timeout;
 
 pub use error::ApiError;

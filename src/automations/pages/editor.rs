@@ -90,7 +90,7 @@ fn editor(token: &str, v: &View) -> Markup {
                 a href=(back) { "Cancel" }
                 span.muted { "Nothing is stored until you save." }
             }
-            details.card style="margin-top:1rem" {
+            details.card.spaced {
                 summary { "Advanced: edit as JSON" }
                 textarea name="json" rows="18" spellcheck="false" { (pretty) }
                 p { button type="submit" name="op" value="json" { "Apply JSON" } }

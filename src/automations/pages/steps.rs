@@ -63,7 +63,7 @@ pub(super) fn block(steps: &[Step], path: &str, ctx: &StepCtx) -> Markup {
         @if steps.is_empty() {
             p.empty { "No steps here yet." }
         } @else {
-            ol.steps style="padding-left:1.25rem" {
+            ol.steps.indented {
                 @for (i, step) in steps.iter().enumerate() { (item(step, &join(path, i), i, steps.len(), ctx)) }
             }
         }
@@ -132,7 +132,7 @@ fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
                 p { strong { "If " } span.muted { "(a condition group: edit it as JSON below)" } }
                 pre.props { (serde_json::to_string_pretty(condition).unwrap_or_default()) }
             }
-            div style="margin-left:.5rem;padding-left:1rem;border-left:3px solid var(--line)" {
+            div.branch {
                 h3 { "Then" }
                 (block(then, &format!("{pos}.then"), ctx))
                 h3 { "Else" }

@@ -84,7 +84,7 @@ fn inspector(def: &Definition) -> Markup {
 
 fn step_summary(steps: &[Step], prefix: &str, templates: &HashMap<String, String>) -> Markup {
     html! {
-        ol style="padding-left:1.25rem" {
+        ol.indented {
             @for (i, step) in steps.iter().enumerate() {
                 @let pos = join(prefix, i);
                 li {

@@ -280,9 +280,7 @@ pub async fn progress_page(
         (tabs("import"))
         section.card {
             p { strong { (import.filename) } " " (status_badge(&import)) }
-            div.progress role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(percent) {
-                span style=(format!("width:{percent}%")) {}
-            }
+            progress.progress value=(percent) max="100" { (percent) "%" }
             p.muted { (percent) "% of " (import.bytes_total) " bytes"
                 @if import.active() { " · this page refreshes itself" }
                 @if let Some(done) = import.finished_at { " · finished " (format_time(done)) }

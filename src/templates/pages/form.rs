@@ -81,7 +81,7 @@ fn preview_card(rendered: &Result<RenderedEmail, String>) -> Markup {
             p.muted { "Rendered for a sample contact (Ada Lovelace, ada@example.com). Scripts and links are disabled in the preview." }
             p.error role="alert" data-preview-error hidden[problem.is_none()] { (problem.unwrap_or_default()) }
             p { "Subject: " strong data-preview-subject { (subject) } }
-            iframe data-preview sandbox="" title="Email preview" srcdoc=(body) style="width:100%;min-height:22rem;border:1px solid var(--line);border-radius:6px;background:#fff" {}
+            iframe.template-preview data-preview sandbox="" title="Email preview" srcdoc=(body) {}
             details {
                 summary { "Text part" }
                 pre.props data-preview-text { (text) }
