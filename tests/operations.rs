@@ -358,6 +358,7 @@ fn shutdown_after_sending_over_smtp_is_clean() {
     let port = sink.port.to_string();
     let mut herald = Herald::start_with(&[
         ("HERALD_SMTP__HOST", "127.0.0.1"),
+        ("HERALD_SERVER__BASE_URL", "{base}"),
         ("HERALD_SMTP__PORT", port.as_str()),
         ("HERALD_SMTP__TLS", "none"),
         ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
