@@ -104,7 +104,10 @@ fn import_scattered_contacts(herald: &Herald, client: &Client, n: u64) {
         .send()
         .unwrap();
     assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let status: Value = client
@@ -117,7 +120,10 @@ fn import_scattered_contacts(herald: &Herald, client: &Client, n: u64) {
         if status["status"] == "completed" {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "import stuck: {status}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import stuck: {status}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
@@ -127,7 +133,14 @@ fn import_scattered_contacts(herald: &Herald, client: &Client, n: u64) {
 fn made_up_methods_and_paths_do_not_grow_metrics() {
     let herald = Herald::start();
     let client = Client::new();
-    let scrape = || client.get(herald.url("/metrics")).send().unwrap().text().unwrap();
+    let scrape = || {
+        client
+            .get(herald.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
     let noise = |round: u32| {
         for i in 0..100 {
             let method = reqwest::Method::from_bytes(format!("M{round}X{i}").as_bytes()).unwrap();
@@ -135,7 +148,10 @@ fn made_up_methods_and_paths_do_not_grow_metrics() {
                 .request(method.clone(), herald.url(&format!("/nowhere/{round}/{i}")))
                 .send()
                 .unwrap();
-            client.request(method, herald.url("/healthz")).send().unwrap();
+            client
+                .request(method, herald.url("/healthz"))
+                .send()
+                .unwrap();
             client
                 .get(herald.url(&format!("/api/contacts/{round}-{i}")))
                 .send()
@@ -153,8 +169,14 @@ fn made_up_methods_and_paths_do_not_grow_metrics() {
         "metrics grew from {warm} to {} bytes:\n{text}",
         text.len()
     );
-    assert!(text.contains(r#"method="other",route="unmatched""#), "{text}");
-    assert!(!text.contains("M1X1"), "made-up methods never become labels");
+    assert!(
+        text.contains(r#"method="other",route="unmatched""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("M1X1"),
+        "made-up methods never become labels"
+    );
     assert!(!text.contains("/nowhere"), "raw paths never become labels");
 }
 
@@ -374,7 +396,10 @@ fn shutdown_after_sending_over_smtp_is_clean() {
         .json()
         .unwrap();
     let r = client
-        .post(herald.url(&format!("/api/templates/{}/test", t["id"].as_str().unwrap())))
+        .post(herald.url(&format!(
+            "/api/templates/{}/test",
+            t["id"].as_str().unwrap()
+        )))
         .header("X-API-Key", &key)
         .json(&json!({"to": "qa@example.com"}))
         .send()
@@ -393,16 +418,29 @@ fn pages_carry_a_content_security_policy_and_no_inline_script() {
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
     let signed_in = herald.signed_in("ada@example.com", "analytical-engine");
     let anonymous = herald.browser();
-    let pages = ["/login", "/", "/contacts", "/automations", "/templates/new", "/outbox"];
+    let pages = [
+        "/login",
+        "/",
+        "/contacts",
+        "/automations",
+        "/templates/new",
+        "/outbox",
+    ];
     for (i, path) in pages.into_iter().enumerate() {
         let browser = if i == 0 { &anonymous } else { &signed_in };
         let r = browser.get(herald.url(path)).send().unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let headers = r.headers().clone();
-        let csp = headers["content-security-policy"].to_str().unwrap().to_string();
+        let csp = headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
@@ -411,7 +449,10 @@ fn pages_carry_a_content_security_policy_and_no_inline_script() {
             assert!(!html.contains(inline), "{path} has {inline}");
         }
         for tag in html.split("<script").skip(1) {
-            assert!(tag.trim_start().starts_with("src="), "{path}: inline <script{tag}");
+            assert!(
+                tag.trim_start().starts_with("src="),
+                "{path}: inline <script{tag}"
+            );
         }
         if csp.contains("style-src 'self';") {
             assert!(!html.contains(" style="), "{path} has an inline style");

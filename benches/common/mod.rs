@@ -215,7 +215,10 @@ pub fn writer_counters(port: u16) -> (f64, f64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::NAN)
     };
-    (value("herald_db_commits_total"), value("herald_db_writes_total"))
+    (
+        value("herald_db_commits_total"),
+        value("herald_db_writes_total"),
+    )
 }
 
 /// Prints the group-commit figures between two [`writer_counters`] readings.

@@ -65,9 +65,11 @@ impl Metrics {
             &["state"],
         )
         .expect("metric");
-        let writer_commits =
-            IntCounter::new("herald_db_commits_total", "Group commits made by the writer")
-                .expect("metric");
+        let writer_commits = IntCounter::new(
+            "herald_db_commits_total",
+            "Group commits made by the writer",
+        )
+        .expect("metric");
         let writer_writes =
             IntCounter::new("herald_db_writes_total", "Writes committed by the writer")
                 .expect("metric");

@@ -44,10 +44,8 @@ pub async fn body_deadline(
                 Ok(None) => None,
                 Err(_) => {
                     flag.store(true, Ordering::Relaxed);
-                    let late = std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "request body timed out",
-                    );
+                    let late =
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, "request body timed out");
                     Some((Err(PayloadError::Io(late)), None))
                 }
             }
