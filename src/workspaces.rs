@@ -43,17 +43,6 @@ async fn rename(
     caller: ApiCaller,
     body: web::Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(user_id) = caller.user_id {
-        let ws = caller.workspace_id;
-        let role = state
-            .store
-            .read(|conn| accounts::membership_role(conn, ws, user_id))?;
-        if !role.is_some_and(|r| r.can_manage()) {
-            return Err(ApiError::forbidden(
-                "Only owners and admins can rename the workspace",
-            ));
-        }
-    }
     let ws_id = caller.workspace_id;
     let name = body.into_inner().name;
     let ws = state
