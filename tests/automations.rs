@@ -563,43 +563,16 @@ fn sync_trigger_and_direct_workflow_trigger_report_results() {
 
 #[test]
 fn webhook_steps_post_a_signed_payload() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let hook = format!(
-        "http://127.0.0.1:{}/hook",
-        listener.local_addr().unwrap().port()
-    );
+    use std::io::Write;
+    let (listener, port) = support::receiver::loopback_listener();
+    let hook = format!("http://127.0.0.1:{port}/hook");
     let received = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
+        let text = support::receiver::read_request(&mut stream);
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
             .unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut chunk).unwrap();
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse().unwrap())
-                    })
-                    .unwrap_or(0);
-                if body.len() >= len {
-                    stream
-                        .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-                        .unwrap();
-                    return text;
-                }
-            }
-            if n == 0 {
-                return text;
-            }
-        }
+        text
     });
     let (herald, _sink) = with_sink(&[]);
     let api = Api::new(&herald, "Acme");
