@@ -1,87 +1,28 @@
 //! Builds the shared state and the actix application, and runs the server.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-use crate::auth::throttle::{LoginThrottle, ThrottleLimits};
 use crate::auth::{AuthError, accounts, sessions, setup};
 use crate::config::Config;
-use crate::http::client_addr::TrustedProxies;
-use crate::http::ratelimit::RateLimiter;
 use crate::http::routes::{Access, RouteSpec, RouteTable, Routes};
+use crate::http::state::AppState;
 use crate::http::{ApiError, idempotency, limits, metrics};
-use crate::jobs::scheduler::{self, Wakeup};
+use crate::jobs::scheduler::{self};
 use crate::jobs::{self, ClaimedJob, JobKind};
 use crate::store::Store;
 use crate::ui::PageError;
-
-/// Everything handlers share.
-pub struct AppState {
-    pub config: Config,
-    pub store: Store,
-    pub throttle: LoginThrottle,
-    /// `server.trusted_proxies`, parsed once; read through `client_ip`.
-    pub trusted_proxies: TrustedProxies,
-    pub metrics: metrics::Metrics,
-    /// When each API key's `last_used_at` was last written.
-    pub key_touches: Mutex<HashMap<i64, Instant>>,
-    /// Per-key request budget.
-    pub ratelimit: RateLimiter,
-    /// Pokes the job scheduler after new work commits.
-    pub wakeup: Wakeup,
-    /// Where outgoing mail goes (SMTP or the outbox folder).
-    pub mailer: crate::delivery::mailer::Mailer,
-    /// Signs unsubscribe links.
-    pub link_secret: Vec<u8>,
-    /// Every route with who may call it; the guard applies it.
-    pub routes: RouteTable,
-}
-
-impl AppState {
-    /// Builds the shared state from a validated configuration.
-    pub fn new(
-        config: Config,
-        store: Store,
-        mailer: crate::delivery::mailer::Mailer,
-        link_secret: Vec<u8>,
-    ) -> Self {
-        let throttle = LoginThrottle::new(ThrottleLimits {
-            pair_max: config.auth.login_max_failures,
-            address_max: config.auth.login_address_max_failures,
-            global_max: config.auth.login_global_max_failures,
-            window: Duration::from_secs(config.auth.login_window_secs),
-        });
-        let ratelimit = RateLimiter::new(&config.ratelimit);
-        let trusted_proxies = TrustedProxies::parse(&config.server.trusted_proxies)
-            .expect("server.trusted_proxies was validated with the configuration");
-        Self {
-            config,
-            store,
-            throttle,
-            trusted_proxies,
-            metrics: metrics::Metrics::new(),
-            key_touches: Mutex::new(HashMap::new()),
-            ratelimit,
-            wakeup: Wakeup,
-            mailer,
-            link_secret,
-            routes: RouteTable::new(route_specs()),
-        }
-    }
-}
 
 /// Declares every route, in the order the router tries them: each pattern with a
 /// variable costs a regex match, so the ingest endpoints, the busiest by far, come first.
 fn declare(r: &mut Routes<'_>) {
     crate::events::api::routes(r);
     crate::events::v1::routes(r);
-    crate::events::sources::routes(r);
+    crate::events::sources::hook::routes(r);
+    crate::events::sources::api::routes(r);
+    crate::events::sources::pages::routes(r);
     r.get(
         "/assets/{path:.*}",
         Access::Public,
@@ -183,7 +124,7 @@ async fn ensure_maintenance(state: &AppState) -> Result<(), crate::store::StoreE
                 |r| r.get(0),
             )?;
             if !queued {
-                jobs::enqueue(conn, None, &JobKind::Maintenance, crate::store::now_ms(), attempts)?;
+                jobs::enqueue(conn, None, &JobKind::Maintenance, crate::kinds::time::now_ms(), attempts)?;
             }
             Ok(())
         })
@@ -200,10 +141,10 @@ pub async fn maintenance(state: &web::Data<AppState>, job: &ClaimedJob) -> Resul
         .write(move |conn| -> Result<(), AuthError> {
             sessions::purge_expired(conn)?;
             idempotency::purge(conn)?;
-            let now = crate::store::now_ms();
+            let now = crate::kinds::time::now_ms();
             let before = now - crate::events::sources::store::DELIVERY_RETENTION_MS;
             crate::events::sources::store::prune_deliveries(conn, before, 50_000)?;
-            let next = crate::store::now_ms() + MAINTENANCE_EVERY_MS;
+            let next = crate::kinds::time::now_ms() + MAINTENANCE_EVERY_MS;
             jobs::enqueue(conn, None, &JobKind::Maintenance, next, attempts)?;
             jobs::complete(conn, &job)?.map_err(|stale| AuthError::Invalid(stale.to_string()))
         })
@@ -225,7 +166,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .write(crate::delivery::unsubscribe::load_secret)
         .await?;
     crate::delivery::unsubscribe::init_links(config.base_url(), link_secret.clone());
-    let state = web::Data::new(AppState::new(config, store, mailer, link_secret));
+    let state = web::Data::new(AppState::new(
+        config,
+        store,
+        mailer,
+        link_secret,
+        RouteTable::new(route_specs()),
+    ));
     announce_setup(&state).await?;
     state.store.write(sessions::purge_expired).await?;
     let released = scheduler::recover(&state).await?;
@@ -246,7 +193,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .app_data(app_state.clone())
             .wrap(ErrorHandlers::new().default_handler(framework_errors))
             .wrap(from_fn(crate::http::timeout::body_deadline))
-            .wrap(from_fn(crate::auth::guard::enforce))
+            .wrap(from_fn(crate::http::guard::enforce))
             .wrap(from_fn(crate::http::security_headers::add))
             .wrap(from_fn(metrics::record))
             .configure(|cfg| configure(cfg, max_body))

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::accounts::WorkspaceId;
 use crate::auth::passwords::{check_password_rules, hash_password};
 use crate::auth::{AuthError, Role, accounts, api_keys, normalize_email};
 use crate::config::{Config, ConfigError, Overrides};
+use crate::kinds::WorkspaceId;
 use crate::store::{self, Store};
 
 /// Herald: events, contacts, automations and webhooks in one binary and one SQLite file.

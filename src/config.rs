@@ -10,7 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::http::client_addr::TrustedProxies;
+use crate::net::proxies::TrustedProxies;
 
 /// The whole configuration of one Herald process.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod events;
 pub mod http;
 pub mod jobs;
+pub mod kinds;
 pub mod logging;
 pub mod net;
 pub mod ops;

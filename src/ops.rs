@@ -4,7 +4,7 @@ use crate::http::routes::{Access, Routes};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {

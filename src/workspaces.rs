@@ -8,11 +8,11 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::accounts::{self, Workspace};
-use crate::auth::extract::{ApiCaller, SignedIn};
 use crate::auth::{api_keys, sessions};
 use crate::http::ApiError;
+use crate::http::extract::{ApiCaller, SignedIn};
+use crate::http::state::AppState;
 use crate::ui::{PageError, render};
 
 /// Routes of this module.

@@ -3,7 +3,8 @@
 
 use herald::config::StoreConfig;
 use herald::jobs::{self, JobKind};
-use herald::store::{Store, StoreError, now_ms};
+use herald::kinds::time::now_ms;
+use herald::store::{Store, StoreError};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

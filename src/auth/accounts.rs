@@ -1,27 +1,11 @@
 //! Workspaces, users and memberships as stored.
 
-use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{AuthError, Role};
-use crate::store::now_ms;
-
-/// Internal key of a workspace; every tenant-scoped row carries one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct WorkspaceId(pub i64);
-
-impl ToSql for WorkspaceId {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.0))
-    }
-}
-
-impl FromSql for WorkspaceId {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        i64::column_result(value).map(WorkspaceId)
-    }
-}
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// A tenant. `uid` is its public id (the API's `id` and `X-Team-ID`).
 #[derive(Debug, Clone, Serialize)]

@@ -4,9 +4,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::AuthError;
-use super::accounts::WorkspaceId;
 use super::secrets::{new_token, token_hash};
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.
 pub const KEY_PREFIX: &str = "hk_";

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::auth::accounts::WorkspaceId;
+use crate::kinds::WorkspaceId;
 use crate::store::freshness;
 
 /// A live key: `(key id, workspace id, workspace uid)`.

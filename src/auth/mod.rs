@@ -2,9 +2,6 @@
 
 pub mod accounts;
 pub mod api_keys;
-pub mod csrf;
-pub mod extract;
-pub mod guard;
 pub mod key_cache;
 pub mod pages;
 pub mod passwords;

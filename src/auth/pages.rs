@@ -2,23 +2,24 @@
 
 use std::time::Instant;
 
-use crate::auth::csrf::CsrfForm;
 use crate::http::routes::{Access, Routes};
-use actix_web::cookie::{Cookie, SameSite};
+use crate::ui::csrf::CsrfForm;
+use actix_web::cookie::Cookie;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::extract::{SignedIn, session_of};
 use super::passwords::{
     check_password_rules, hash_password, verify_against_dummy, verify_password,
 };
-use super::{AuthError, Role, accounts, csrf, normalize_email, sessions, setup};
-use crate::app::AppState;
+use super::{AuthError, Role, accounts, normalize_email, sessions, setup};
 use crate::http::client_addr::client_ip;
-use crate::http::return_path::same_origin_path;
+use crate::http::extract::{SignedIn, session_cookie, session_of};
+use crate::http::state::AppState;
+use crate::ui::csrf;
 use crate::ui::layout::render_with_status;
+use crate::ui::return_path::same_origin_path;
 use crate::ui::{Flash, PageError, render};
 
 /// Routes of this module.
@@ -28,19 +29,6 @@ pub fn routes(r: &mut Routes<'_>) {
         .post("/logout", Access::Public, logout)
         .get("/setup/{token}", Access::Token, setup_page)
         .post("/setup/{token}", Access::Token, setup_submit);
-}
-
-/// The session cookie for a new sign-in.
-pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
-    Cookie::build(sessions::COOKIE, token)
-        .path("/")
-        .http_only(true)
-        .secure(state.config.secure_cookies())
-        .same_site(SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::hours(
-            state.config.auth.session_ttl_hours as i64,
-        ))
-        .finish()
 }
 
 fn session_ttl_ms(state: &AppState) -> i64 {

@@ -2,10 +2,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::accounts::{Workspace, WorkspaceId, workspace_from_row};
+use super::accounts::{Workspace, workspace_from_row};
 use super::secrets::{new_token, token_hash};
 use super::{AuthError, Role};
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "herald_session";

@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 
 use super::AuthError;
 use super::secrets::{new_token, token_hash};
-use crate::store::now_ms;
+use crate::kinds::time::now_ms;
 
 /// Issues a fresh setup token (dropping older ones) valid for `ttl_ms`.
 pub fn issue_token(conn: &Connection, ttl_ms: i64) -> Result<String, AuthError> {

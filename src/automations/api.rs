@@ -9,13 +9,14 @@ use super::definition::{self, Definition, Status};
 use super::listing::{Listing, enrollments_json};
 use super::signing;
 use super::store;
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
-use crate::auth::extract::ApiCaller;
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
 use crate::http::json::object_body;
+use crate::http::state::AppState;
 use crate::jobs::{self, JobKind};
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {

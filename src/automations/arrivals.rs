@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::definition::{Status, Trigger, TriggerType};
 use super::store;
-use crate::auth::accounts::WorkspaceId;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Enrollment ids each arrival owns. SQL spells it as the literal `1024` (rowid ranges
 /// `ar.id * 1024 ...`, the `arrivals_take_enrollments` trigger, migration V6): change

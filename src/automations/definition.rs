@@ -339,7 +339,7 @@ fn validate_steps(
                     }
                 }
                 (None, Some(u)) => {
-                    if crate::events::parse_time(u).is_none() {
+                    if crate::kinds::time::parse_time(u).is_none() {
                         return Err(Invalid {
                             path: format!("{here}.until"),
                             message: format!("'{u}' is not an ISO 8601 time"),

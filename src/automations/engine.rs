@@ -10,10 +10,11 @@ use super::conditions::{Subject, holds};
 use super::definition::{Definition, Frequency, Step, TriggerType, parse_duration};
 use super::store::{self, Automation};
 use super::{Occurrence, Outcome, Scope};
-use crate::auth::accounts::WorkspaceId;
 use crate::contacts::Contact;
 use crate::jobs::{self, JobKind};
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Exits the contact's enrollments in automations that exit on this event, then enrolls
 /// it in every active automation whose trigger matches and whose filters pass.
@@ -253,7 +254,7 @@ impl<'a> Enrollments<'a> {
                 duration: Some(d), ..
             }) => parse_duration(d).map(|ms| now + ms),
             Some(Step::Wait { until: Some(u), .. }) => {
-                crate::events::parse_time(u).filter(|at| *at > now)
+                crate::kinds::time::parse_time(u).filter(|at| *at > now)
             }
             _ => None,
         };

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::arrivals::{self, ParkedArrival};
 use super::store::{self, Automation};
-use crate::auth::accounts::WorkspaceId;
-use crate::events::iso_time;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::iso_time;
 use crate::store::StoreError;
 
 /// How many enrollments a listing shows.

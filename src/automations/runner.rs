@@ -10,15 +10,16 @@ use serde_json::{Map, Value, json};
 use super::conditions::{Subject, holds};
 use super::definition::{self, Position, Step, parse_duration};
 use super::store;
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
 use crate::contacts::{
     Contact, ContactError, ContactPatch, fields, normalize_tags, store as contacts,
 };
 use crate::delivery::messages::{self, Content, NewMessage};
 use crate::events::ingest::{Origin, record_contact_change};
+use crate::http::state::AppState;
 use crate::jobs::{self, ClaimedJob, JobKind};
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +185,7 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
                 } else {
                     let wake = match (duration, until) {
                         (Some(d), _) => now + parse_duration(d).unwrap_or(0),
-                        (None, Some(u)) => crate::events::parse_time(u).unwrap_or(now),
+                        (None, Some(u)) => crate::kinds::time::parse_time(u).unwrap_or(now),
                         _ => now,
                     };
                     if wake <= now {
@@ -194,7 +195,7 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
                             &pos,
                             "wait",
                             "done",
-                            Some(json!({"until": crate::events::iso_time(wake)})),
+                            Some(json!({"until": crate::kinds::time::iso_time(wake)})),
                         )?;
                         definition::next_position(steps, &pos)
                     } else {
@@ -206,7 +207,7 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
                             &pos,
                             "wait",
                             "waiting",
-                            Some(json!({"until": crate::events::iso_time(wake)})),
+                            Some(json!({"until": crate::kinds::time::iso_time(wake)})),
                         )?;
                         super::timers::parked(wake);
                         return Ok(());
@@ -382,7 +383,8 @@ fn update_contact(
     _event: Option<&str>,
 ) -> Result<Contact, ContactError> {
     let declared = fields::list(conn, ws)?;
-    let mut patch = crate::contacts::api::patch_from_contact_properties(set, &declared, 16 * 1024)?;
+    let mut patch =
+        crate::contacts::properties::patch_from_contact_properties(set, &declared, 16 * 1024)?;
     if !add_tags.is_empty() || !remove_tags.is_empty() {
         let mut tags = contact.tags.clone();
         tags.extend(add_tags.iter().cloned());

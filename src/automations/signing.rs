@@ -8,8 +8,9 @@ use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
-use crate::auth::accounts::WorkspaceId;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Random bytes in a secret; Standard Webhooks asks for 24 to 64.
 const SECRET_BYTES: usize = 24;

@@ -7,9 +7,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use super::definition::{Definition, Status, TriggerType};
-use crate::auth::accounts::WorkspaceId;
-use crate::events::iso_time;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::iso_time;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// A stored automation.
 #[derive(Debug, Clone)]

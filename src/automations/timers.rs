@@ -13,9 +13,9 @@ use rusqlite::{Connection, params};
 
 use super::arrivals::{self, Unpack};
 use super::runner::{self, RunError};
-use crate::auth::accounts::WorkspaceId;
 use crate::jobs::scheduler::{self, Queue};
 use crate::jobs::{self, JobKind};
+use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
 use crate::store::batch::{ItemError, run_isolated};
 
@@ -78,7 +78,7 @@ pub fn tick(conn: &Connection, now: i64, limit: usize) -> Result<Tick, StoreErro
                 conn,
                 Some(*ws),
                 &JobKind::RunEnrollment { enrollment_id: *id },
-                crate::store::now_ms(),
+                crate::kinds::time::now_ms(),
                 jobs::max_attempts(),
             )?;
             Ok(())

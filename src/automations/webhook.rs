@@ -13,13 +13,14 @@ use serde_json::{Value, json};
 use super::definition::{self, Position, Step};
 use super::signing::{sign, workspace_secret};
 use super::store;
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
 use crate::contacts::store as contacts;
-use crate::events::iso_time;
+use crate::http::state::AppState;
 use crate::jobs::{self, ClaimedJob};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::iso_time;
+use crate::kinds::time::now_ms;
 use crate::net::ssrf;
-use crate::store::{StoreError, now_ms};
+use crate::store::StoreError;
 
 struct Call {
     url: String,

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::fields::{self, Field};
 use super::{Contact, ContactError, store};
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
-use crate::auth::extract::ApiCaller;
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
+use crate::http::state::AppState;
+use crate::kinds::WorkspaceId;
 use crate::store::Store;
 
 /// Contacts read per page of the export.
@@ -62,7 +62,7 @@ fn record(contact: &Contact, declared: &[Field]) -> Vec<String> {
         text(&contact.name),
         contact.tags.join(";"),
         contact.subscribed.to_string(),
-        crate::events::iso_time(contact.created_at),
+        crate::kinds::time::iso_time(contact.created_at),
     ];
     row.extend(
         declared
@@ -127,7 +127,7 @@ pub async fn csv_response(store: Store, ws: WorkspaceId) -> Result<HttpResponse,
             actix_web::error::ErrorServiceUnavailable("export failed")
         })
     });
-    let date = crate::events::iso_time(crate::store::now_ms());
+    let date = crate::kinds::time::iso_time(crate::kinds::time::now_ms());
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Number, Value};
 
 use super::ContactError;
-use crate::auth::accounts::WorkspaceId;
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// The value type of a custom field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -6,6 +6,7 @@ pub mod export;
 pub mod fields;
 pub mod import;
 pub mod pages;
+pub mod properties;
 pub mod store;
 
 use serde_json::{Map, Value, json};
@@ -30,30 +31,6 @@ pub enum ContactError {
 impl From<rusqlite::Error> for ContactError {
     fn from(e: rusqlite::Error) -> Self {
         ContactError::Store(StoreError::from(e))
-    }
-}
-
-impl From<ContactError> for crate::http::ApiError {
-    fn from(e: ContactError) -> Self {
-        use crate::http::ApiError;
-        match e {
-            ContactError::Invalid(m) => ApiError::bad_request(m),
-            ContactError::NotFound => ApiError::not_found("Contact not found"),
-            ContactError::Missing(m) => ApiError::not_found(m),
-            ContactError::Conflict(m) => ApiError::new(actix_web::http::StatusCode::CONFLICT, m),
-            ContactError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<ContactError> for crate::ui::PageError {
-    fn from(e: ContactError) -> Self {
-        use crate::ui::PageError;
-        match e {
-            ContactError::Invalid(m) | ContactError::Conflict(m) => PageError::BadRequest(m),
-            ContactError::NotFound | ContactError::Missing(_) => PageError::NotFound,
-            ContactError::Store(e) => e.into(),
-        }
     }
 }
 
@@ -89,8 +66,8 @@ impl Contact {
             "properties": self.properties,
             "tags": self.tags,
             "subscribed": self.subscribed,
-            "createdAt": crate::events::iso_time(self.created_at),
-            "updatedAt": crate::events::iso_time(self.updated_at),
+            "createdAt": crate::kinds::time::iso_time(self.created_at),
+            "updatedAt": crate::kinds::time::iso_time(self.updated_at),
         })
     }
 

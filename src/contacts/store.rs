@@ -4,8 +4,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value, json};
 
 use super::{Contact, ContactError, ContactPatch, Identity};
-use crate::auth::accounts::WorkspaceId;
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// The columns [`from_row`] reads, as a macro so lookups can be `concat!`ed at compile time.
 macro_rules! columns {

@@ -3,9 +3,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
-use crate::auth::accounts::WorkspaceId;
-use crate::events::iso_time;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::iso_time;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 use crate::templates::RenderedEmail;
 
 /// One outgoing email.

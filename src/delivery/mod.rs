@@ -5,4 +5,5 @@ pub mod mailer;
 pub mod messages;
 pub mod pages;
 pub mod send;
+pub mod test_send;
 pub mod unsubscribe;

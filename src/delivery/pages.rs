@@ -7,8 +7,8 @@ use maud::html;
 use serde::Deserialize;
 
 use super::messages;
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::{PageError, format_time, render};
 
 /// Routes of this module.

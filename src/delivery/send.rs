@@ -8,7 +8,7 @@ use rusqlite::OptionalExtension;
 
 use super::mailer::{OutgoingEmail, SendError};
 use super::messages::{self, MessageRow};
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::jobs::{self, ClaimedJob};
 use crate::store::StoreError;
 

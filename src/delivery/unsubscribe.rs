@@ -8,12 +8,13 @@ use maud::html;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
 use crate::auth::secrets::constant_time_eq;
 use crate::contacts::{ContactError, ContactPatch, store as contacts};
 use crate::events::ingest::{Origin, record_contact_change};
-use crate::store::{StoreError, now_ms};
+use crate::http::state::AppState;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 use crate::ui::{PageError, render};
 
 /// Routes of this module.

@@ -8,14 +8,14 @@ use serde_json::{Map, Value, json};
 
 use super::ingest::{NewEvent, Origin, ingest};
 use super::{check_event_name, check_properties, log, patterns};
-use crate::app::AppState;
-use crate::auth::extract::ApiCaller;
-use crate::contacts::api::{needs_fields, patch_from_contact_properties};
+use crate::contacts::properties::{needs_fields, patch_from_contact_properties};
 use crate::contacts::{ContactPatch, Identity, fields, normalize_email};
 use crate::http::ApiError;
 use crate::http::client_addr::client_ip;
+use crate::http::extract::ApiCaller;
 use crate::http::idempotency::{self, IdempotencyKey};
 use crate::http::json::{object_body, only_fields};
+use crate::http::state::AppState;
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {
@@ -48,7 +48,7 @@ pub struct SendRequest {
 /// Parses and validates a Sendra-shaped event; shared with event sources.
 pub fn parse_send(
     state: &AppState,
-    caller_ws: crate::auth::accounts::WorkspaceId,
+    caller_ws: crate::kinds::WorkspaceId,
     body: &Map<String, Value>,
     origin: Origin,
 ) -> Result<SendRequest, ApiError> {
@@ -156,7 +156,7 @@ async fn send(
 /// Records the response for an idempotency key, if one was sent.
 pub fn remember(
     conn: &rusqlite::Connection,
-    ws: crate::auth::accounts::WorkspaceId,
+    ws: crate::kinds::WorkspaceId,
     key: Option<&IdempotencyKey>,
     status: u16,
     body: &Value,
@@ -222,7 +222,7 @@ async fn list_patterns(
         .store
         .read(|conn| patterns::list(conn, caller.workspace_id))?;
     Ok(HttpResponse::Ok().json(json!({
-        "patterns": list.iter().map(|p| json!({"name": p.name, "createdAt": super::iso_time(p.created_at)})).collect::<Vec<_>>(),
+        "patterns": list.iter().map(|p| json!({"name": p.name, "createdAt": crate::kinds::time::iso_time(p.created_at)})).collect::<Vec<_>>(),
     })))
 }
 
@@ -246,7 +246,7 @@ async fn declare_pattern(
         .write(move |conn| patterns::declare(conn, ws, &name))
         .await?;
     Ok(HttpResponse::Created()
-        .json(json!({"name": created.name, "createdAt": super::iso_time(created.created_at)})))
+        .json(json!({"name": created.name, "createdAt": crate::kinds::time::iso_time(created.created_at)})))
 }
 
 async fn remove_pattern(

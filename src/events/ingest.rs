@@ -8,11 +8,11 @@ use std::sync::{Mutex, OnceLock};
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
-use crate::auth::accounts::WorkspaceId;
 use crate::automations::{self, Occurrence, Outcome, Scope};
 use crate::contacts::store::{self as contacts, Change, changes_json};
 use crate::contacts::{Contact, ContactError, ContactPatch, Identity};
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// Name of the occurrence recorded when a contact is created.
 pub const CONTACT_ADDED: &str = "contact_added";

@@ -4,8 +4,8 @@
 use rusqlite::{Connection, ToSql};
 use serde_json::{Value, json};
 
-use super::{iso_time, parse_time};
-use crate::auth::accounts::WorkspaceId;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::{iso_time, parse_time};
 use crate::store::StoreError;
 
 /// Most events per page.

@@ -14,32 +14,6 @@ use serde_json::{Map, Value};
 
 use crate::config::LimitsConfig;
 
-/// Formats Unix milliseconds as ISO 8601 with milliseconds, as the APIs return times.
-pub fn iso_time(ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
-/// Parses an ISO 8601 / RFC 3339 timestamp (or a bare date, as midnight UTC) to Unix ms.
-pub fn parse_time(s: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    let s = s.trim();
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Some((t.unix_timestamp_nanos() / 1_000_000) as i64);
-    }
-    let date = time::Date::parse(
-        s,
-        &time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
-    Some(date.midnight().assume_utc().unix_timestamp() * 1000)
-}
-
 /// Checks an event name: 1 to 120 characters, no control characters.
 pub fn check_event_name(name: &str) -> Result<String, String> {
     let name = name.trim();

@@ -1,9 +1,9 @@
 //! Events pages: the event log with filters, declared patterns with one-click
 //! "Declare them", and the tab bar shared with event sources.
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
+use crate::ui::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::log::{self, Filter, LoggedEvent};
 use super::patterns;
-use crate::app::AppState;
-use crate::auth::csrf;
-use crate::auth::extract::SignedIn;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::store::StoreError;
+use crate::ui::csrf;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Routes of this module.

@@ -2,8 +2,9 @@
 
 use rusqlite::{Connection, params};
 
-use crate::auth::accounts::WorkspaceId;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// A declared pattern.
 #[derive(Debug, Clone)]

@@ -10,20 +10,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ingest::{NewEvent, Origin, ingest_with_variables};
-use super::{check_event_name, check_properties, iso_time, parse_time};
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
-use crate::auth::extract::ApiCaller;
-use crate::contacts::api::custom_values;
+use super::{check_event_name, check_properties};
+use crate::contacts::properties::custom_values;
 use crate::contacts::{
     ContactError, ContactPatch, Identity, fields, normalize_email, normalize_phone,
 };
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
 use crate::http::idempotency;
 use crate::http::json::{object_body, only_fields, opt_string};
+use crate::http::state::AppState;
 use crate::jobs;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::kinds::time::{iso_time, parse_time};
+use crate::store::StoreError;
 use crate::store::batch::{ItemError, run_isolated};
-use crate::store::{StoreError, now_ms};
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {

@@ -8,17 +8,18 @@ use serde_json::{Map, Value, json};
 
 use super::ingest::{NewEvent, Origin, ingest_with_variables};
 use super::v1::{QueuedEvent, parse, trigger_json};
-use crate::app::AppState;
-use crate::auth::extract::ApiCaller;
 use crate::automations::{Scope, engine, store as automations};
 use crate::contacts::{ContactPatch, store as contacts};
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
 use crate::http::json::object_body;
-use crate::store::{StoreError, now_ms};
+use crate::http::state::AppState;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 fn new_trigger(
     conn: &Connection,
-    ws: crate::auth::accounts::WorkspaceId,
+    ws: crate::kinds::WorkspaceId,
     kind: &str,
     name: &str,
 ) -> Result<(i64, String), StoreError> {

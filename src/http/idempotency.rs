@@ -9,8 +9,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::ApiError;
-use crate::auth::accounts::WorkspaceId;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// How long a key is remembered.
 pub const WINDOW_MS: i64 = 24 * 3_600_000;

@@ -15,7 +15,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 /// Every metric Herald exports.
 pub struct Metrics {

@@ -2,14 +2,16 @@
 
 pub mod client_addr;
 pub mod error;
+pub mod extract;
+pub mod guard;
 pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod ratelimit;
-pub mod return_path;
 pub mod routes;
 pub mod security_headers;
+pub mod state;
 pub mod timeout;
 
 pub use error::ApiError;

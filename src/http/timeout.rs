@@ -16,7 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 /// Middleware: wraps the request's payload in an idle deadline and turns a body that
 /// stopped arriving into `408 Request Timeout` with `Connection: close`.

@@ -12,8 +12,9 @@ pub mod scheduler;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::accounts::WorkspaceId;
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// What a job does, with its arguments; stored as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

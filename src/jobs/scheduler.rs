@@ -11,8 +11,9 @@ use actix_web::web;
 use tokio::sync::{Notify, Semaphore};
 
 use super::{ClaimedJob, JobKind};
-use crate::app::AppState;
-use crate::store::{StoreError, now_ms};
+use crate::http::state::AppState;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Jobs run at the same time, at most.
 const MAX_IN_FLIGHT: usize = 512;

@@ -2,4 +2,5 @@
 //! (automation webhook steps today; outbound webhooks and provider calls later), so the
 //! rule for what Herald may connect to lives in one place.
 
+pub mod proxies;
 pub mod ssrf;

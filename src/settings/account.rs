@@ -6,11 +6,11 @@ use maud::html;
 use serde::Deserialize;
 
 use super::csrf_input;
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
-use crate::auth::pages::session_cookie;
 use crate::auth::passwords::{check_password_rules, hash_password, verify_password};
 use crate::auth::{AuthError, accounts, sessions};
+use crate::http::extract::SignedIn;
+use crate::http::extract::session_cookie;
+use crate::http::state::AppState;
 use crate::ui::{Flash, PageError, render};
 
 /// The account page.

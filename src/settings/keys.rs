@@ -1,16 +1,16 @@
 //! API keys on the settings page: list, create (shown once), revoke.
 
-use crate::auth::csrf::CsrfForm;
+use crate::ui::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{csrf_input, members, webhooks};
-use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::auth::api_keys::{self, ApiKeyInfo};
-use crate::auth::extract::SignedIn;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// The settings page: API keys, the webhook signing secret and members of the current

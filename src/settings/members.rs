@@ -1,16 +1,16 @@
 //! Members of the workspace: list, add (creating the user if new), remove.
 
-use crate::auth::csrf::CsrfForm;
+use crate::ui::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::csrf_input;
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::auth::passwords::{check_password_rules, hash_password};
 use crate::auth::{AuthError, Role, accounts, normalize_email};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::{Flash, PageError, format_time};
 
 /// The members card of the settings page.

@@ -10,7 +10,7 @@ use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
 use maud::{Markup, html};
 
-use crate::auth::csrf;
+use crate::ui::csrf;
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {

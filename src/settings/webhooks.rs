@@ -6,10 +6,10 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 
 use super::csrf_input;
-use crate::app::AppState;
-use crate::auth::csrf::CsrfForm;
-use crate::auth::extract::SignedIn;
 use crate::automations::signing;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
+use crate::ui::csrf::CsrfForm;
 use crate::ui::{Flash, PageError};
 
 /// Where the rotate form posts.

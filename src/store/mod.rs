@@ -278,8 +278,3 @@ fn apply_durability(
     conn.execute_batch(&format!("PRAGMA synchronous = {level};"))?;
     Ok(sync_wal)
 }
-
-/// Current time in Unix milliseconds, the unit every timestamp column uses.
-pub fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}

@@ -7,11 +7,11 @@ use serde_json::{Map, Value, json};
 
 use super::sample_contact;
 use super::store::{self, TemplateInput};
-use super::test_send::{self, TestSendError};
-use crate::app::AppState;
-use crate::auth::extract::ApiCaller;
+use crate::delivery::test_send::{self, TestSendError};
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
 use crate::http::json::{object_body, only_fields, opt_string};
+use crate::http::state::AppState;
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {

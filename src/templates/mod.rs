@@ -9,7 +9,6 @@ pub mod api;
 pub mod pages;
 pub mod sandbox;
 pub mod store;
-pub mod test_send;
 
 use serde_json::{Map, Value, json};
 
@@ -46,8 +45,8 @@ pub fn sample_contact() -> Contact {
         properties: Map::new(),
         tags: vec![],
         subscribed: true,
-        created_at: crate::store::now_ms(),
-        updated_at: crate::store::now_ms(),
+        created_at: crate::kinds::time::now_ms(),
+        updated_at: crate::kinds::time::now_ms(),
     }
 }
 

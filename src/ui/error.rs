@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, ResponseError};
 use maud::html;
 
 use crate::auth::AuthError;
-use crate::http::return_path::same_origin_path;
 use crate::store::StoreError;
+use crate::ui::return_path::same_origin_path;
 
 /// Why a page could not be shown.
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,8 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::{Flash, assets};
 use crate::auth::accounts::Membership;
-use crate::auth::csrf;
 use crate::auth::sessions::Session;
+use crate::ui::csrf;
 use crate::ui::flash::FlashKind;
 
 /// What the header needs to know about the signed-in user.

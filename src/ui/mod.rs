@@ -1,9 +1,11 @@
 //! The server-rendered UI shell: layout, navigation, flash messages, assets, error pages.
 
 pub mod assets;
+pub mod csrf;
 pub mod error;
 pub mod flash;
 pub mod layout;
+pub mod return_path;
 
 pub use error::PageError;
 pub use flash::Flash;

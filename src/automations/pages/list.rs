@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 
 use super::{status_badge, status_buttons};
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::automations::definition::TriggerType;
 use crate::automations::store::{self, Automation, Counts};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::store::StoreError;
 use crate::ui::{PageError, format_time, render};
 

@@ -10,9 +10,9 @@ mod sections;
 mod steps;
 mod view;
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
+use crate::ui::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -21,9 +21,9 @@ use serde::Deserialize;
 use super::api::requeue_if_active;
 use super::definition::Status;
 use super::store;
-use crate::app::AppState;
-use crate::auth::csrf;
-use crate::auth::extract::SignedIn;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
+use crate::ui::csrf;
 use crate::ui::{Flash, PageError};
 
 /// Routes of this module; fixed paths come before `/automations/{id}`.

@@ -5,11 +5,11 @@ use maud::{Markup, html};
 
 use super::form::filter_rows;
 use super::steps::comparison_inputs;
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
 use crate::automations::definition::{Definition, Frequency, TriggerType};
 use crate::contacts::ContactError;
 use crate::events::patterns;
+use crate::http::state::AppState;
+use crate::kinds::WorkspaceId;
 use crate::ui::PageError;
 
 /// Names the editor offers: templates, declared patterns, condition and contact fields.

@@ -12,12 +12,12 @@ use serde_json::Value;
 use super::form::{join, value_text};
 use super::list::trigger_label;
 use super::{csrf_input, log_url, state_badge, status_badge, status_buttons};
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::automations::definition::{Condition, Definition, Frequency, Step, TriggerType};
 use crate::automations::listing::{Listing, enrollments_json};
 use crate::automations::store::{self, Automation, Counts};
 use crate::contacts::ContactError;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::store::StoreError;
 use crate::ui::{PageError, render};
 

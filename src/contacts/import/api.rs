@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use super::upload::{self, UploadError};
 use super::{begin, inspect, mapping, store, to_json};
-use crate::app::AppState;
-use crate::auth::extract::ApiCaller;
 use crate::contacts::fields;
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
+use crate::http::state::AppState;
 
 /// Body types taken as CSV; anything else is most likely a mistake (JSON, a form).
 const CSV_TYPES: &[&str] = &[

@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 pub use api::{status_api, upload_api};
 pub use runner::{mark_failed, process_chunk};
 
-use crate::app::AppState;
-use crate::auth::accounts::WorkspaceId;
 use crate::contacts::ContactError;
+use crate::http::state::AppState;
+use crate::kinds::WorkspaceId;
 use mapping::Column;
 use parse::Header;
 use store::{Import, NewImport, Plan};
@@ -84,7 +84,7 @@ pub fn to_json(import: &Import) -> Value {
         "failed": import.failed,
         "errors": import.errors,
         "mapping": mapping,
-        "createdAt": crate::events::iso_time(import.created_at),
-        "finishedAt": import.finished_at.map(crate::events::iso_time),
+        "createdAt": crate::kinds::time::iso_time(import.created_at),
+        "finishedAt": import.finished_at.map(crate::kinds::time::iso_time),
     })
 }

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 
 use super::parse::{ImportRow, RowError};
 use super::store::{ErrorEntry, Import, MAX_ERRORS};
-use crate::auth::accounts::WorkspaceId;
 use crate::contacts::store as contacts;
 use crate::contacts::{Contact, ContactError, ContactPatch, Identity, normalize_tags};
 use crate::events::ingest::{Origin, record_contact_change};
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 const ORIGIN: Origin = Origin {
     kind: "import",

@@ -10,11 +10,12 @@ use actix_web::web;
 use super::parse::{self, Chunk, Cursor, Rules};
 use super::rows;
 use super::store::{self, Import};
-use crate::app::AppState;
 use crate::contacts::ContactError;
 use crate::contacts::fields::{self, Field};
+use crate::http::state::AppState;
 use crate::jobs::{self, ClaimedJob, JobKind, StaleJob};
-use crate::store::{StoreError, now_ms};
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// Rows stored per job: big enough that per-chunk overhead vanishes, small enough that
 /// the single writer is never held for long.

@@ -5,10 +5,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::mapping::Column;
-use crate::auth::accounts::WorkspaceId;
 use crate::contacts::ContactError;
 use crate::jobs::{self, JobKind};
-use crate::store::now_ms;
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
 
 /// Errors kept per import; later ones are only counted in `failed`.
 pub const MAX_ERRORS: usize = 1000;

@@ -12,7 +12,7 @@ use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::accounts::WorkspaceId;
+use crate::kinds::WorkspaceId;
 
 /// Why an upload was not kept.
 #[derive(Debug, thiserror::Error)]

@@ -5,11 +5,11 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::tabs;
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::contacts::fields::{self, Field};
 use crate::contacts::{Contact, ContactError, store};
 use crate::events::log::{self, Filter, LoggedEvent};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::{PageError, format_time, render};
 
 /// Events shown on the page; the event log has the rest.

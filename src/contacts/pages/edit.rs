@@ -1,20 +1,20 @@
 //! Adding, editing and deleting one contact from the UI. Saves go through the same store
 //! functions and `record_contact_change` as the API, so automations see UI changes too.
 
-use crate::auth::csrf::CsrfForm;
+use crate::ui::csrf::CsrfForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{csrf_input, field, redirect, tabs};
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::contacts::fields::{self, Field, FieldType};
 use crate::contacts::{
     Contact, ContactError, ContactPatch, Identity, normalize_email, normalize_phone,
     normalize_tags, store,
 };
 use crate::events::ingest::{Origin, record_contact_change};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
 use actix_web::http::StatusCode;

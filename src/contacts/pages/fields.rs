@@ -1,15 +1,15 @@
 //! `/contacts/fields`: declare and remove the workspace's custom contact fields.
 
-use crate::auth::csrf::CsrfForm;
+use crate::ui::csrf::CsrfForm;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
 
 use super::{back_with_error, csrf_input, redirect, tabs};
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::contacts::ContactError;
 use crate::contacts::fields::{self, FieldType};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::{Flash, PageError, render};
 
 /// The list of declared fields with the forms to change it.

@@ -5,9 +5,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::tabs;
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::contacts::{Contact, store};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::ui::{PageError, format_time, render};
 
 const PER_PAGE: u32 = 50;

@@ -15,10 +15,10 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 
-use crate::app::AppState;
-use crate::auth::csrf;
-use crate::auth::extract::SignedIn;
 use crate::contacts::ContactError;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
+use crate::ui::csrf;
 use crate::ui::{Flash, PageError};
 
 /// Routes of this module; fixed paths come before `/contacts/{id}`.
@@ -129,4 +129,15 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or("")
+}
+
+impl From<ContactError> for crate::ui::PageError {
+    fn from(e: ContactError) -> Self {
+        use crate::ui::PageError;
+        match e {
+            ContactError::Invalid(m) | ContactError::Conflict(m) => PageError::BadRequest(m),
+            ContactError::NotFound | ContactError::Missing(_) => PageError::NotFound,
+            ContactError::Store(e) => e.into(),
+        }
+    }
 }

@@ -10,11 +10,11 @@ use serde_json::{Map, Value, json};
 use super::spec::check_name;
 use super::store::{self, Counts, Delivery, Source};
 use super::{EventNameRule, SourceSpec, SpecInput, hook_url, hook_url_hint};
-use crate::app::AppState;
-use crate::auth::extract::ApiCaller;
-use crate::events::iso_time;
 use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
 use crate::http::json::{object_body, only_fields, opt_string};
+use crate::http::state::AppState;
+use crate::kinds::time::iso_time;
 use crate::store::StoreError;
 
 /// Routes of the management API.

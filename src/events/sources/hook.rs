@@ -13,13 +13,13 @@ use super::signature;
 use super::spec::Scheme;
 use super::store::{self, NewDelivery, Outcome, Source};
 use super::{EventNameRule, HOOK_PATH};
-use crate::app::AppState;
 use crate::automations;
 use crate::contacts::{Identity, normalize_email};
 use crate::events::api::{SendRequest, parse_send};
 use crate::events::ingest::{Origin, ingest};
 use crate::http::ApiError;
-use crate::store::now_ms;
+use crate::http::state::AppState;
+use crate::kinds::time::now_ms;
 
 /// Longest token looked up; real ones are 64 characters, anything longer is not ours.
 const MAX_TOKEN_LEN: usize = 128;

@@ -9,28 +9,19 @@
 //! [`path`] reads dot-paths, [`signature`] checks provider signatures, [`hook`] is the
 //! public endpoint, [`api`] the JSON management API, and [`pages`] / [`views`] the UI.
 
-mod api;
-mod hook;
-mod pages;
+pub mod api;
+pub mod hook;
+pub mod pages;
 pub mod path;
 pub mod signature;
 pub mod spec;
 pub mod store;
 mod views;
 
-use crate::http::routes::Routes;
-
 pub use spec::{EventNameRule, Scheme, SourceSpec, SpecInput};
 
 /// Where every source's public URL lives; the token follows.
 pub const HOOK_PATH: &str = "/hooks/events/";
-
-/// Routes of this module: the public hook, the JSON API and the pages.
-pub fn routes(r: &mut Routes<'_>) {
-    hook::routes(r);
-    api::routes(r);
-    pages::routes(r);
-}
 
 /// The full URL of a source, shown only when its token is new.
 pub fn hook_url(base_url: &str, token: &str) -> String {

@@ -2,9 +2,9 @@
 //! once, each source's deliveries, and enable / disable / rotate / delete buttons.
 //! Everyone in the workspace may look; only owners and admins may change anything.
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
+use crate::ui::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
@@ -13,9 +13,9 @@ use serde::Deserialize;
 use super::store::{self, Source};
 use super::views::{actions, counts_cell, create_form, delivery_row, mapping, status};
 use super::{SourceSpec, SpecInput, hook_url, hook_url_hint};
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
 use crate::events::pages::tabs;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::store::StoreError;
 use crate::ui::{Flash, PageError, format_time, render};
 

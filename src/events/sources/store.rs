@@ -4,9 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::spec::{EventNameRule, Scheme, SourceSpec};
-use crate::auth::accounts::WorkspaceId;
 use crate::auth::secrets::{new_token, token_hash};
-use crate::store::{StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::StoreError;
 
 /// How many characters of the token lists show, to tell sources apart.
 pub const PREFIX_CHARS: usize = 8;

@@ -4,8 +4,8 @@ use maud::{Markup, html};
 
 use super::store::{Counts, Delivery, Source};
 use super::{EventNameRule, Scheme};
-use crate::auth::csrf;
-use crate::auth::extract::SignedIn;
+use crate::http::extract::SignedIn;
+use crate::ui::csrf;
 use crate::ui::format_time;
 
 /// Payload characters shown before "show all".

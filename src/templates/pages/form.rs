@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 
 use super::{csrf_input, redirect};
-use crate::app::AppState;
-use crate::auth::extract::SignedIn;
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::store::StoreError;
 use crate::templates::sample_contact;
 use crate::templates::store::{self, Template, TemplateInput};

@@ -4,20 +4,20 @@
 
 mod form;
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
+use crate::ui::csrf::CsrfForm;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::store::{self, Template};
-use super::test_send::{self, TestSendError};
-use crate::app::AppState;
-use crate::auth::csrf;
-use crate::auth::extract::SignedIn;
+use crate::delivery::test_send::{self, TestSendError};
+use crate::http::extract::SignedIn;
+use crate::http::state::AppState;
 use crate::store::StoreError;
+use crate::ui::csrf;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Routes of this module; fixed paths come before `/templates/{id}`.

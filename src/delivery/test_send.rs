@@ -4,11 +4,12 @@
 
 use serde_json::Map;
 
-use super::store;
-use crate::auth::accounts::WorkspaceId;
 use crate::delivery::messages::{self, Content, NewMessage};
 use crate::jobs::{self, JobKind};
-use crate::store::{Store, StoreError, now_ms};
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::now_ms;
+use crate::store::{Store, StoreError};
+use crate::templates::{self, store};
 
 /// Why a test mail was not queued.
 #[derive(Debug, thiserror::Error)]
@@ -35,15 +36,15 @@ pub async fn queue(
         .ok_or(TestSendError::NotFound)?;
     let address = to.clone();
     let rendered = tokio::task::spawn_blocking(move || {
-        let mut contact = super::sample_contact();
+        let mut contact = templates::sample_contact();
         contact.email = Some(address);
-        let context = super::context(
+        let context = templates::context(
             &contact,
             &Map::new(),
             &Map::new(),
             &format!("{base_url}/unsubscribe/preview"),
         );
-        super::render_email(&template, &context)
+        templates::render_email(&template, &context)
     })
     .await
     .map_err(|_| TestSendError::Render("rendering was interrupted".into()))?

@@ -7,7 +7,7 @@
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
 
-use super::secrets::{constant_time_eq, new_token};
+use crate::auth::secrets::{constant_time_eq, new_token};
 
 /// A form whose only field is the CSRF token (logout, delete, revoke buttons…).
 #[derive(Debug, serde::Deserialize)]

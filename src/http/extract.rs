@@ -3,14 +3,15 @@
 use std::future::{Ready, ready};
 use std::time::Instant;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use super::accounts::WorkspaceId;
-use super::sessions::{self, Session};
-use super::{AuthError, accounts, api_keys, key_cache};
-use crate::app::AppState;
+use crate::auth::sessions::{self, Session};
+use crate::auth::{AuthError, accounts, api_keys, key_cache};
 use crate::http::ApiError;
+use crate::http::state::AppState;
+use crate::kinds::WorkspaceId;
 use crate::ui::{Nav, PageError};
 
 fn state(req: &HttpRequest) -> &web::Data<AppState> {
@@ -49,7 +50,7 @@ impl SignedIn {
 
     /// Refuses a state-changing form whose CSRF token is not this session's.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
-        if super::csrf::verify_session(&self.0.csrf_token, submitted) {
+        if crate::ui::csrf::verify_session(&self.0.csrf_token, submitted) {
             Ok(())
         } else {
             Err(PageError::Forbidden(
@@ -94,7 +95,7 @@ pub struct ApiCaller {
     pub key_id: Option<i64>,
     pub user_id: Option<i64>,
     /// The signed-in user's role; `None` for an API key, which acts for the workspace.
-    pub role: Option<super::Role>,
+    pub role: Option<crate::auth::Role>,
     /// The session's CSRF token when the caller came by cookie (never for a key).
     pub csrf_token: Option<String>,
 }
@@ -202,4 +203,17 @@ impl FromRequest for ApiCaller {
         }
         ready(authenticate(req))
     }
+}
+
+/// The session cookie for a new sign-in.
+pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(sessions::COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(state.config.secure_cookies())
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::hours(
+            state.config.auth.session_ttl_hours as i64,
+        ))
+        .finish()
 }

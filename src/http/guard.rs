@@ -10,10 +10,10 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
 
 use super::extract::{self, SignedIn};
-use super::policy::{Caller, permits};
-use crate::app::AppState;
+use crate::auth::policy::{Caller, permits};
 use crate::http::ApiError;
 use crate::http::routes::{Access, RouteSpec};
+use crate::http::state::AppState;
 use crate::ui::PageError;
 
 /// Middleware applying the route table's rule to every request.
@@ -89,7 +89,7 @@ fn admit(state: &AppState, spec: &RouteSpec, req: &ServiceRequest) -> Result<(),
 pub fn cookie_call_is_same_origin(state: &AppState, req: &HttpRequest, csrf_token: &str) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     if let Some(sent) = header("x-csrf-token") {
-        return super::csrf::verify_session(csrf_token, sent.trim());
+        return crate::ui::csrf::verify_session(csrf_token, sent.trim());
     }
     if let Some(site) = header("sec-fetch-site") {
         return site.eq_ignore_ascii_case("same-origin");
