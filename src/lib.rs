@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod delivery;
 pub mod events;
 pub mod http;
+pub mod imports;
 pub mod jobs;
 pub mod kinds;
 pub mod logging;

@@ -74,7 +74,7 @@ fn failed_attempts_back_off_and_finally_fail() {
         .unwrap()
         .remove(0);
     let retried = store
-        .write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom"))
+        .write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom", now))
         .unwrap();
     assert!(retried);
     let due: i64 = store
@@ -92,7 +92,7 @@ fn failed_attempts_back_off_and_finally_fail() {
         .unwrap()
         .remove(0);
     let retried = store
-        .write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom again"))
+        .write_blocking(move |conn| jobs::retry_or_fail(conn, &job, "boom again", due))
         .unwrap();
     assert!(!retried, "out of attempts");
     let (status, error): (String, String) = store

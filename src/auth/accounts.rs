@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::{AuthError, Role};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// A tenant. `uid` is its public id (the API's `id` and `X-Team-ID`).
 #[derive(Debug, Clone, Serialize)]
@@ -85,7 +84,7 @@ pub fn ensure_workspace(conn: &Connection, name: &str) -> Result<Workspace, Auth
     }
     let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached("INSERT INTO workspaces (uid, name, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![uid, name, now_ms()])?;
+        .execute(params![uid, name, crate::store::here().now_ms()])?;
     Ok(Workspace {
         id: WorkspaceId(conn.last_insert_rowid()),
         uid,
@@ -154,7 +153,7 @@ pub fn insert_user(conn: &Connection, email: &str, password_hash: &str) -> Resul
             "A user with email {email} already exists."
         )));
     }
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "INSERT INTO users (email, password_hash, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?3)",
     )?
@@ -175,7 +174,11 @@ pub fn set_password_hash(
     conn.prepare_cached(
         "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
     )?
-    .execute(params![user_id, password_hash, now_ms()])?;
+    .execute(params![
+        user_id,
+        password_hash,
+        crate::store::here().now_ms()
+    ])?;
     Ok(())
 }
 
@@ -206,7 +209,12 @@ pub fn upsert_membership(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
     )?
-    .execute(params![workspace_id, user_id, role.as_str(), now_ms()])?;
+    .execute(params![
+        workspace_id,
+        user_id,
+        role.as_str(),
+        crate::store::here().now_ms()
+    ])?;
     Ok(())
 }
 

@@ -6,7 +6,6 @@ use serde::Serialize;
 use super::AuthError;
 use super::secrets::{new_token, token_hash};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.
 pub const KEY_PREFIX: &str = "hk_";
@@ -44,7 +43,7 @@ pub fn create(
     let name = if name.is_empty() { "API key" } else { name };
     let secret = new_token(KEY_PREFIX);
     let prefix = secret[..KEY_PREFIX.len() + 8].to_string();
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "INSERT INTO api_keys (workspace_id, name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -95,8 +94,8 @@ pub fn revoke(
         .optional()?;
     let id = id.ok_or(AuthError::NotFound("API key"))?;
     conn.prepare_cached("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1")?
-        .execute(params![id, now_ms()])?;
-    crate::store::freshness::invalidate_after_commit();
+        .execute(params![id, crate::store::here().now_ms()])?;
+    crate::store::here().freshness().invalidate_after_commit();
     list(conn, workspace_id)?
         .into_iter()
         .find(|k| k.id == id)
@@ -135,7 +134,7 @@ pub fn by_hash(
 
 /// Records use of a key, at most once a minute per key to keep writes rare.
 pub fn touch(conn: &Connection, key_id: i64) -> Result<(), AuthError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)",
     )?

@@ -1,7 +1,5 @@
 //! Sign-in, sign-out and first-run setup pages.
 
-use std::time::Instant;
-
 use crate::http::routes::{Access, Routes};
 use crate::ui::csrf::CsrfForm;
 use actix_web::cookie::Cookie;
@@ -103,7 +101,10 @@ async fn login(
     let ip = address
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
-    if let Err(wait) = state.throttle.try_attempt(&email, address, Instant::now()) {
+    if let Err(wait) = state
+        .throttle
+        .try_attempt(&email, address, state.clock().instant())
+    {
         tracing::warn!(%email, %ip, "sign-in throttled");
         return Err(PageError::TooManyAttempts(wait));
     }
@@ -136,7 +137,7 @@ async fn login(
     };
     state
         .throttle
-        .record_success(&email, address, Instant::now());
+        .record_success(&email, address, state.clock().instant());
     let ttl = session_ttl_ms(&state);
     let user_id = user.id;
     let token = state

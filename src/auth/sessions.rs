@@ -6,7 +6,6 @@ use super::accounts::{Workspace, workspace_from_row};
 use super::secrets::{new_token, token_hash};
 use super::{AuthError, Role};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "herald_session";
@@ -31,7 +30,7 @@ pub fn create(
 ) -> Result<String, AuthError> {
     let token = new_token("");
     let csrf = new_token("");
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "INSERT INTO sessions (token_hash, user_id, workspace_id, csrf_token, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -51,17 +50,20 @@ pub fn find(conn: &Connection, token: &str) -> Result<Option<Session>, AuthError
              JOIN memberships m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
              WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )?
-        .query_row(params![token_hash(token), now_ms()], |r| {
-            let role: String = r.get(6)?;
-            Ok(Session {
-                id: r.get(0)?,
-                user_id: r.get(1)?,
-                email: r.get(2)?,
-                workspace: workspace_from_row(r, 3)?,
-                role: role.parse().unwrap_or(Role::Member),
-                csrf_token: r.get(7)?,
-            })
-        })
+        .query_row(
+            params![token_hash(token), crate::store::here().now_ms()],
+            |r| {
+                let role: String = r.get(6)?;
+                Ok(Session {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    email: r.get(2)?,
+                    workspace: workspace_from_row(r, 3)?,
+                    role: role.parse().unwrap_or(Role::Member),
+                    csrf_token: r.get(7)?,
+                })
+            },
+        )
         .optional()?)
 }
 
@@ -117,5 +119,5 @@ pub fn switch_workspace_by_uid(
 pub fn purge_expired(conn: &Connection) -> Result<usize, AuthError> {
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
-        .execute([now_ms()])?)
+        .execute([crate::store::here().now_ms()])?)
 }

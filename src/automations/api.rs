@@ -15,7 +15,6 @@ use crate::http::json::object_body;
 use crate::http::state::AppState;
 use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// Routes of this module.
@@ -210,7 +209,7 @@ pub fn requeue_if_active(
             conn,
             Some(ws),
             &JobKind::RunEnrollment { enrollment_id: id },
-            wake.max(now_ms()),
+            wake.max(crate::store::here().now_ms()),
             jobs::max_attempts(),
         )?;
     }

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::definition::{Status, Trigger, TriggerType};
 use super::store;
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// Enrollment ids each arrival owns. SQL spells it as the literal `1024` (rowid ranges
@@ -197,7 +196,7 @@ pub fn unpack(
     if taken.is_empty() {
         return Ok(Vec::new());
     }
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let mut written = Vec::with_capacity(taken.len());
     for member in &taken {
         let Some(automation) = store::get_by_id(conn, member.automation_id())? else {

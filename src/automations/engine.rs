@@ -13,7 +13,6 @@ use super::{Occurrence, Outcome, Scope};
 use crate::contacts::Contact;
 use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// Exits the contact's enrollments in automations that exit on this event, then enrolls
@@ -65,7 +64,7 @@ fn exit_enrollments(
     automation_id: i64,
     event: &str,
 ) -> Result<u32, StoreError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let reason = format!("exit event {event}");
     // CROSS JOIN: from the contact's arrivals to their rowid ranges, never through every
     // open enrollment of the automation.
@@ -175,7 +174,7 @@ impl<'a> Enrollments<'a> {
             next_slot: 0,
             parked: Vec::new(),
             parked_written: 0,
-            created_at: now_ms(),
+            created_at: crate::store::here().now_ms(),
         }
     }
 

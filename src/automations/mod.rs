@@ -19,44 +19,6 @@ pub mod store;
 pub mod timers;
 pub mod webhook;
 
-use serde_json::{Map, Value};
-
 pub use engine::on_occurrence;
 
-/// What happened to a contact, as automations see it.
-#[derive(Debug, Clone, Copy)]
-pub enum Occurrence<'a> {
-    /// A named event with its properties.
-    Event { name: &'a str, event_id: i64 },
-    /// The contact was just created.
-    ContactAdded,
-    /// Some of the contact's properties changed.
-    ContactUpdated,
-}
-
-/// The data that comes with an occurrence: what templates and conditions can see.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
-    pub event: &'a Map<String, Value>,
-    pub variables: &'a Map<String, Value>,
-    pub trigger_id: Option<i64>,
-    /// Changes made by an automation step do not re-trigger `contact_updated` automations,
-    /// so two automations cannot feed each other forever.
-    pub from_automation: bool,
-}
-
-/// Counts reported back to the caller of ingest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Outcome {
-    pub enrolled: u32,
-    pub exited: u32,
-    pub filtered: u32,
-}
-
-impl std::ops::AddAssign for Outcome {
-    fn add_assign(&mut self, other: Outcome) {
-        self.enrolled += other.enrolled;
-        self.exited += other.exited;
-        self.filtered += other.filtered;
-    }
-}
+pub use crate::events::occurrence::{Occurrence, Outcome, Scope};

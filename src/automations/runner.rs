@@ -3,7 +3,6 @@
 //! transaction); a wait parks the enrollment on the timer queue; a crash resumes from the
 //! last committed position, so no completed step is skipped or repeated.
 
-use actix_web::web;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
@@ -15,10 +14,8 @@ use crate::contacts::{
 };
 use crate::delivery::messages::{self, Content, NewMessage};
 use crate::events::ingest::{Origin, record_contact_change};
-use crate::http::state::AppState;
-use crate::jobs::{self, ClaimedJob, JobKind};
+use crate::jobs::{self, ClaimedJob, JobContext, JobError, JobKind};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// Why a run stopped early.
@@ -76,12 +73,12 @@ fn record(
     detail: Option<Value>,
 ) -> Result<(), StoreError> {
     conn.prepare_cached("INSERT INTO enrollment_steps (enrollment_id, position, step_type, outcome, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![id, position.render(), step, outcome, detail.map(|d| d.to_string()), now_ms()])?;
+        .execute(params![id, position.render(), step, outcome, detail.map(|d| d.to_string()), crate::store::here().now_ms()])?;
     Ok(())
 }
 
 fn finish(conn: &Connection, id: i64, state: &str, error: Option<&str>) -> Result<(), StoreError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached("UPDATE enrollments SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?4, wake_at = NULL WHERE id = ?1")?
         .execute(params![id, state, error, now])?;
     Ok(())
@@ -91,15 +88,19 @@ fn object(v: &Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
+impl From<RunError> for JobError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Store(e) => JobError::Store(e),
+            other => JobError::failed(other),
+        }
+    }
+}
+
 /// Advances enrollment `enrollment_id` as far as it can go now.
-pub async fn run(
-    state: &web::Data<AppState>,
-    job: &ClaimedJob,
-    enrollment_id: i64,
-) -> Result<(), String> {
+pub async fn run(ctx: &JobContext, job: &ClaimedJob, enrollment_id: i64) -> Result<(), JobError> {
     let job = job.clone();
-    state
-        .store
+    ctx.store
         .write(move |conn| -> Result<(), RunError> {
             if !jobs::still_held(conn, &job)? {
                 return Ok(());
@@ -108,7 +109,7 @@ pub async fn run(
             jobs::complete(conn, &job)?.map_err(|e| RunError::Stale(e.to_string()))
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(JobError::from)
 }
 
 /// Runs the enrollment's steps from its position until it waits, ends or fails. Pure
@@ -130,7 +131,7 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
         }
         return Ok(());
     }
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     if enrollment.state == "waiting" && enrollment.wake_at.is_some_and(|at| at > now) {
         // Not due yet (a job from before a resume): the timer queue still holds it.
         return Ok(());
@@ -333,7 +334,7 @@ fn send_email(
         )?;
         return Ok(());
     };
-    let unsubscribe = crate::delivery::unsubscribe::url(&contact.uid);
+    let unsubscribe = crate::delivery::links::in_store().unsubscribe_url(&contact.uid);
     // Rendered by the send job, off the writer thread; a template that fails to render
     // fails that message with the reason.
     let context = crate::templates::context(contact, event, variables, &unsubscribe).to_string();
@@ -358,7 +359,7 @@ fn send_email(
             conn,
             Some(enrollment.ws),
             &JobKind::SendMessage { message_id },
-            now_ms(),
+            crate::store::here().now_ms(),
             jobs::max_attempts(),
         )?;
         record(
@@ -403,9 +404,9 @@ fn update_contact(
 }
 
 /// Marks an enrollment failed when its job ran out of attempts.
-pub async fn mark_failed(state: &web::Data<AppState>, enrollment_id: i64, error: &str) {
+pub async fn mark_failed(ctx: &JobContext, enrollment_id: i64, error: &str) {
     let error = error.to_string();
-    let result = state
+    let result = ctx
         .store
         .write(move |conn| finish(conn, enrollment_id, "failed", Some(&error)))
         .await;

@@ -9,7 +9,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// Random bytes in a secret; Standard Webhooks asks for 24 to 64.
@@ -42,7 +41,7 @@ pub fn workspace_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, St
             conn.prepare_cached(
                 "INSERT INTO instance_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![name, b, now_ms()])?;
+            .execute(params![name, b, crate::store::here().now_ms()])?;
             b
         }
     };
@@ -57,7 +56,7 @@ pub fn rotate_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, Store
         "INSERT INTO instance_secrets (name, value, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
     )?
-    .execute(params![name_of(ws), bytes, now_ms()])?;
+    .execute(params![name_of(ws), bytes, crate::store::here().now_ms()])?;
     Ok(render(&bytes))
 }
 

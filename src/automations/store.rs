@@ -1,7 +1,7 @@
 //! Automations as stored, with a cache of parsed definitions for the ingest hot path.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use super::definition::{Definition, Status, TriggerType};
 use crate::kinds::WorkspaceId;
 use crate::kinds::time::iso_time;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// A stored automation.
@@ -43,25 +42,44 @@ impl Automation {
     }
 }
 
-static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// What ingest remembers of a store's automations so most events skip their queries;
+/// one per store, in its [`crate::store::Instance`] caches.
+#[derive(Default)]
+struct Caches {
+    /// Bumped on every automation write.
+    written: std::sync::atomic::AtomicU64,
+    presence: Mutex<HashMap<WorkspaceId, (u64, bool)>>,
+    definitions: DefinitionCache,
+    concerned: Mutex<HashMap<OccurrenceKey, Concerned>>,
+}
+
+fn caches() -> Arc<Caches> {
+    crate::store::here().cache::<Caches>()
+}
 
 /// Changes whenever an automation is written or any write is rolled back (which may
 /// have shown an automation that never committed to a cache filled in the same batch).
 fn generation() -> u64 {
-    GENERATION.load(std::sync::atomic::Ordering::Acquire) + crate::store::freshness::rollbacks()
+    let here = crate::store::here();
+    here.cache::<Caches>()
+        .written
+        .load(std::sync::atomic::Ordering::Acquire)
+        + here.freshness().rollbacks()
 }
 
 /// Invalidates [`workspace_has_automations`] answers; called on every automation write
 /// (all of which run in the single writer, like every caller of that function).
 fn bump() {
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    caches()
+        .written
+        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 /// Whether the workspace has anything an occurrence could match or exit: lets ingest skip
 /// the automation queries for workspaces without automations.
 pub fn workspace_has_automations(conn: &Connection, ws: WorkspaceId) -> Result<bool, StoreError> {
-    static CACHE: OnceLock<Mutex<HashMap<WorkspaceId, (u64, bool)>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let caches = caches();
+    let cache = &caches.presence;
     let generation = generation();
     if let Some((at, answer)) = cache
         .lock()
@@ -88,13 +106,9 @@ pub fn workspace_has_automations(conn: &Connection, ws: WorkspaceId) -> Result<b
 /// Parsed definitions by automation id, with the `updated_at` they were parsed at.
 type DefinitionCache = Mutex<HashMap<i64, (i64, Arc<Definition>)>>;
 
-fn cache() -> &'static DefinitionCache {
-    static CACHE: OnceLock<DefinitionCache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
 fn cached(id: i64, updated_at: i64) -> Option<Arc<Definition>> {
-    let cache = cache().lock().expect("definition cache");
+    let caches = caches();
+    let cache = caches.definitions.lock().expect("definition cache");
     cache
         .get(&id)
         .filter(|(at, _)| *at == updated_at)
@@ -111,7 +125,8 @@ fn definition(conn: &Connection, id: i64, updated_at: i64) -> Result<Arc<Definit
     let def: Definition = serde_json::from_str(&text)
         .map_err(|e| StoreError::Commit(format!("stored definition unreadable: {e}")))?;
     let def = Arc::new(def);
-    cache()
+    caches()
+        .definitions
         .lock()
         .expect("definition cache")
         .insert(id, (updated_at, def.clone()));
@@ -173,7 +188,7 @@ pub fn create(
     ws: WorkspaceId,
     def: &Definition,
 ) -> Result<Automation, StoreError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
         "INSERT INTO automations (uid, workspace_id, name, status, trigger_type, trigger_event, definition, created_at, updated_at)
@@ -200,7 +215,7 @@ pub fn update(
     if super::arrivals::trigger_key(&def.trigger) != old_key {
         super::arrivals::unpack_automation(conn, ws, existing.id, &old_key)?;
     }
-    let now = now_ms().max(existing.updated_at + 1);
+    let now = crate::store::here().now_ms().max(existing.updated_at + 1);
     conn.prepare_cached(
         "UPDATE automations SET name = ?2, status = ?3, trigger_type = ?4, trigger_event = ?5, definition = ?6, updated_at = ?7 WHERE id = ?1",
     )?
@@ -291,8 +306,8 @@ fn concerned(
     kind: TriggerType,
     event: Option<&str>,
 ) -> Result<Concerning, StoreError> {
-    static CACHE: OnceLock<Mutex<HashMap<OccurrenceKey, Concerned>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let caches = caches();
+    let cache = &caches.concerned;
     let generation = generation();
     let key = (ws, kind, event.map(String::from));
     if let Some(hit) = cache.lock().expect("automation match cache").get(&key)

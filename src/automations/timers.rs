@@ -16,22 +16,34 @@ use super::runner::{self, RunError};
 use crate::jobs::scheduler::{self, Queue};
 use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
-use crate::store::StoreError;
 use crate::store::batch::{ItemError, run_isolated};
+use crate::store::{Store, StoreError};
 
-/// The earliest wake time the sleeping loop knows of (`i64::MAX`: none, wake for any).
-static EARLIEST: AtomicI64 = AtomicI64::new(i64::MAX);
+/// The earliest wake time a store's sleeping timer loop knows of (`i64::MAX`: none, wake
+/// for any); kept with the store's instance.
+struct Earliest(AtomicI64);
+
+impl Default for Earliest {
+    fn default() -> Self {
+        Earliest(AtomicI64::new(i64::MAX))
+    }
+}
 
 /// Call inside the write that parks an enrollment until `at`: wakes the loop if needed.
 pub fn parked(at: i64) {
-    if EARLIEST.fetch_min(at, Ordering::AcqRel) > at {
+    let earliest = crate::store::here().cache::<Earliest>();
+    if earliest.0.fetch_min(at, Ordering::AcqRel) > at {
         scheduler::note(Queue::Timers);
     }
 }
 
-/// The loop, before it sleeps: the earliest wake time it read.
-pub fn remember(at: i64) {
-    EARLIEST.fetch_min(at, Ordering::AcqRel);
+/// The loop of `store`, before it sleeps: the earliest wake time it read.
+pub fn remember(store: &Store, at: i64) {
+    store
+        .instance()
+        .cache::<Earliest>()
+        .0
+        .fetch_min(at, Ordering::AcqRel);
 }
 
 /// What one pass of the timer loop found.
@@ -47,7 +59,10 @@ pub enum Tick {
 /// wake time. Runs in the writer, so it is ordered with every park.
 pub fn tick(conn: &Connection, now: i64, limit: usize) -> Result<Tick, StoreError> {
     // From here on any park wakes the loop again, until it remembers what it read.
-    EARLIEST.store(i64::MAX, Ordering::Release);
+    crate::store::here()
+        .cache::<Earliest>()
+        .0
+        .store(i64::MAX, Ordering::Release);
     // Parked members that woke become rows, due now, and are advanced below.
     let woken = arrivals::due(conn, now, limit)?;
     for arrival in &woken {
@@ -78,7 +93,7 @@ pub fn tick(conn: &Connection, now: i64, limit: usize) -> Result<Tick, StoreErro
                 conn,
                 Some(*ws),
                 &JobKind::RunEnrollment { enrollment_id: *id },
-                crate::kinds::time::now_ms(),
+                crate::store::here().now_ms(),
                 jobs::max_attempts(),
             )?;
             Ok(())

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use actix_web::web;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
@@ -14,11 +13,9 @@ use super::definition::{self, Position, Step};
 use super::signing::{sign, workspace_secret};
 use super::store;
 use crate::contacts::store as contacts;
-use crate::http::state::AppState;
-use crate::jobs::{self, ClaimedJob};
+use crate::jobs::{self, ClaimedJob, JobContext, JobError};
 use crate::kinds::WorkspaceId;
 use crate::kinds::time::iso_time;
-use crate::kinds::time::now_ms;
 use crate::net::ssrf;
 use crate::store::StoreError;
 
@@ -70,7 +67,7 @@ fn prepare(
             "event": context["event"]["properties"],
             "variables": context["variables"],
         },
-        "timestamp": iso_time(now_ms()),
+        "timestamp": iso_time(crate::store::here().now_ms()),
     });
     Ok(Some(Call {
         url: url.clone(),
@@ -88,7 +85,12 @@ enum Failure {
     Attempt(String),
 }
 
-fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, Failure> {
+fn deliver(
+    call: &Call,
+    allow_private: bool,
+    timeout: Duration,
+    now_ms: i64,
+) -> Result<u16, Failure> {
     let target = ssrf::resolve(&call.url, allow_private, timeout).map_err(|e| {
         if e.is_permanent() {
             Failure::Refused(e.to_string())
@@ -97,7 +99,7 @@ fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, F
         }
     })?;
     let agent = target.agent(timeout);
-    let timestamp = now_ms() / 1000;
+    let timestamp = now_ms / 1000;
     let signature = sign(&call.secret, &call.id, timestamp, &call.body);
     let request = match call.method.as_str() {
         "PUT" => agent.put(&call.url),
@@ -121,14 +123,14 @@ fn deliver(call: &Call, allow_private: bool, timeout: Duration) -> Result<u16, F
 
 /// Runs one webhook attempt for the step at `position` of an enrollment.
 pub async fn call(
-    state: &web::Data<AppState>,
+    ctx: &JobContext,
     job: &ClaimedJob,
     enrollment_id: i64,
     position: &str,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let held = job.clone();
     let pos = position.to_string();
-    let prepared = state
+    let prepared = ctx
         .store
         .write(move |conn| -> Result<Option<Call>, StoreError> {
             if !jobs::still_held(conn, &held)? {
@@ -140,17 +142,15 @@ pub async fn call(
             }
             Ok(call)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let Some(call) = prepared else { return Ok(()) };
-    let allow = state.config.webhooks.allow_private_targets;
-    let timeout = Duration::from_secs(state.config.webhooks.timeout_secs);
-    let outcome = tokio::task::spawn_blocking(move || deliver(&call, allow, timeout))
-        .await
-        .map_err(|e| e.to_string())?;
+    let allow = ctx.config.webhooks.allow_private_targets;
+    let timeout = Duration::from_secs(ctx.config.webhooks.timeout_secs);
+    let now = ctx.store.clock().now_ms();
+    let outcome = tokio::task::spawn_blocking(move || deliver(&call, allow, timeout, now)).await?;
     let held = job.clone();
     let pos = position.to_string();
-    state
+    ctx
         .store
         .write(move |conn| -> Result<(), StoreError> {
             let (result, detail) = match &outcome {
@@ -159,14 +159,14 @@ pub async fn call(
                 Err(Failure::Attempt(e)) => ("attempt failed", json!({"error": e, "attempt": held.attempts})),
             };
             conn.prepare_cached("INSERT INTO enrollment_steps (enrollment_id, position, step_type, outcome, detail, created_at) VALUES (?1, ?2, 'webhook', ?3, ?4, ?5)")?
-                .execute(params![enrollment_id, pos, result, detail.to_string(), now_ms()])?;
+                .execute(params![enrollment_id, pos, result, detail.to_string(), crate::store::here().now_ms()])?;
             match &outcome {
                 Ok(_) | Err(Failure::Refused(_)) => {
                     jobs::complete(conn, &held)?.map_err(|e| StoreError::Commit(e.to_string()))
                 }
-                Err(Failure::Attempt(e)) => jobs::retry_or_fail(conn, &held, e).map(|_| ()),
+                Err(Failure::Attempt(e)) => jobs::retry_or_fail(conn, &held, e, crate::store::here().now_ms()).map(|_| ()),
             }
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(JobError::from)
 }

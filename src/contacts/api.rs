@@ -30,12 +30,12 @@ pub fn routes(r: &mut Routes<'_>) {
         .post(
             "/api/contacts/import",
             Access::Api(Need::Manage),
-            super::import::upload_api,
+            crate::imports::upload_api,
         )
         .get(
             "/api/contacts/imports/{id}",
             Access::Api(Need::Read),
-            super::import::status_api,
+            crate::imports::status_api,
         )
         .get("/api/contacts/{id}", Access::Api(Need::Read), get)
         .put("/api/contacts/{id}", Access::Api(Need::Manage), update)

@@ -91,6 +91,7 @@ enum Cursor {
 
 /// The CSV download of a workspace's contacts, for the API and the UI alike.
 pub async fn csv_response(store: Store, ws: WorkspaceId) -> Result<HttpResponse, ContactError> {
+    let today = store.clock().now_ms();
     let declared = store.read_async(move |conn| fields::list(conn, ws)).await?;
     let body = stream::unfold(
         (Cursor::Header, store, declared),
@@ -127,7 +128,7 @@ pub async fn csv_response(store: Store, ws: WorkspaceId) -> Result<HttpResponse,
             actix_web::error::ErrorServiceUnavailable("export failed")
         })
     });
-    let date = crate::kinds::time::iso_time(crate::kinds::time::now_ms());
+    let date = crate::kinds::time::iso_time(today);
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -6,7 +6,6 @@ use serde_json::{Number, Value};
 
 use super::ContactError;
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// The value type of a custom field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -128,7 +127,7 @@ pub fn declare(
         "INSERT INTO contact_fields (workspace_id, key, label, type, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (workspace_id, key) DO UPDATE SET label = excluded.label",
     )?
-    .execute(params![ws, key, label, field_type.as_str(), now_ms()])?;
+    .execute(params![ws, key, label, field_type.as_str(), crate::store::here().now_ms()])?;
     Ok(Field {
         key: key.into(),
         label: label.into(),

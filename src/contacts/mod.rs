@@ -4,7 +4,6 @@
 pub mod api;
 pub mod export;
 pub mod fields;
-pub mod import;
 pub mod pages;
 pub mod properties;
 pub mod store;

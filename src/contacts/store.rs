@@ -5,7 +5,6 @@ use serde_json::{Map, Value, json};
 
 use super::{Contact, ContactError, ContactPatch, Identity};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// The columns [`from_row`] reads, as a macro so lookups can be `concat!`ed at compile time.
 macro_rules! columns {
@@ -213,7 +212,7 @@ pub fn insert(
     identity: &Identity,
     patch: &ContactPatch,
 ) -> Result<Contact, ContactError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let pick = |p: &Option<Option<String>>| p.clone().flatten();
     let mut properties = Map::new();
     for (k, v) in &patch.properties {
@@ -359,7 +358,7 @@ pub fn apply(
     if changes.is_empty() {
         return Ok((contact, changes));
     }
-    contact.updated_at = now_ms();
+    contact.updated_at = crate::store::here().now_ms();
     let updated = conn
         .prepare_cached(
             "UPDATE contacts SET email = ?2, external_id = ?3, phone = ?4, first_name = ?5, last_name = ?6, name = ?7,

@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use crate::kinds::WorkspaceId;
 use crate::kinds::time::iso_time;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 use crate::templates::RenderedEmail;
 
@@ -100,7 +99,7 @@ pub fn create(
     ws: WorkspaceId,
     m: &NewMessage<'_>,
 ) -> Result<Option<i64>, StoreError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let empty = RenderedEmail {
         subject: String::new(),
         html: String::new(),
@@ -158,7 +157,7 @@ pub fn set_status(
     status: &str,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "UPDATE messages SET status = ?2, reason = ?3, updated_at = ?4,
                 attempts = attempts + (CASE WHEN ?2 = 'sending' THEN 1 ELSE 0 END),
@@ -208,7 +207,12 @@ pub fn suppress(
         "INSERT INTO suppressions (workspace_id, email, reason, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (workspace_id, email) DO NOTHING",
     )?
-    .execute(params![ws, email.to_lowercase(), reason, now_ms()])?;
+    .execute(params![
+        ws,
+        email.to_lowercase(),
+        reason,
+        crate::store::here().now_ms()
+    ])?;
     Ok(())
 }
 

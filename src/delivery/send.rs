@@ -3,13 +3,11 @@
 //! gone out); temporary failures go back to the queue with backoff; permanent failures
 //! mark the message failed and suppress the address.
 
-use actix_web::web;
 use rusqlite::OptionalExtension;
 
-use super::mailer::{OutgoingEmail, SendError};
+use super::mailer::{Mailer, OutgoingEmail, SendError};
 use super::messages::{self, MessageRow};
-use crate::http::state::AppState;
-use crate::jobs::{self, ClaimedJob};
+use crate::jobs::{self, ClaimedJob, JobContext, JobError};
 use crate::store::StoreError;
 
 enum Prepared {
@@ -27,19 +25,18 @@ fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreErro
 /// and stores the parts; a template that fails (or is gone) fails this message alone.
 /// Returns the message ready to send, or `None` when it failed.
 async fn render(
-    state: &web::Data<AppState>,
+    ctx: &JobContext,
     job: &ClaimedJob,
     mut message: MessageRow,
-) -> Result<Option<MessageRow>, String> {
+) -> Result<Option<MessageRow>, JobError> {
     let Some((template_id, context)) = message.pending_render.take() else {
         return Ok(Some(message));
     };
     let ws = message.workspace_id;
     let template = match template_id {
-        Some(id) => state
+        Some(id) => ctx
             .store
-            .read(|conn| crate::templates::store::get_by_row(conn, ws, id))
-            .map_err(|e| e.to_string())?,
+            .read(|conn| crate::templates::store::get_by_row(conn, ws, id))?,
         None => None,
     };
     let rendered = tokio::task::spawn_blocking(move || {
@@ -50,11 +47,11 @@ async fn render(
             .map_err(|e| format!("template '{}' failed to render: {e}", template.name))
     })
     .await
-    .map_err(|e| format!("rendering stopped: {e}"))?;
+    .map_err(JobError::failed)?;
     let held = job.clone();
     let id = message.id;
     let parts = rendered.clone();
-    let held_still = state
+    let held_still = ctx
         .store
         .write(move |conn| -> Result<bool, StoreError> {
             if !jobs::still_held(conn, &held)? {
@@ -69,8 +66,7 @@ async fn render(
             }
             Ok(true)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !held_still {
         return Ok(None);
     }
@@ -84,12 +80,13 @@ async fn render(
 
 /// Runs one attempt for message `message_id`.
 pub async fn process(
-    state: &web::Data<AppState>,
+    ctx: &JobContext,
+    mailer: &Mailer,
     job: &ClaimedJob,
     message_id: i64,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let held = job.clone();
-    let prepared = state
+    let prepared = ctx
         .store
         .write(move |conn| -> Result<Prepared, StoreError> {
             if !jobs::still_held(conn, &held)? {
@@ -147,7 +144,9 @@ pub async fn process(
                         finish(conn, &held)?;
                         return Ok(Prepared::Done);
                     }
-                    Some((uid, true)) => unsubscribe = Some(super::unsubscribe::url(&uid)),
+                    Some((uid, true)) => {
+                        unsubscribe = Some(super::links::in_store().unsubscribe_url(&uid))
+                    }
                     None => {
                         messages::set_status(
                             conn,
@@ -166,12 +165,11 @@ pub async fn process(
             messages::set_status(conn, message.id, "sending", None)?;
             Ok(Prepared::Send(Box::new(message), unsubscribe))
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let (message, unsubscribe_url) = match prepared {
         Prepared::Done => return Ok(()),
         Prepared::Send(message, unsubscribe) => (message, unsubscribe),
-        Prepared::Render(message, unsubscribe) => match render(state, job, *message).await? {
+        Prepared::Render(message, unsubscribe) => match render(ctx, job, *message).await? {
             Some(message) => (Box::new(message), unsubscribe),
             None => return Ok(()),
         },
@@ -184,11 +182,11 @@ pub async fn process(
         unsubscribe_url,
         uid: message.uid.clone(),
     };
-    let outcome = state.mailer.send(&email).await;
+    let outcome = mailer.send(&email).await;
     let held = job.clone();
     let id = message.id;
     let (ws, to) = (message.workspace_id, message.to_address.clone());
-    let recorded = state
+    let recorded = ctx
         .store
         .write(move |conn| -> Result<bool, StoreError> {
             match outcome {
@@ -207,17 +205,17 @@ pub async fn process(
                     Ok(false)
                 }
                 Err(SendError::Temporary(reason)) => {
-                    let retry = jobs::retry_or_fail(conn, &held, &reason)?;
+                    let retry =
+                        jobs::retry_or_fail(conn, &held, &reason, crate::store::here().now_ms())?;
                     let status = if retry { "queued" } else { "failed" };
                     messages::set_status(conn, id, status, Some(&reason))?;
                     Ok(retry)
                 }
             }
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if recorded {
-        state.wakeup.wake();
+        ctx.wakeup.wake();
     }
     Ok(())
 }

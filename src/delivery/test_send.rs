@@ -7,7 +7,6 @@ use serde_json::Map;
 use crate::delivery::messages::{self, Content, NewMessage};
 use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::{Store, StoreError};
 use crate::templates::{self, store};
 
@@ -65,7 +64,7 @@ pub async fn queue(
                 conn,
                 Some(ws),
                 &JobKind::SendMessage { message_id: id },
-                now_ms(),
+                crate::store::here().now_ms(),
                 jobs::max_attempts(),
             )?;
             Ok(messages::uid_of(conn, id)?)

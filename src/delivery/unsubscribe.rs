@@ -3,18 +3,13 @@
 
 use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
-use hmac::{Hmac, Mac};
 use maud::html;
-use rusqlite::{Connection, OptionalExtension, params};
-use sha2::Sha256;
+use rusqlite::{Connection, OptionalExtension};
 
-use crate::auth::secrets::constant_time_eq;
 use crate::contacts::{ContactError, ContactPatch, store as contacts};
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::http::state::AppState;
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
-use crate::store::StoreError;
 use crate::ui::{PageError, render};
 
 /// Routes of this module.
@@ -23,57 +18,8 @@ pub fn routes(r: &mut Routes<'_>) {
         .post("/unsubscribe/{token}", Access::Token, unsubscribe);
 }
 
-/// Loads the installation's signing secret, creating it on first start.
-pub fn load_secret(conn: &Connection) -> Result<Vec<u8>, StoreError> {
-    let existing: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT value FROM instance_secrets WHERE name = 'links'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(secret) = existing {
-        return Ok(secret);
-    }
-    let secret: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
-    conn.execute(
-        "INSERT INTO instance_secrets (name, value, created_at) VALUES ('links', ?1, ?2)",
-        params![secret, now_ms()],
-    )?;
-    Ok(secret)
-}
-
-fn signature(secret: &[u8], contact_uid: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
-    mac.update(b"unsubscribe:");
-    mac.update(contact_uid.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
-}
-
-static LINKS: std::sync::OnceLock<(String, Vec<u8>)> = std::sync::OnceLock::new();
-
-/// Sets the public origin and secret used to build links outside request handlers
-/// (the step runner renders templates inside the writer). Called once at start.
-pub fn init_links(base_url: String, secret: Vec<u8>) {
-    let _ = LINKS.set((base_url, secret));
-}
-
-/// The unsubscribe URL for a contact.
-pub fn url(contact_uid: &str) -> String {
-    let (base, secret) = LINKS
-        .get()
-        .map(|(b, s)| (b.as_str(), s.as_slice()))
-        .unwrap_or(("", &[]));
-    format!(
-        "{base}/unsubscribe/{contact_uid}.{}",
-        signature(secret, contact_uid)
-    )
-}
-
 fn verify(state: &AppState, token: &str) -> Option<String> {
-    let (uid, sig) = token.split_once('.')?;
-    let expected = signature(&state.link_secret, uid);
-    constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| uid.to_string())
+    state.links.verify_unsubscribe(token)
 }
 
 fn invalid() -> PageError {

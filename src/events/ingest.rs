@@ -3,16 +3,15 @@
 //! to the automation engine, all inside the caller's write transaction.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
-use crate::automations::{self, Occurrence, Outcome, Scope};
+use super::occurrence::{Occurrence, Outcome, Scope, react};
 use crate::contacts::store::{self as contacts, Change, changes_json};
 use crate::contacts::{Contact, ContactError, ContactPatch, Identity};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// Name of the occurrence recorded when a contact is created.
 pub const CONTACT_ADDED: &str = "contact_added";
@@ -56,7 +55,7 @@ pub fn insert_event(
     properties: &Map<String, Value>,
     origin: &Origin,
 ) -> Result<i64, ContactError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "INSERT INTO events (workspace_id, contact_id, name, properties, source, source_detail, trigger_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -87,9 +86,9 @@ fn note_event_name(
     name: &str,
     now: i64,
 ) -> Result<(), ContactError> {
-    static SEEN: OnceLock<Mutex<SeenNames>> = OnceLock::new();
-    let seen = SEEN.get_or_init(|| Mutex::new((0, HashMap::new())));
-    let generation = crate::store::freshness::rollbacks();
+    let here = crate::store::here();
+    let seen = here.cache::<Mutex<SeenNames>>();
+    let generation = here.freshness().rollbacks();
     {
         let seen = seen.lock().expect("event name memory");
         if seen.0 == generation && seen.1.get(&ws).is_some_and(|names| names.contains(name)) {
@@ -134,13 +133,7 @@ pub fn record_contact_change(
             trigger_id: origin.trigger_id,
             from_automation: false,
         };
-        return Ok(automations::on_occurrence(
-            conn,
-            ws,
-            contact,
-            Occurrence::ContactAdded,
-            &scope,
-        )?);
+        return Ok(react(conn, ws, contact, Occurrence::ContactAdded, &scope)?);
     }
     if changes.is_empty() {
         return Ok(Outcome::default());
@@ -154,7 +147,7 @@ pub fn record_contact_change(
         trigger_id: origin.trigger_id,
         from_automation: origin.kind == "automation",
     };
-    Ok(automations::on_occurrence(
+    Ok(react(
         conn,
         ws,
         contact,
@@ -206,7 +199,7 @@ pub fn ingest_with_variables(
         trigger_id: event.origin.trigger_id,
         from_automation: false,
     };
-    outcome += automations::on_occurrence(
+    outcome += react(
         conn,
         ws,
         &upserted.contact,

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod ingest;
 pub mod log;
+pub mod occurrence;
 pub mod pages;
 pub mod patterns;
 pub mod sources;

@@ -3,7 +3,6 @@
 use rusqlite::{Connection, params};
 
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// A declared pattern.
@@ -47,7 +46,7 @@ pub fn declare(conn: &Connection, ws: WorkspaceId, name: &str) -> Result<Pattern
     conn.prepare_cached(
         "INSERT OR IGNORE INTO event_patterns (workspace_id, name, created_at) VALUES (?1, ?2, ?3)",
     )?
-    .execute(params![ws, name, now_ms()])?;
+    .execute(params![ws, name, crate::store::here().now_ms()])?;
     let created_at = conn
         .prepare_cached(
             "SELECT created_at FROM event_patterns WHERE workspace_id = ?1 AND name = ?2",

@@ -22,7 +22,6 @@ use crate::http::json::{object_body, only_fields, opt_string};
 use crate::http::state::AppState;
 use crate::jobs;
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::kinds::time::{iso_time, parse_time};
 use crate::store::StoreError;
 use crate::store::batch::{ItemError, run_isolated};
@@ -120,7 +119,7 @@ pub fn parse(
             let at = parse_time(s)
                 .filter(|_| s.contains('T'))
                 .ok_or_else(|| ApiError::bad_request("Invalid trigger_at format"))?;
-            if at <= now_ms() {
+            if at <= state.clock().now_ms() {
                 return Err(ApiError::bad_request("trigger_at must be a future date"));
             }
             Some(at)
@@ -223,7 +222,7 @@ async fn send(
             {
                 return Ok(Reply::Replay(stored.status, stored.body));
             }
-            let now = now_ms();
+            let now = crate::store::here().now_ms();
             let uid = uuid::Uuid::now_v7().to_string();
             let status = if trigger_at.is_some() { "scheduled" } else { "queued" };
             conn.prepare_cached(
@@ -286,7 +285,7 @@ pub fn process_due(conn: &Connection, now: i64, limit: usize) -> Result<usize, S
             conn.prepare_cached(
                 "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = 1, total_contacts = 1, error = ?3 WHERE id = ?1",
             )?
-            .execute(params![trigger_id, now_ms(), e.to_string()])?;
+            .execute(params![trigger_id, crate::store::here().now_ms(), e.to_string()])?;
             Ok(())
         },
     )?;
@@ -317,7 +316,7 @@ fn ingest_trigger(
             trigger_id: Some(trigger_id),
         },
     };
-    let started = now_ms();
+    let started = crate::store::here().now_ms();
     let done = ingest_with_variables(
         conn,
         ws,
@@ -329,7 +328,7 @@ fn ingest_trigger(
     conn.prepare_cached(
         "UPDATE triggers SET status = 'completed', started_at = ?2, completed_at = ?3, total_contacts = 1, filtered = ?4, payload = NULL WHERE id = ?1",
     )?
-    .execute(params![trigger_id, started, now_ms(), done.automations.filtered])?;
+    .execute(params![trigger_id, started, crate::store::here().now_ms(), done.automations.filtered])?;
     Ok(())
 }
 

@@ -14,7 +14,6 @@ use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
 use crate::http::json::object_body;
 use crate::http::state::AppState;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 fn new_trigger(
@@ -24,7 +23,7 @@ fn new_trigger(
     name: &str,
 ) -> Result<(i64, String), StoreError> {
     let uid = uuid::Uuid::now_v7().to_string();
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     conn.prepare_cached(
         "INSERT INTO triggers (uid, workspace_id, kind, event_name, status, created_at, started_at) VALUES (?1, ?2, ?3, ?4, 'processing', ?5, ?5)",
     )?
@@ -34,7 +33,7 @@ fn new_trigger(
 
 fn complete_trigger(conn: &Connection, id: i64, filtered: u32) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE triggers SET status = 'completed', completed_at = ?2, total_contacts = 1, filtered = ?3 WHERE id = ?1")?
-        .execute(params![id, now_ms(), filtered])?;
+        .execute(params![id, crate::store::here().now_ms(), filtered])?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! Request extractors: `SignedIn` for pages, `ApiCaller` for the JSON API.
 
 use std::future::{Ready, ready};
-use std::time::Instant;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -121,14 +120,16 @@ fn live_key(
         return Ok(None);
     }
     let hash = crate::auth::secrets::token_hash(secret);
-    if let Some(hit) = key_cache::get(&hash) {
+    let instance = state.store.instance();
+    let cache = instance.cache::<key_cache::KeyCache>();
+    if let Some(hit) = cache.get(instance.freshness(), &hash) {
         return Ok(Some(hit));
     }
     // Read the generation before the lookup, so a change committed during it shows.
-    let generation = crate::store::freshness::current();
+    let generation = instance.freshness().current();
     let found = state.store.read(|conn| api_keys::by_hash(conn, &hash))?;
     if let (Some(generation), Some(live)) = (generation, &found) {
-        key_cache::put(hash, live.clone(), generation);
+        cache.put(hash, live.clone(), generation);
     }
     Ok(found)
 }
@@ -140,7 +141,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
         let found = live_key(state, &key)?;
         let (key_id, workspace_id, workspace_uid) =
             found.ok_or_else(|| ApiError::unauthorized("Invalid or revoked API key"))?;
-        state.ratelimit.check(key_id)?;
+        state.ratelimit.check(key_id, state.clock().instant())?;
         note_key_use(state, key_id);
         ApiCaller {
             workspace_id,
@@ -178,13 +179,14 @@ pub fn authenticate(req: &HttpRequest) -> Result<ApiCaller, ApiError> {
 fn note_key_use(state: &web::Data<AppState>, key_id: i64) {
     {
         let mut touched = state.key_touches.lock().expect("key touch lock");
+        let now = state.clock().instant();
         let due = touched
             .get(&key_id)
-            .is_none_or(|t| t.elapsed().as_secs() >= 60);
+            .is_none_or(|t| now.duration_since(*t).as_secs() >= 60);
         if !due {
             return;
         }
-        touched.insert(key_id, Instant::now());
+        touched.insert(key_id, now);
     }
     let store = state.store.clone();
     actix_web::rt::spawn(async move {

@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// How long a key is remembered.
@@ -71,7 +70,7 @@ pub fn lookup(
         .optional()
         .map_err(StoreError::from)?;
     match found {
-        Some((_, _, _, created)) if created < now_ms() - WINDOW_MS => Ok(None),
+        Some((_, _, _, created)) if created < crate::store::here().now_ms() - WINDOW_MS => Ok(None),
         Some((hash, status, body, _)) if hash == key.body_hash => Ok(Some(Stored { status, body })),
         Some(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -93,7 +92,7 @@ pub fn remember(
         "INSERT OR REPLACE INTO idempotency_keys (workspace_id, endpoint, key, body_hash, status, response, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![ws, key.endpoint, key.key, key.body_hash, status, body, now_ms()])?;
+    .execute(params![ws, key.endpoint, key.key, key.body_hash, status, body, crate::store::here().now_ms()])?;
     Ok(())
 }
 
@@ -101,5 +100,5 @@ pub fn remember(
 pub fn purge(conn: &Connection) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
-        .execute([now_ms() - WINDOW_MS])?)
+        .execute([crate::store::here().now_ms() - WINDOW_MS])?)
 }

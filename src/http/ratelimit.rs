@@ -33,12 +33,11 @@ impl RateLimiter {
     }
 
     /// Takes one token for `key_id`, or explains how long to wait.
-    pub fn check(&self, key_id: i64) -> Result<(), ApiError> {
+    pub fn check(&self, key_id: i64, now: Instant) -> Result<(), ApiError> {
         if self.rate <= 0.0 {
             return Ok(());
         }
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
-        let now = Instant::now();
         let bucket = buckets.entry(key_id).or_insert(Bucket {
             tokens: self.burst,
             updated: now,

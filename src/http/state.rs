@@ -1,21 +1,24 @@
 //! The state every request handler shares: the web layer's context.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::auth::throttle::{LoginThrottle, ThrottleLimits};
 use crate::config::Config;
+use crate::delivery::links::Links;
 use crate::http::metrics;
 use crate::http::ratelimit::RateLimiter;
 use crate::http::routes::RouteTable;
+use crate::jobs::JobContext;
 use crate::jobs::scheduler::Wakeup;
+use crate::kinds::Clock;
 use crate::net::proxies::TrustedProxies;
 use crate::store::Store;
 
 /// Everything handlers share.
 pub struct AppState {
-    pub config: Config,
+    pub config: Arc<Config>,
     pub store: Store,
     pub throttle: LoginThrottle,
     /// `server.trusted_proxies`, parsed once; read through `client_ip`.
@@ -29,8 +32,8 @@ pub struct AppState {
     pub wakeup: Wakeup,
     /// Where outgoing mail goes (SMTP or the outbox folder).
     pub mailer: crate::delivery::mailer::Mailer,
-    /// Signs unsubscribe links.
-    pub link_secret: Vec<u8>,
+    /// Builds and checks signed links (unsubscribe).
+    pub links: Links,
     /// Every route with who may call it; the guard applies it.
     pub routes: RouteTable,
 }
@@ -41,7 +44,7 @@ impl AppState {
         config: Config,
         store: Store,
         mailer: crate::delivery::mailer::Mailer,
-        link_secret: Vec<u8>,
+        links: Links,
         routes: RouteTable,
     ) -> Self {
         let throttle = LoginThrottle::new(ThrottleLimits {
@@ -54,17 +57,31 @@ impl AppState {
         let trusted_proxies = TrustedProxies::parse(&config.server.trusted_proxies)
             .expect("server.trusted_proxies was validated with the configuration");
         Self {
-            config,
+            wakeup: Wakeup::new(&store),
+            config: Arc::new(config),
             store,
             throttle,
             trusted_proxies,
             metrics: metrics::Metrics::new(),
             key_touches: Mutex::new(HashMap::new()),
             ratelimit,
-            wakeup: Wakeup,
             mailer,
-            link_secret,
+            links,
             routes,
         }
+    }
+
+    /// What background jobs started from a request need.
+    pub fn jobs(&self) -> JobContext {
+        JobContext {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            wakeup: self.wakeup.clone(),
+        }
+    }
+
+    /// The clock every handler reads: the store's.
+    pub fn clock(&self) -> &Clock {
+        self.store.clock()
     }
 }

@@ -13,8 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// What a job does, with its arguments; stored as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -47,6 +46,15 @@ impl JobKind {
     }
 }
 
+/// What every job runner is given: the store (with its clock), the configuration and
+/// the job loop's wake-up. Runners get it from the wiring in `app.rs`, never from a static.
+#[derive(Clone)]
+pub struct JobContext {
+    pub store: Store,
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub wakeup: scheduler::Wakeup,
+}
+
 /// A claimed job: what to do and the fence that proves the claim.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
@@ -62,16 +70,62 @@ pub struct ClaimedJob {
 #[error("job {0} is no longer held by this worker")]
 pub struct StaleJob(pub i64);
 
-static MAX_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(10);
-
-/// Sets the attempts jobs created deep in the domain get (from `jobs.max_attempts`).
-pub fn set_max_attempts(n: u32) {
-    MAX_ATTEMPTS.store(n, std::sync::atomic::Ordering::Relaxed);
+/// A store's job settings, kept with its instance so code deep in a write can read them.
+struct Settings {
+    max_attempts: std::sync::atomic::AtomicU32,
 }
 
-/// Attempts a job gets before it is marked failed.
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_attempts: std::sync::atomic::AtomicU32::new(10),
+        }
+    }
+}
+
+/// Sets the attempts jobs created in `store`'s writes get (from `jobs.max_attempts`).
+pub fn set_max_attempts(store: &Store, n: u32) {
+    store
+        .instance()
+        .cache::<Settings>()
+        .max_attempts
+        .store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Attempts a job gets before it is marked failed; call inside a read or write.
 pub fn max_attempts() -> u32 {
-    MAX_ATTEMPTS.load(std::sync::atomic::Ordering::Relaxed)
+    crate::store::here()
+        .cache::<Settings>()
+        .max_attempts
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Why a job's attempt failed: it goes back to the queue with backoff, or is marked
+/// failed for good once it has used its attempts.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database refused or is unavailable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another worker holds the job now; this attempt's effects rolled back.
+    #[error(transparent)]
+    Stale(#[from] StaleJob),
+    /// The feature's own failure (a refused SMTP send, a webhook that answered 500…).
+    #[error(transparent)]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<tokio::task::JoinError> for JobError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        JobError::failed(e)
+    }
+}
+
+impl JobError {
+    /// Wraps a feature's error.
+    pub fn failed(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        JobError::Failed(e.into())
+    }
 }
 
 /// Adds a job due at `due_at` (Unix ms); returns its id.
@@ -93,10 +147,22 @@ pub fn enqueue(
         payload,
         due_at,
         max_attempts,
-        now_ms()
+        crate::store::here().now_ms()
     ])?;
     scheduler::note(scheduler::Queue::Jobs);
     Ok(conn.last_insert_rowid())
+}
+
+/// Whether a job of this kind (same arguments) is waiting or running.
+pub fn queued(conn: &Connection, kind: &JobKind) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ?1 AND payload = ?2 AND status != 'failed')",
+        )?
+        .query_row(
+            params![kind.label(), serde_json::to_string(kind).expect("job kinds serialize")],
+            |r| r.get(0),
+        )?)
 }
 
 /// Claims up to `limit` due jobs (pending and due, or running with an expired lease).
@@ -175,13 +241,18 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 /// Puts a failed attempt back in the queue with backoff, or marks the job failed when it
 /// has used its attempts. Returns whether it will be retried.
-pub fn retry_or_fail(conn: &Connection, job: &ClaimedJob, error: &str) -> Result<bool, StoreError> {
+pub fn retry_or_fail(
+    conn: &Connection,
+    job: &ClaimedJob,
+    error: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let retry = job.attempts < job.max_attempts;
     if retry {
         conn.prepare_cached(
             "UPDATE jobs SET status = 'pending', due_at = ?3, last_error = ?4 WHERE id = ?1 AND fence = ?2",
         )?
-        .execute(params![job.id, job.fence, now_ms() + backoff_ms(job.attempts), error])?;
+        .execute(params![job.id, job.fence, now + backoff_ms(job.attempts), error])?;
     } else {
         conn.prepare_cached(
             "UPDATE jobs SET status = 'failed', last_error = ?3 WHERE id = ?1 AND fence = ?2",
@@ -189,6 +260,14 @@ pub fn retry_or_fail(conn: &Connection, job: &ClaimedJob, error: &str) -> Result
         .execute(params![job.id, job.fence, error])?;
     }
     Ok(retry)
+}
+
+/// Puts every running job back in the queue, due at once (see [`scheduler::recover`]).
+pub fn release_running(conn: &Connection, now: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE jobs SET status = 'pending', due_at = ?1 WHERE status = 'running'",
+        [now],
+    )?)
 }
 
 /// When the next job comes due, if any.

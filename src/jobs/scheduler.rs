@@ -1,24 +1,28 @@
-//! The background loop that claims due jobs and runs them.
+//! The background loops that claim due work and run it.
 //!
-//! Each queue's loop wakes at once when a write gives it work (a `Notify` poked after the
-//! commit) and otherwise sleeps exactly until its next item is due: no polling lag.
+//! Each queue's loop wakes at once when a write gives it work (the write marks its queue
+//! in the store's [`Signals`](crate::store::instance::Signals), which the writer pokes
+//! after the commit) and otherwise sleeps on the store's clock exactly until its next item
+//! is due: no polling lag, and a test's manual clock decides when that is. What a job
+//! *does* is not known here: `app.rs` hands the loop a [`Runners`] implementation that
+//! dispatches each kind to its feature, so this layer imports no feature.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
-use super::{ClaimedJob, JobKind};
-use crate::http::state::AppState;
-use crate::kinds::time::now_ms;
-use crate::store::StoreError;
+use super::{ClaimedJob, JobError};
+use crate::config::JobsConfig;
+use crate::store::{Instance, Store, StoreError};
 
 /// Jobs run at the same time, at most.
 const MAX_IN_FLIGHT: usize = 512;
 /// Longest sleep with nothing due (a safety net; new work wakes the loop directly).
 const IDLE_WAIT: Duration = Duration::from_secs(30);
+/// Pause after the database refused a loop's batch, before it tries again.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// The queues with a loop of their own, each woken after a commit that gave it work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,149 +35,120 @@ pub enum Queue {
     Timers = 2,
 }
 
-const QUEUES: [Queue; 3] = [Queue::Jobs, Queue::Triggers, Queue::Timers];
-
-/// Queues that got work in the transaction being written.
-static PENDING: AtomicU8 = AtomicU8::new(0);
-
-fn notify(queue: Queue) -> &'static Notify {
-    static NOTIFY: [OnceLock<Notify>; 3] = [const { OnceLock::new() }; 3];
-    NOTIFY[queue as usize].get_or_init(Notify::new)
-}
-
 /// Records, inside a write, that `queue` has new due work: its loop wakes after commit.
 pub fn note(queue: Queue) {
-    PENDING.fetch_or(1 << queue as u8, Ordering::AcqRel);
+    crate::store::here().signals().mark(queue as usize);
 }
 
-/// Called by the writer after every commit: wakes the loops whose queues got work.
-pub fn after_commit() {
-    let pending = PENDING.swap(0, Ordering::AcqRel);
-    for queue in QUEUES {
-        if pending & (1 << queue as u8) != 0 {
-            notify(queue).notify_one();
-        }
-    }
-}
-
-/// Sleeps until `next` (Unix ms; at most [`IDLE_WAIT`]) or until `queue` is woken.
-async fn sleep_until(queue: Queue, next: Option<i64>) {
-    let wait = match next {
-        Some(due) => {
-            Duration::from_millis((due - now_ms()).clamp(0, IDLE_WAIT.as_millis() as i64) as u64)
-        }
-        None => IDLE_WAIT,
-    };
-    if !wait.is_zero() {
-        let _ = tokio::time::timeout(wait, notify(queue).notified()).await;
-    }
-}
-
-/// Advances waiting enrollments as their timers come due, in batches of one write each.
-pub async fn run_timers(state: web::Data<AppState>) {
-    loop {
-        let tick = state
-            .store
-            .write_replayable(|conn| crate::automations::timers::tick(conn, now_ms(), 256))
-            .await;
-        match tick {
-            Ok(crate::automations::timers::Tick::More) => {}
-            Ok(crate::automations::timers::Tick::Next(next)) => {
-                if let Some(at) = next {
-                    crate::automations::timers::remember(at);
-                }
-                sleep_until(Queue::Timers, next).await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not advance waiting enrollments");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-}
-
-/// Ingests queued and scheduled v1 events: batches of due triggers, each batch in one
-/// write, sleeping until the next one is due or new ones are queued.
-pub async fn run_triggers(state: web::Data<AppState>) {
-    loop {
-        let handled = state
-            .store
-            .write_replayable(|conn| crate::events::v1::process_due(conn, now_ms(), 256))
-            .await;
-        match handled {
-            Ok(0) => {}
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::error!(error = %e, "could not process queued events");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        }
-        let next = state
-            .store
-            .read(crate::events::v1::next_due)
-            .unwrap_or(None);
-        sleep_until(Queue::Triggers, next).await;
-    }
-}
-
-/// Wakes the scheduler; cloned into whatever enqueues jobs.
-#[derive(Clone, Default)]
-pub struct Wakeup;
+/// Wakes the job loop of one store; cloned into whatever enqueues jobs.
+#[derive(Clone)]
+pub struct Wakeup(Arc<Instance>);
 
 impl Wakeup {
+    /// The wake-up for `store`'s job loop.
+    pub fn new(store: &Store) -> Self {
+        Wakeup(store.instance().clone())
+    }
+
     /// Call after the transaction that enqueued a job has committed.
     pub fn wake(&self) {
-        notify(Queue::Jobs).notify_one();
+        self.0.signals().wake(Queue::Jobs as usize);
     }
+}
+
+/// Sleeps until `next` (Unix ms on the store's clock; at most [`IDLE_WAIT`]) or until
+/// `queue` is woken.
+async fn sleep_until(store: &Store, queue: Queue, next: Option<i64>) {
+    let instance = store.instance();
+    let woken = instance.signals().notified(queue as usize).notified();
+    let due = next.unwrap_or(i64::MAX);
+    if due <= instance.now_ms() {
+        return;
+    }
+    tokio::select! {
+        () = woken => {}
+        () = instance.clock().sleep_until(due, IDLE_WAIT) => {}
+    }
+}
+
+/// What one pass of a batch loop found.
+pub enum Pass {
+    /// A full batch was handled; run again at once.
+    More,
+    /// Nothing more is due; sleep until this time (or until woken).
+    Idle(Option<i64>),
+}
+
+/// Runs `pass` over and over: each pass handles a batch of what is due on the store's
+/// clock; between passes the loop sleeps until the next item or a wake-up of `queue`.
+pub async fn run_batches<F, Fut>(store: Store, queue: Queue, what: &'static str, pass: F)
+where
+    F: Fn(Store, i64) -> Fut,
+    Fut: Future<Output = Result<Pass, StoreError>>,
+{
+    loop {
+        match pass(store.clone(), store.clock().now_ms()).await {
+            Ok(Pass::More) => {}
+            Ok(Pass::Idle(next)) => sleep_until(&store, queue, next).await,
+            Err(e) => {
+                tracing::error!(error = %e, "could not process {what}");
+                tokio::time::sleep(ERROR_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// What runs a job of each kind; `app.rs` implements it over the features.
+pub trait Runners: Send + Sync + 'static {
+    /// Runs one attempt of `job`.
+    fn run(&self, job: &ClaimedJob) -> impl Future<Output = Result<(), JobError>> + Send;
+
+    /// Lets the owner of a job record that it will not be retried.
+    fn failed_for_good(&self, job: &ClaimedJob, error: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// Releases jobs held by a previous process of this server, which cannot still be
 /// running them. Fencing keeps this safe even if that process were somehow alive.
-pub async fn recover(state: &AppState) -> Result<usize, StoreError> {
-    state
-        .store
-        .write(|conn| {
-            Ok::<_, StoreError>(conn.execute(
-                "UPDATE jobs SET status = 'pending', due_at = ?1 WHERE status = 'running'",
-                [now_ms()],
-            )?)
-        })
+pub async fn recover(store: &Store) -> Result<usize, StoreError> {
+    let now = store.clock().now_ms();
+    store
+        .write(move |conn| super::release_running(conn, now))
         .await
 }
 
-/// Runs the scheduler loop forever on the current runtime.
-pub async fn run(state: web::Data<AppState>) {
+/// Runs the job loop forever on the current runtime.
+pub async fn run<R: Runners>(store: Store, config: JobsConfig, runners: Arc<R>) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let lease_ms = state.config.jobs.lease_secs as i64 * 1000;
+    let lease_ms = config.lease_secs as i64 * 1000;
+    let wakeup = Wakeup::new(&store);
     loop {
-        let free = slots.available_permits().min(state.config.jobs.batch);
+        let free = slots.available_permits().min(config.batch);
         if free == 0 {
             drop(slots.clone().acquire_owned().await);
             continue;
         }
-        let claimed = state
-            .store
-            .write(move |conn| super::claim(conn, now_ms(), lease_ms, free))
+        let now = store.clock().now_ms();
+        let claimed = store
+            .write(move |conn| super::claim(conn, now, lease_ms, free))
             .await;
         let jobs = match claimed {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::error!(error = %e, "could not claim jobs");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(ERROR_PAUSE).await;
                 continue;
             }
         };
         if jobs.is_empty() {
-            let next = state.store.read(super::next_due).unwrap_or(None);
-            sleep_until(Queue::Jobs, next).await;
+            let next = store.read(super::next_due).unwrap_or(None);
+            sleep_until(&store, Queue::Jobs, next).await;
             continue;
         }
         for job in jobs {
             let permit = slots.clone().acquire_owned().await.expect("semaphore open");
-            let state = state.clone();
+            let (store, runners, wakeup) = (store.clone(), runners.clone(), wakeup.clone());
             actix_web::rt::spawn(async move {
-                execute(&state, job).await;
+                execute(&store, &*runners, &wakeup, job).await;
                 drop(permit);
             });
         }
@@ -181,48 +156,24 @@ pub async fn run(state: web::Data<AppState>) {
 }
 
 /// Runs one job; a failure goes back to the queue with backoff.
-async fn execute(state: &web::Data<AppState>, job: ClaimedJob) {
-    let outcome = match &job.kind {
-        JobKind::ImportContacts { import_id } => {
-            crate::contacts::import::process_chunk(state, &job, *import_id).await
-        }
-        JobKind::Maintenance => crate::app::maintenance(state, &job).await,
-        JobKind::SendMessage { message_id } => {
-            crate::delivery::send::process(state, &job, *message_id).await
-        }
-        JobKind::RunEnrollment { enrollment_id } => {
-            crate::automations::runner::run(state, &job, *enrollment_id).await
-        }
-        JobKind::CallWebhook {
-            enrollment_id,
-            position,
-        } => crate::automations::webhook::call(state, &job, *enrollment_id, position).await,
+async fn execute<R: Runners>(store: &Store, runners: &R, wakeup: &Wakeup, job: ClaimedJob) {
+    let Err(error) = runners.run(&job).await else {
+        return;
     };
-    if let Err(error) = outcome {
-        tracing::warn!(job = job.id, attempt = job.attempts, %error, "job failed");
-        let failed = job.clone();
-        let message = error.clone();
-        let retried = state
-            .store
-            .write(move |conn| super::retry_or_fail(conn, &failed, &message))
-            .await;
-        match retried {
-            Ok(true) => state.wakeup.wake(),
-            Ok(false) => {
-                tracing::error!(job = job.id, %error, "job failed for good");
-                on_final_failure(state, &job, &error).await;
-            }
-            Err(e) => tracing::error!(job = job.id, error = %e, "could not record job failure"),
+    let error = error.to_string();
+    tracing::warn!(job = job.id, attempt = job.attempts, %error, "job failed");
+    let failed = job.clone();
+    let message = error.clone();
+    let now = store.clock().now_ms();
+    let retried = store
+        .write(move |conn| super::retry_or_fail(conn, &failed, &message, now))
+        .await;
+    match retried {
+        Ok(true) => wakeup.wake(),
+        Ok(false) => {
+            tracing::error!(job = job.id, %error, "job failed for good");
+            runners.failed_for_good(&job, &error).await;
         }
-    }
-}
-
-/// Lets the owner of a job record that it will not be retried.
-async fn on_final_failure(state: &web::Data<AppState>, job: &ClaimedJob, error: &str) {
-    if let JobKind::ImportContacts { import_id } = job.kind {
-        crate::contacts::import::mark_failed(state, import_id, error).await;
-    }
-    if let JobKind::RunEnrollment { enrollment_id } = job.kind {
-        crate::automations::runner::mark_failed(state, enrollment_id, error).await;
+        Err(e) => tracing::error!(job = job.id, error = %e, "could not record job failure"),
     }
 }

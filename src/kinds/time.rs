@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -18,7 +18,13 @@ pub struct Clock(Arc<Source>);
 
 enum Source {
     System,
-    Manual { now_ms: AtomicI64, moved: Notify },
+    Manual {
+        now_ms: AtomicI64,
+        moved: Notify,
+        /// The real instant the manual clock was made, and its reading then: what
+        /// [`Clock::instant`] counts from.
+        origin: (Instant, i64),
+    },
 }
 
 impl Clock {
@@ -32,6 +38,7 @@ impl Clock {
         Clock(Arc::new(Source::Manual {
             now_ms: AtomicI64::new(start_ms),
             moved: Notify::new(),
+            origin: (Instant::now(), start_ms),
         }))
     }
 
@@ -40,6 +47,21 @@ impl Clock {
         match &*self.0 {
             Source::System => system_now_ms(),
             Source::Manual { now_ms, .. } => now_ms.load(Ordering::Acquire),
+        }
+    }
+
+    /// "Now" as a monotonic instant, for code that measures windows with `Instant`s (the
+    /// login throttle, rate limits): on a manual clock it moves only when advanced.
+    pub fn instant(&self) -> Instant {
+        match &*self.0 {
+            Source::System => Instant::now(),
+            Source::Manual {
+                now_ms,
+                origin: (at, start),
+                ..
+            } => {
+                *at + Duration::from_millis((now_ms.load(Ordering::Acquire) - start).max(0) as u64)
+            }
         }
     }
 
@@ -55,7 +77,7 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         match &*self.0 {
             Source::System => panic!("the system clock cannot be advanced"),
-            Source::Manual { now_ms, moved } => {
+            Source::Manual { now_ms, moved, .. } => {
                 now_ms.fetch_add(by.as_millis() as i64, Ordering::AcqRel);
                 moved.notify_waiters();
             }
@@ -70,7 +92,7 @@ impl Clock {
                 let wait = (at_ms - system_now_ms()).max(0) as u64;
                 tokio::time::sleep(Duration::from_millis(wait).min(limit)).await;
             }
-            Source::Manual { now_ms, moved } => {
+            Source::Manual { now_ms, moved, .. } => {
                 let _ = tokio::time::timeout(limit, async {
                     loop {
                         let notified = moved.notified();
@@ -95,11 +117,6 @@ impl std::fmt::Debug for Clock {
             }
         }
     }
-}
-
-/// The operating system's time, Unix ms. Being replaced by [`Clock::now_ms`] call by call.
-pub fn now_ms() -> i64 {
-    system_now_ms()
 }
 
 fn system_now_ms() -> i64 {

@@ -28,7 +28,7 @@ pub fn run_isolated<T, E>(
         match each(conn, item) {
             Ok(()) => {}
             Err(ItemError::Fatal(e)) => {
-                super::freshness::rolled_back();
+                super::instance::here().freshness().rolled_back();
                 conn.execute_batch("ROLLBACK TO batch_pass; RELEASE batch_pass")?;
                 return Err(e);
             }
@@ -42,14 +42,14 @@ pub fn run_isolated<T, E>(
         conn.execute_batch("RELEASE batch_pass")?;
         return Ok(());
     }
-    super::freshness::rolled_back();
+    super::instance::here().freshness().rolled_back();
     conn.execute_batch("ROLLBACK TO batch_pass")?;
     for item in items {
         conn.execute_batch("SAVEPOINT batch_item")?;
         match each(conn, item) {
             Ok(()) => conn.execute_batch("RELEASE batch_item")?,
             Err(outcome) => {
-                super::freshness::rolled_back();
+                super::instance::here().freshness().rolled_back();
                 conn.execute_batch("ROLLBACK TO batch_item; RELEASE batch_item")?;
                 match outcome {
                     ItemError::Fatal(e) => {

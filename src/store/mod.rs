@@ -6,20 +6,36 @@
 mod backup;
 pub mod batch;
 pub mod freshness;
+pub mod instance;
 mod migrate;
 pub mod page_cache;
 mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use crate::config::{Durability, StoreConfig};
+use crate::kinds::Clock;
 pub use backup::backup_to;
 pub use migrate::migrate;
 use writer::Writer;
+
+pub use instance::{Instance, here};
+
+/// Runs inside the transaction of each write batch just before it commits.
+pub type CommitHook = fn(&Connection) -> Result<(), StoreError>;
+
+/// What a feature above the store asks it to do at points only the writer sees;
+/// `app.rs` fills these in, so the store never imports a feature.
+#[derive(Default)]
+pub struct StoreHooks {
+    /// Batch-level work, once per commit (see [`CommitHook`]).
+    pub before_commit: Vec<CommitHook>,
+}
 pub use writer::WriterStats;
 
 /// Prepared statements kept per connection (rusqlite's default of 16 is fewer than the
@@ -109,11 +125,22 @@ pub fn private_files() {
 pub struct Store {
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
+    instance: Arc<Instance>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    /// Opens the store on the system clock with no hooks: for the command line and tools.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_with(config, Clock::system(), StoreHooks::default())
+    }
+
+    /// Opens (creating if needed) the database, applies migrations and starts the writer,
+    /// which reads `clock` and runs `hooks`.
+    pub fn open_with(
+        config: &StoreConfig,
+        clock: Clock,
+        hooks: StoreHooks,
+    ) -> Result<Store, StoreError> {
         private_dir(&config.data_dir)?;
         let path = config.data_dir.join("herald.db");
         let mut conn = open_connection(&path, config)?;
@@ -132,7 +159,8 @@ impl Store {
         // thread keeps that work off the single writer's commit path.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         start_checkpointer(&path, config)?;
-        let writer = Writer::start(conn, config.max_batch, sync_wal);
+        let instance = Instance::new(clock);
+        let writer = Writer::start(conn, config.max_batch, sync_wal, instance.clone(), hooks);
         let busy = config.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {
             c.busy_timeout(Duration::from_millis(busy))?;
@@ -143,7 +171,11 @@ impl Store {
             .max_size(config.read_pool_size)
             .min_idle(Some(1))
             .build(manager)?;
-        Ok(Store { readers, writer })
+        Ok(Store {
+            readers,
+            writer,
+            instance,
+        })
     }
 
     /// Runs a read on a pooled connection on the calling thread. Keep it short.
@@ -152,7 +184,18 @@ impl Store {
         E: From<StoreError>,
     {
         let conn = self.readers.get().map_err(StoreError::from)?;
+        let _serving = instance::enter(&self.instance);
         f(&conn)
+    }
+
+    /// This store's clock, signals, freshness and caches.
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    /// The clock this store's writes and waits read.
+    pub fn clock(&self) -> &Clock {
+        self.instance.clock()
     }
 
     /// Runs a read on the blocking thread pool; for queries that may take a while.

@@ -19,7 +19,8 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use super::instance::Instance;
+use super::{StoreError, StoreHooks};
 
 /// A write waiting for the writer thread.
 enum Job {
@@ -63,7 +64,13 @@ impl Writer {
     ///
     /// With `sync_wal`, `conn` must commit without syncing (`synchronous = NORMAL`): each
     /// batch is answered only after that log file has been fsynced by the syncer thread.
-    pub fn start(conn: Connection, max_batch: usize, sync_wal: Option<PathBuf>) -> Writer {
+    pub fn start(
+        conn: Connection,
+        max_batch: usize,
+        sync_wal: Option<PathBuf>,
+        instance: Arc<Instance>,
+        hooks: StoreHooks,
+    ) -> Writer {
         let (sender, receiver) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
         counters.alive.store(true, Ordering::SeqCst);
@@ -75,7 +82,15 @@ impl Writer {
         std::thread::Builder::new()
             .name("herald-writer".into())
             .spawn(move || {
-                run(conn, receiver, max_batch, &deliver, &thread_counters);
+                let _serving = super::instance::enter(&instance);
+                let batches = Batches {
+                    max_batch,
+                    deliver: &deliver,
+                    counters: &thread_counters,
+                    instance: &instance,
+                    hooks: &hooks,
+                };
+                batches.run(conn, receiver);
                 thread_counters.alive.store(false, Ordering::SeqCst);
             })
             .expect("spawn writer thread");
@@ -218,7 +233,7 @@ where
     let close = if keep {
         "RELEASE w"
     } else {
-        super::freshness::rolled_back();
+        super::instance::here().freshness().rolled_back();
         "ROLLBACK TO w; RELEASE w"
     };
     conn.execute_batch(close)
@@ -309,72 +324,90 @@ fn sync_failed(e: std::io::Error) -> String {
     format!("could not sync the write-ahead log: {e}")
 }
 
-fn run(
-    conn: Connection,
-    receiver: mpsc::Receiver<Job>,
+/// The writer thread's loop and what it needs.
+struct Batches<'a> {
     max_batch: usize,
-    deliver: &Deliver,
-    counters: &Counters,
-) {
-    while let Ok(first) = receiver.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    deliver: &'a Deliver,
+    counters: &'a Counters,
+    instance: &'a Instance,
+    hooks: &'a StoreHooks,
+}
+
+impl Batches<'_> {
+    fn run(&self, conn: Connection, receiver: mpsc::Receiver<Job>) {
+        let Batches {
+            max_batch,
+            deliver,
+            counters,
+            instance,
+            ..
+        } = *self;
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            while batch.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
-        }
-        let count = batch.len() as u64;
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            // No shared transaction (e.g. the lock timed out): each write's savepoint
-            // then runs as its own transaction and reports its own outcome.
-            tracing::warn!(error = %e, "writer could not begin a group transaction");
-            let completions = run_alone(&conn, batch);
-            super::freshness::after_commit();
-            crate::jobs::scheduler::after_commit();
-            deliver.committed(completions);
-        } else {
-            super::freshness::observe(&conn);
-            let completions = match run_batch(&conn, batch) {
-                Ok(completions) => completions,
-                Err(e) => {
-                    // A savepoint statement itself failed: nothing of this batch stands.
-                    super::freshness::rolled_back();
-                    let _ = conn.execute_batch("ROLLBACK");
-                    tracing::error!(error = %e, "group transaction failed");
-                    counters.commits.fetch_add(1, Ordering::Relaxed);
-                    counters.writes.fetch_add(count, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            // Work each batch finishes once rather than each write (see `before_commit`).
-            let finished = before_commit(&conn).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
-            match finished {
-                Ok(()) => {
-                    super::freshness::after_commit();
-                    crate::jobs::scheduler::after_commit();
-                    deliver.committed(completions);
-                }
-                Err(e) => {
-                    super::freshness::rolled_back();
-                    let _ = conn.execute_batch("ROLLBACK");
-                    let message = e.to_string();
-                    tracing::error!(error = %message, "group commit failed");
-                    for c in completions {
-                        c(Err(StoreError::Commit(message.clone())));
+            let count = batch.len() as u64;
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                // No shared transaction (e.g. the lock timed out): each write's savepoint
+                // then runs as its own transaction and reports its own outcome.
+                tracing::warn!(error = %e, "writer could not begin a group transaction");
+                let completions = run_alone(&conn, batch);
+                instance.freshness().after_commit();
+                instance.signals().after_commit();
+                deliver.committed(completions);
+            } else {
+                instance.freshness().observe(&conn);
+                let completions = match run_batch(&conn, batch) {
+                    Ok(completions) => completions,
+                    Err(e) => {
+                        // A savepoint statement itself failed: nothing of this batch stands.
+                        super::instance::here().freshness().rolled_back();
+                        let _ = conn.execute_batch("ROLLBACK");
+                        tracing::error!(error = %e, "group transaction failed");
+                        counters.commits.fetch_add(1, Ordering::Relaxed);
+                        counters.writes.fetch_add(count, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                // Work each batch finishes once rather than each write (see `before_commit`).
+                let finished = self
+                    .before_commit(&conn)
+                    .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+                match finished {
+                    Ok(()) => {
+                        instance.freshness().after_commit();
+                        instance.signals().after_commit();
+                        deliver.committed(completions);
+                    }
+                    Err(e) => {
+                        super::instance::here().freshness().rolled_back();
+                        let _ = conn.execute_batch("ROLLBACK");
+                        let message = e.to_string();
+                        tracing::error!(error = %message, "group commit failed");
+                        for c in completions {
+                            c(Err(StoreError::Commit(message.clone())));
+                        }
                     }
                 }
             }
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            counters.writes.fetch_add(count, Ordering::Relaxed);
         }
-        counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters.writes.fetch_add(count, Ordering::Relaxed);
     }
-}
 
-/// Runs in the batch's transaction just before it commits: adds up the enrollments parked
-/// by the batch's writes (one tally update per automation per batch, not per event).
-fn before_commit(conn: &Connection) -> Result<(), StoreError> {
-    crate::automations::arrivals::count_new(conn)
+    /// Runs the store's hooks in the batch's transaction just before it commits: work
+    /// each batch finishes once rather than each write (such as adding up the enrollments
+    /// the batch parked, one tally update per automation instead of one per event).
+    fn before_commit(&self, conn: &Connection) -> Result<(), StoreError> {
+        for hook in &self.hooks.before_commit {
+            hook(conn)?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs each write as its own statement group, outside any shared transaction.
@@ -407,7 +440,7 @@ fn run_replay_alone(
             Err(e) => Err((done, e)),
         },
         Err(failed) => {
-            super::freshness::rolled_back();
+            super::instance::here().freshness().rolled_back();
             let _ = savepoint("ROLLBACK TO w");
             let _ = savepoint("RELEASE w");
             Ok(failed)
@@ -459,11 +492,11 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, Stor
                 match run(conn) {
                     Ok(done) => group.push((run, done)),
                     Err(failed) => {
-                        super::freshness::rolled_back();
+                        super::instance::here().freshness().rolled_back();
                         if open == Group::Bare {
                             exec("ROLLBACK")?;
                             exec("BEGIN IMMEDIATE")?;
-                            super::freshness::observe(conn);
+                            super::instance::here().freshness().observe(conn);
                         } else {
                             exec("ROLLBACK TO g")?;
                             exec("RELEASE g")?;

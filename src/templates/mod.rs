@@ -45,8 +45,8 @@ pub fn sample_contact() -> Contact {
         properties: Map::new(),
         tags: vec![],
         subscribed: true,
-        created_at: crate::kinds::time::now_ms(),
-        updated_at: crate::kinds::time::now_ms(),
+        created_at: crate::store::here().now_ms(),
+        updated_at: crate::store::here().now_ms(),
     }
 }
 

@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use crate::kinds::WorkspaceId;
 use crate::kinds::time::iso_time;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// An email template.
@@ -134,7 +133,7 @@ pub fn create(
     ws: WorkspaceId,
     input: &TemplateInput,
 ) -> Result<Template, StoreError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
         "INSERT INTO templates (uid, workspace_id, name, subject, html, text, created_at, updated_at)
@@ -163,7 +162,7 @@ pub fn update(
             input.subject,
             input.html,
             input.text,
-            now_ms()
+            crate::store::here().now_ms()
         ])?;
     if n == 0 { Ok(None) } else { get(conn, ws, uid) }
 }

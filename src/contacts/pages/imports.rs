@@ -10,12 +10,12 @@ use maud::{Markup, html};
 use super::{back_with_error, csrf_input, field, redirect, tabs};
 use crate::contacts::ContactError;
 use crate::contacts::fields;
-use crate::contacts::import::mapping::{self, Target};
-use crate::contacts::import::store::{self, Import};
-use crate::contacts::import::upload::{self, Pending, Upload, UploadError};
-use crate::contacts::import::{begin, inspect};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
+use crate::imports::mapping::{self, Target};
+use crate::imports::store::{self, Import};
+use crate::imports::upload::{self, Pending, Upload, UploadError};
+use crate::imports::{begin, inspect};
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, format_time, render};
 

@@ -19,7 +19,6 @@ use crate::events::api::{SendRequest, parse_send};
 use crate::events::ingest::{Origin, ingest};
 use crate::http::ApiError;
 use crate::http::state::AppState;
-use crate::kinds::time::now_ms;
 
 /// Longest token looked up; real ones are 64 characters, anything longer is not ours.
 const MAX_TOKEN_LEN: usize = 128;
@@ -151,7 +150,7 @@ fn decide(state: &AppState, source: &Source, req: &HttpRequest, body: &[u8]) -> 
         source.signing_secret.as_deref(),
         header,
         body,
-        now_ms() / 1000,
+        state.clock().now_ms() / 1000,
     );
     if let Err(reason) = checked {
         return Decision::Reject(

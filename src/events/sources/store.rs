@@ -6,7 +6,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::spec::{EventNameRule, Scheme, SourceSpec};
 use crate::auth::secrets::{new_token, token_hash};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 use crate::store::StoreError;
 
 /// How many characters of the token lists show, to tell sources apart.
@@ -98,7 +97,7 @@ pub fn create(
         path,
         spec.scheme.as_str(),
         spec.signing_secret,
-        now_ms()
+        crate::store::here().now_ms()
     ])?;
     let source = get(conn, ws, &uid)?.ok_or(StoreError::Integrity("source vanished".into()))?;
     Ok((source, token))
@@ -278,7 +277,7 @@ pub fn record(conn: &Connection, d: &NewDelivery) -> Result<i64, StoreError> {
     .execute(params![
         d.source_id,
         d.workspace_id,
-        now_ms(),
+        crate::store::here().now_ms(),
         d.outcome.as_str(),
         d.reason,
         d.email,

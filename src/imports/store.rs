@@ -8,7 +8,6 @@ use super::mapping::Column;
 use crate::contacts::ContactError;
 use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 /// Errors kept per import; later ones are only counted in `failed`.
 pub const MAX_ERRORS: usize = 1000;
@@ -122,14 +121,14 @@ pub fn create(
         serde_json::to_string(&new.plan).expect("plans serialize"),
         new.bytes_total,
         new.start_offset,
-        now_ms()
+        crate::store::here().now_ms()
     ])?;
     let id = conn.last_insert_rowid();
     jobs::enqueue(
         conn,
         Some(ws),
         &JobKind::ImportContacts { import_id: id },
-        now_ms(),
+        crate::store::here().now_ms(),
         max_attempts,
     )?;
     by_id(conn, id)?.ok_or_else(|| ContactError::Missing("Import not found".into()))
@@ -185,7 +184,7 @@ pub fn save_progress(
         import.failed,
         serde_json::to_string(&import.errors).expect("errors serialize"),
         serde_json::to_string(&import.plan).expect("plans serialize"),
-        finished.then(now_ms)
+        finished.then(|| crate::store::here().now_ms())
     ])?;
     Ok(())
 }
@@ -210,7 +209,7 @@ pub fn fail(conn: &Connection, id: i64, reason: &str) -> Result<Option<String>, 
     .execute(params![
         id,
         serde_json::to_string(&import.errors).expect("errors serialize"),
-        now_ms()
+        crate::store::here().now_ms()
     ])?;
     Ok(Some(import.path))
 }

@@ -5,16 +5,12 @@
 //! the job and enqueues the next one. A crash therefore resumes exactly after the last
 //! committed chunk, and no row is counted twice.
 
-use actix_web::web;
-
 use super::parse::{self, Chunk, Cursor, Rules};
 use super::rows;
 use super::store::{self, Import};
 use crate::contacts::ContactError;
 use crate::contacts::fields::{self, Field};
-use crate::http::state::AppState;
-use crate::jobs::{self, ClaimedJob, JobKind, StaleJob};
-use crate::kinds::time::now_ms;
+use crate::jobs::{self, ClaimedJob, JobContext, JobError, JobKind, StaleJob};
 use crate::store::StoreError;
 
 /// Rows stored per job: big enough that per-chunk overhead vanishes, small enough that
@@ -29,6 +25,33 @@ enum ChunkError {
     Stale(#[from] StaleJob),
     #[error("the import moved on since this chunk was read; reading again")]
     Moved,
+}
+
+/// Reading the uploaded file failed; the attempt is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("could not read {path}: {source}")]
+struct ReadFailed {
+    path: String,
+    source: std::io::Error,
+}
+
+impl From<ContactError> for JobError {
+    fn from(e: ContactError) -> Self {
+        match e {
+            ContactError::Store(e) => JobError::Store(e),
+            other => JobError::failed(other),
+        }
+    }
+}
+
+impl From<ChunkError> for JobError {
+    fn from(e: ChunkError) -> Self {
+        match e {
+            ChunkError::Contact(e) => e.into(),
+            ChunkError::Stale(e) => JobError::Stale(e),
+            moved => JobError::failed(moved),
+        }
+    }
 }
 
 impl From<StoreError> for ChunkError {
@@ -52,12 +75,12 @@ enum Prepared {
 
 /// Processes the next chunk of an import (called by the job scheduler).
 pub async fn process_chunk(
-    state: &web::Data<AppState>,
+    ctx: &JobContext,
     job: &ClaimedJob,
     import_id: i64,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let held = job.clone();
-    let prepared = state
+    let prepared = ctx
         .store
         .read_async(move |conn| -> Result<Prepared, ContactError> {
             if !jobs::still_held(conn, &held)? {
@@ -71,11 +94,10 @@ pub async fn process_chunk(
                 _ => Ok(Prepared::Idle),
             }
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let (import, declared) = match prepared {
         Prepared::Lost => return Ok(()),
-        Prepared::Idle => return finish_job(state, job).await,
+        Prepared::Idle => return finish_job(ctx, job).await,
         Prepared::Ready(import, declared) => (*import, declared),
     };
     let from = Cursor {
@@ -89,7 +111,7 @@ pub async fn process_chunk(
         .iter()
         .map(super::mapping::stored_target)
         .collect();
-    let max_string = state.config.limits.max_string_bytes;
+    let max_string = ctx.config.limits.max_string_bytes;
     let chunk = tokio::task::spawn_blocking(move || {
         let rules = Rules {
             targets: &targets,
@@ -98,36 +120,39 @@ pub async fn process_chunk(
         };
         parse::read_chunk(std::path::Path::new(&path), from, &rules, CHUNK_ROWS)
     })
-    .await
-    .map_err(|e| format!("chunk reader stopped: {e}"))?
-    .map_err(|e| format!("could not read {}: {e}", import.path))?;
+    .await?
+    .map_err(|source| {
+        JobError::failed(ReadFailed {
+            path: import.path.clone(),
+            source,
+        })
+    })?;
 
     let job_done = job.clone();
-    let max_attempts = state.config.jobs.max_attempts;
-    let stored = state
+    let max_attempts = ctx.config.jobs.max_attempts;
+    let stored = ctx
         .store
         .write(move |conn| store_chunk(conn, &job_done, import.id, from, chunk, max_attempts))
         .await;
     match stored {
-        Ok(Stored::More) => state.wakeup.wake(),
+        Ok(Stored::More) => ctx.wakeup.wake(),
         Ok(Stored::Finished(path)) => remove_file(&path),
         Ok(Stored::Nothing) => {}
         // Another worker holds the job now; its run will do the work.
         Err(ChunkError::Stale(_)) => {}
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }
 
-async fn finish_job(state: &web::Data<AppState>, job: &ClaimedJob) -> Result<(), String> {
+async fn finish_job(ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
     let job = job.clone();
-    state
-        .store
+    ctx.store
         .write(move |conn| -> Result<(), ChunkError> { Ok(jobs::complete(conn, &job)??) })
         .await
         .or_else(|e| match e {
             ChunkError::Stale(_) => Ok(()),
-            other => Err(other.to_string()),
+            other => Err(other.into()),
         })
 }
 
@@ -162,16 +187,16 @@ fn store_chunk(
         conn,
         Some(ws),
         &JobKind::ImportContacts { import_id },
-        now_ms(),
+        crate::store::here().now_ms(),
         max_attempts,
     )?;
     Ok(Stored::More)
 }
 
 /// Records that an import gave up after its job ran out of attempts.
-pub async fn mark_failed(state: &web::Data<AppState>, import_id: i64, error: &str) {
+pub async fn mark_failed(ctx: &JobContext, import_id: i64, error: &str) {
     let reason = error.to_string();
-    match state
+    match ctx
         .store
         .write(move |conn| store::fail(conn, import_id, &reason))
         .await

@@ -17,7 +17,6 @@ use crate::contacts::store as contacts;
 use crate::contacts::{Contact, ContactError, ContactPatch, Identity, normalize_tags};
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::kinds::WorkspaceId;
-use crate::kinds::time::now_ms;
 
 const ORIGIN: Origin = Origin {
     kind: "import",
@@ -41,7 +40,7 @@ pub fn apply(
     rows: Vec<Result<ImportRow, RowError>>,
     import: &mut Import,
 ) -> Result<(), ContactError> {
-    let now = now_ms();
+    let now = crate::store::here().now_ms();
     let mut fresh = Fresh {
         contacts: Vec::new(),
         by_email: HashMap::new(),

@@ -1,0 +1,91 @@
+//! Signed links Herald puts in what it sends (one-click unsubscribe today): built from
+//! the public origin and the installation's link secret, verified without a lookup.
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::Sha256;
+
+use crate::auth::secrets::constant_time_eq;
+use crate::store::StoreError;
+
+/// Builds and checks signed links; cheap to clone.
+#[derive(Clone)]
+pub struct Links {
+    base_url: Arc<str>,
+    secret: Arc<[u8]>,
+}
+
+impl Links {
+    /// Links under `base_url`, signed with `secret` (see [`load_secret`]).
+    pub fn new(base_url: &str, secret: &[u8]) -> Self {
+        Links {
+            base_url: base_url.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// The unsubscribe URL for a contact.
+    pub fn unsubscribe_url(&self, contact_uid: &str) -> String {
+        format!(
+            "{}/unsubscribe/{contact_uid}.{}",
+            self.base_url,
+            signature(&self.secret, contact_uid)
+        )
+    }
+
+    /// The contact uid an unsubscribe token was signed for, if the signature holds.
+    pub fn verify_unsubscribe(&self, token: &str) -> Option<String> {
+        let (uid, sig) = token.split_once('.')?;
+        let expected = signature(&self.secret, uid);
+        constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| uid.to_string())
+    }
+}
+
+/// Loads the installation's signing secret, creating it on first start.
+pub fn load_secret(conn: &Connection) -> Result<Vec<u8>, StoreError> {
+    let existing: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM instance_secrets WHERE name = 'links'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(secret) = existing {
+        return Ok(secret);
+    }
+    let secret: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
+    conn.execute(
+        "INSERT INTO instance_secrets (name, value, created_at) VALUES ('links', ?1, ?2)",
+        params![secret, crate::store::here().now_ms()],
+    )?;
+    Ok(secret)
+}
+
+fn signature(secret: &[u8], contact_uid: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(b"unsubscribe:");
+    mac.update(contact_uid.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// The links wired into one store, for code that builds them inside its writes.
+#[derive(Default)]
+struct Installed(std::sync::OnceLock<Links>);
+
+/// Wires the links `store`'s writes build (once, at start).
+pub fn install(store: &crate::store::Store, links: Links) {
+    let _ = store.instance().cache::<Installed>().0.set(links);
+}
+
+/// The links of the store whose read or write is running; unsigned-looking links under
+/// no origin on a store nobody wired (the command line never sends).
+pub fn in_store() -> Links {
+    crate::store::here()
+        .cache::<Installed>()
+        .0
+        .get()
+        .cloned()
+        .unwrap_or_else(|| Links::new("", &[]))
+}
