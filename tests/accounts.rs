@@ -3,7 +3,9 @@
 
 mod support;
 
-use support::{Herald, csrf_from, login, page_csrf};
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+use support::{Herald, csrf_from, get_text, login, page_csrf};
 
 fn setup_link(herald: &Herald) -> String {
     let log = herald.log();
@@ -46,12 +48,7 @@ fn setup_link_creates_the_owner_once_then_expires() {
     // The link is spent: a second visitor gets a clear "gone" page, for GET and POST.
     let other = herald.browser();
     assert_eq!(other.get(herald.url(&link)).send().unwrap().status(), 410);
-    let login_page = other
-        .get(herald.url("/login"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let login_page = get_text(&herald, &other, "/login");
     let token = csrf_from(&login_page);
     let again = other
         .post(herald.url(&link))
@@ -222,12 +219,7 @@ fn forms_without_a_valid_csrf_token_are_refused() {
             .unwrap();
         assert_eq!(created.status(), 403);
     }
-    let settings = browser
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let settings = get_text(&herald, &browser, "/settings");
     assert!(!settings.contains("sneaky"), "nothing was created");
     let logout = browser
         .post(herald.url("/logout"))
@@ -364,12 +356,7 @@ fn wrong_current_password_changes_nothing() {
         ])
         .send()
         .unwrap();
-    let page = browser
-        .get(herald.url("/account"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = get_text(&herald, &browser, "/account");
     assert!(page.contains("current password is wrong"));
     assert_eq!(
         login(
@@ -383,6 +370,25 @@ fn wrong_current_password_changes_nothing() {
     );
 }
 
+/// The workspace the browser's session acts in, as the API reports it.
+fn session_workspace(herald: &Herald, browser: &Client) -> Value {
+    browser
+        .get(herald.url("/api/workspace"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// Submits the workspace switcher for the workspace with `uid`.
+fn switch_to(herald: &Herald, browser: &Client, uid: &str, token: &str) -> Response {
+    browser
+        .post(herald.url("/workspaces/switch"))
+        .form(&[("workspace_id", uid), ("csrf_token", token)])
+        .send()
+        .unwrap()
+}
+
 #[test]
 fn workspace_switcher_moves_the_session_between_memberships() {
     let herald = Herald::start();
@@ -390,7 +396,7 @@ fn workspace_switcher_moves_the_session_between_memberships() {
     herald.add_user("ada@example.com", "Globex", "ignored-password", "member");
     herald.add_user("eve@example.com", "Initech", "eve-password", "owner");
     let browser = herald.signed_in("ada@example.com", "analytical-engine");
-    let home = browser.get(herald.url("/")).send().unwrap().text().unwrap();
+    let home = get_text(&herald, &browser, "/");
     assert!(
         home.contains("workspace_id"),
         "switcher shown for two workspaces"
@@ -398,28 +404,12 @@ fn workspace_switcher_moves_the_session_between_memberships() {
     assert!(home.contains("Globex") && home.contains("Acme"));
     assert!(!home.contains("Initech"), "only own workspaces are offered");
 
-    let current: serde_json::Value = browser
-        .get(herald.url("/api/workspace"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(current["name"], "Acme");
+    assert_eq!(session_workspace(&herald, &browser)["name"], "Acme");
     let globex_id = extract_option_value(&home, "Globex");
     let token = csrf_from(&home);
-    let switched = browser
-        .post(herald.url("/workspaces/switch"))
-        .form(&[("workspace_id", globex_id.as_str()), ("csrf_token", &token)])
-        .send()
-        .unwrap();
+    let switched = switch_to(&herald, &browser, &globex_id, &token);
     assert_eq!(switched.status(), 303);
-    let current: serde_json::Value = browser
-        .get(herald.url("/api/workspace"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(current["name"], "Globex");
+    assert_eq!(session_workspace(&herald, &browser)["name"], "Globex");
 
     // A workspace the user is not a member of cannot be switched to.
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
@@ -430,19 +420,9 @@ fn workspace_switcher_moves_the_session_between_memberships() {
             |r| r.get(0),
         )
         .unwrap();
-    let refused = browser
-        .post(herald.url("/workspaces/switch"))
-        .form(&[("workspace_id", initech.as_str()), ("csrf_token", &token)])
-        .send()
-        .unwrap();
+    let refused = switch_to(&herald, &browser, &initech, &token);
     assert_eq!(refused.status(), 404);
-    let current: serde_json::Value = browser
-        .get(herald.url("/api/workspace"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(current["name"], "Globex");
+    assert_eq!(session_workspace(&herald, &browser)["name"], "Globex");
 }
 
 fn extract_option_value(html: &str, label: &str) -> String {
@@ -468,12 +448,7 @@ fn members_can_be_added_and_only_managers_manage() {
         .send()
         .unwrap();
     assert_eq!(added.status(), 303);
-    let settings = owner
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let settings = get_text(&herald, &owner, "/settings");
     assert!(settings.contains("bob@example.com"));
 
     let bob = herald.signed_in("bob@example.com", "bob-password");
@@ -505,15 +480,10 @@ fn user_data_is_escaped_in_pages() {
         ])
         .send()
         .unwrap();
-    let settings = browser
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let settings = get_text(&herald, &browser, "/settings");
     assert!(!settings.contains("<script>alert(1)"));
     assert!(!settings.contains("<img src=x"));
     assert!(settings.contains("&lt;img src=x onerror=alert(2)&gt;"));
-    let home = browser.get(herald.url("/")).send().unwrap().text().unwrap();
+    let home = get_text(&herald, &browser, "/");
     assert!(home.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 }

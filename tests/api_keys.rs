@@ -5,15 +5,11 @@ mod support;
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use support::{Herald, page_csrf};
+use support::api::{Api, status_and_json};
+use support::{Herald, get_text, page_csrf};
 
 fn workspace(herald: &Herald, key: &str) -> (u16, Value) {
-    let r = Client::new()
-        .get(herald.url("/api/workspace"))
-        .header("X-API-Key", key)
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.json().unwrap())
+    status_and_json(Api::with_key(herald, key.to_string()).get_response("/api/workspace"))
 }
 
 #[test]
@@ -105,33 +101,24 @@ fn x_team_id_must_name_the_keys_workspace() {
     let globex_key = herald.create_key("Globex");
     let (_, acme) = workspace(&herald, &acme_key);
     let (_, globex) = workspace(&herald, &globex_key);
-    let client = Client::new();
+    let api = Api::with_key(&herald, acme_key);
+    let in_team = |team: &str| {
+        api.request("GET", "/api/workspace")
+            .header("X-Team-ID", team)
+            .send()
+            .unwrap()
+    };
 
-    let right = client
-        .get(herald.url("/api/workspace"))
-        .header("X-API-Key", &acme_key)
-        .header("X-Team-ID", acme["id"].as_str().unwrap())
-        .send()
-        .unwrap();
+    let right = in_team(acme["id"].as_str().unwrap());
     assert_eq!(right.status(), 200);
 
-    let wrong = client
-        .get(herald.url("/api/workspace"))
-        .header("X-API-Key", &acme_key)
-        .header("X-Team-ID", globex["id"].as_str().unwrap())
-        .send()
-        .unwrap();
+    let wrong = in_team(globex["id"].as_str().unwrap());
     assert_eq!(wrong.status(), 401, "the seed's status for a foreign team");
     let body: Value = wrong.json().unwrap();
     assert_eq!(body["statusCode"], 401);
     assert_eq!(body["message"], "Invalid team context");
 
-    let garbage = client
-        .get(herald.url("/api/workspace"))
-        .header("X-API-Key", &acme_key)
-        .header("X-Team-ID", "not-a-team")
-        .send()
-        .unwrap();
+    let garbage = in_team("not-a-team");
     assert_eq!(garbage.status(), 401);
 }
 
@@ -142,16 +129,10 @@ fn a_key_of_workspace_a_never_sees_or_changes_workspace_b() {
     herald.add_user("eve@example.com", "Globex", "eve-password", "owner");
     let acme_key = herald.create_key("Acme");
     let globex_key = herald.create_key("Globex");
-    let client = Client::new();
-
     let (_, acme) = workspace(&herald, &acme_key);
     assert_eq!(acme["name"], "Acme");
-    let renamed = client
-        .patch(herald.url("/api/workspace"))
-        .header("X-API-Key", &acme_key)
-        .json(&serde_json::json!({"name": "Acme Ltd"}))
-        .send()
-        .unwrap();
+    let renamed = Api::with_key(&herald, acme_key.clone())
+        .patch("/api/workspace", &json!({"name": "Acme Ltd"}));
     assert_eq!(renamed.status(), 200);
     let (_, globex) = workspace(&herald, &globex_key);
     assert_eq!(globex["name"], "Globex", "other workspace untouched");
@@ -185,12 +166,7 @@ fn a_key_of_workspace_a_never_sees_or_changes_workspace_b() {
         .unwrap();
     assert_eq!(attempt.status(), 404);
     assert_eq!(workspace(&herald, &acme_key).0, 200);
-    let settings = eve
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let settings = get_text(&herald, &eve, "/settings");
     assert!(
         !settings.contains(acme_prefix),
         "Globex settings never list Acme keys"
@@ -218,12 +194,7 @@ fn keys_are_created_once_and_revoked_in_the_ui() {
     assert_eq!(key.len(), 67);
     assert_eq!(workspace(&herald, &key).0, 200);
 
-    let settings = browser
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let settings = get_text(&herald, &browser, "/settings");
     assert!(settings.contains("website"));
     assert!(settings.contains(&key[..11]));
     assert!(
@@ -242,12 +213,7 @@ fn keys_are_created_once_and_revoked_in_the_ui() {
         .unwrap();
     assert_eq!(revoked.status(), 303);
     assert_eq!(workspace(&herald, &key).0, 401);
-    let settings = browser
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let settings = get_text(&herald, &browser, "/settings");
     assert!(settings.contains("revoked"));
 }
 
@@ -327,11 +293,7 @@ fn a_signed_in_member_reads_through_the_api_but_only_managers_change_things() {
         .unwrap();
     assert_eq!(r.status(), 403, "member DELETE");
     // An API key acts for the workspace whoever created it.
-    let key = herald.create_key("Acme");
-    let r = reqwest::blocking::Client::new()
-        .delete(herald.url(&format!("/api/contacts/{id}")))
-        .header("X-API-Key", &key)
-        .send()
-        .unwrap();
+    let api = Api::with_key(&herald, herald.create_key("Acme"));
+    let r = api.delete(&format!("/api/contacts/{id}"));
     assert!(r.status().is_success(), "{}", r.status());
 }

@@ -5,114 +5,82 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Client;
 use serde_json::{Value, json};
+use support::api::{Api, wait_until};
 use support::smtp::{Mode, SmtpSink};
-use support::{Herald, free_port};
+use support::{Herald, free_port, get_text};
 
-struct Api {
-    base: String,
-    key: String,
-    client: Client,
+fn create_template(api: &Api, name: &str, subject: &str, html: &str) -> String {
+    let r = api.post(
+        "/api/templates",
+        &json!({"name": name, "subject": subject, "html": html}),
+    );
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
-impl Api {
-    fn new(herald: &Herald, workspace: &str) -> Api {
-        Api {
-            base: herald.base.clone(),
-            key: herald.workspace_with_key(workspace),
-            client: Client::new(),
-        }
-    }
-    fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
-            .json(body)
-            .send()
-            .unwrap()
-    }
-    fn get(&self, path: &str) -> Value {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.json().unwrap()
-    }
-    fn template(&self, name: &str, subject: &str, html: &str) -> String {
-        let r = self.post(
-            "/api/templates",
-            &json!({"name": name, "subject": subject, "html": html}),
-        );
-        assert_eq!(r.status(), 201);
-        r.json::<Value>().unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-    fn automation(&self, def: Value) -> Value {
-        let r = self.post("/api/automations", &def);
-        let status = r.status();
-        let body: Value = r.json().unwrap();
-        assert_eq!(status, 201, "{body}");
-        body
-    }
-    fn send(&self, email: &str, event: &str, props: Value) -> Value {
-        let r = self.post(
-            "/api/events/send",
-            &json!({"email": email, "eventName": event, "eventProperties": props}),
-        );
-        assert_eq!(r.status(), 200);
-        r.json().unwrap()
-    }
-    fn enrollments(&self, automation: &Value) -> Vec<Value> {
-        self.get(&format!(
-            "/api/automations/{}/enrollments",
-            automation["id"].as_str().unwrap()
-        ))["enrollments"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
+fn create_automation(api: &Api, def: Value) -> Value {
+    let r = api.post("/api/automations", &def);
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
 }
 
-fn with_sink(extra: &[(&str, &str)]) -> (Herald, SmtpSink) {
+fn send_event(api: &Api, email: &str, event: &str, props: Value) -> Value {
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": email, "eventName": event, "eventProperties": props}),
+    );
+    assert_eq!(r.status(), 200);
+    r.json().unwrap()
+}
+
+fn enrollments(api: &Api, automation: &Value) -> Vec<Value> {
+    api.get(&format!(
+        "/api/automations/{}/enrollments",
+        automation["id"].as_str().unwrap()
+    ))["enrollments"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn with_sink() -> (Herald, SmtpSink) {
     let sink = SmtpSink::start();
-    let port = sink.port.to_string();
-    let mut env = vec![
-        ("HERALD_SMTP__HOST", "127.0.0.1"),
-        ("HERALD_SERVER__BASE_URL", "{base}"),
-        ("HERALD_SMTP__PORT", port.as_str()),
-        ("HERALD_SMTP__TLS", "none"),
-        ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
-        ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
-        ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
-    ];
-    env.extend_from_slice(extra);
-    (Herald::start_with(&env), sink)
-}
-
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let herald = Herald::start_with_smtp(
+        sink.port,
+        &[
+            ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
+            ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
+            ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ],
+    );
+    (herald, sink)
 }
 
 #[test]
 fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let welcome = api.template("Welcome", "Welcome, {{contact.firstName}}!", "<p>Hi {{firstName}}, your plan is <b>{{event.plan}}</b>. {{missing}}<a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>");
-    api.automation(json!({
-        "name": "Onboarding", "status": "active",
-        "trigger": {"type": "event", "event": "signUp"},
-        "steps": [{"type": "email", "template": welcome}]
-    }));
+    let welcome = create_template(
+        &api,
+        "Welcome",
+        "Welcome, {{contact.firstName}}!",
+        "<p>Hi {{firstName}}, your plan is <b>{{event.plan}}</b>. {{missing}}<a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>",
+    );
+    create_automation(
+        &api,
+        json!({
+            "name": "Onboarding", "status": "active",
+            "trigger": {"type": "event", "event": "signUp"},
+            "steps": [{"type": "email", "template": welcome}]
+        }),
+    );
     let r = api.post("/api/events/send", &json!({"email": "Ada@Example.com", "eventName": "signUp", "eventProperties": {"plan": "<pro>"}, "contactProperties": {"firstName": "Ada"}}));
     assert_eq!(
         r.json::<Value>().unwrap(),
@@ -152,32 +120,35 @@ fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
 
 #[test]
 fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let tips = api.template("Tips", "Tips for {{contact.email}}", "<p>tips</p>");
-    let automation = api.automation(json!({
-        "name": "Tips", "status": "active",
-        "trigger": {"type": "event", "event": "signUp"},
-        "exitOn": ["upgraded"],
-        "steps": [{"type": "wait", "duration": "2s"}, {"type": "email", "template": tips}]
-    }));
+    let tips = create_template(&api, "Tips", "Tips for {{contact.email}}", "<p>tips</p>");
+    let automation = create_automation(
+        &api,
+        json!({
+            "name": "Tips", "status": "active",
+            "trigger": {"type": "event", "event": "signUp"},
+            "exitOn": ["upgraded"],
+            "steps": [{"type": "wait", "duration": "2s"}, {"type": "email", "template": tips}]
+        }),
+    );
     let started = Instant::now();
     assert_eq!(
-        api.send("stay@example.com", "signUp", json!({}))["enrolled"],
+        send_event(&api, "stay@example.com", "signUp", json!({}))["enrolled"],
         1
     );
     assert_eq!(
-        api.send("leave@example.com", "signUp", json!({}))["enrolled"],
+        send_event(&api, "leave@example.com", "signUp", json!({}))["enrolled"],
         1
     );
     std::thread::sleep(Duration::from_millis(300));
-    let waiting = api.enrollments(&automation);
+    let waiting = enrollments(&api, &automation);
     assert!(
         waiting.iter().all(|e| e["state"] == "waiting"),
         "{waiting:?}"
     );
     assert_eq!(
-        api.send("leave@example.com", "upgraded", json!({})),
+        send_event(&api, "leave@example.com", "upgraded", json!({})),
         json!({"enrolled": 0, "exited": 1})
     );
     let got = sink.wait_for(1, Duration::from_secs(10));
@@ -189,8 +160,7 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
     let got = if got.len() > 1 { got } else { sink.messages() };
     assert_eq!(got.len(), 1, "only the contact that stayed gets the email");
     assert!(got[0].to[0].contains("stay@example.com"));
-    let states: Vec<(String, String)> = api
-        .enrollments(&automation)
+    let states: Vec<(String, String)> = enrollments(&api, &automation)
         .iter()
         .map(|e| {
             (
@@ -201,7 +171,7 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
         .collect();
     assert!(states.contains(&("leave@example.com".into(), "exited".into())));
     wait_until("completion", Duration::from_secs(5), || {
-        api.enrollments(&automation)
+        enrollments(&api, &automation)
             .iter()
             .any(|e| e["state"] == "completed")
     });
@@ -214,20 +184,23 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
 
 #[test]
 fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let later = api.template("Later", "Later for {{contact.email}}", "<p>later</p>");
-    let automation = api.automation(json!({
-        "name": "Later", "status": "active",
-        "trigger": {"type": "event", "event": "signUp"},
-        "steps": [{"type": "wait", "duration": "1s"}, {"type": "email", "template": later}]
-    }));
+    let later = create_template(&api, "Later", "Later for {{contact.email}}", "<p>later</p>");
+    let automation = create_automation(
+        &api,
+        json!({
+            "name": "Later", "status": "active",
+            "trigger": {"type": "event", "event": "signUp"},
+            "steps": [{"type": "wait", "duration": "1s"}, {"type": "email", "template": later}]
+        }),
+    );
     let id = automation["id"].as_str().unwrap().to_string();
     assert_eq!(
-        api.send("held@example.com", "signUp", json!({}))["enrolled"],
+        send_event(&api, "held@example.com", "signUp", json!({}))["enrolled"],
         1
     );
-    let wake_at = api.enrollments(&automation)[0]["wakeAt"].clone();
+    let wake_at = enrollments(&api, &automation)[0]["wakeAt"].clone();
     assert!(
         wake_at.is_string(),
         "a waiting enrollment shows when it wakes"
@@ -240,7 +213,7 @@ fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
     // Well past the wait: nothing goes out while paused, and the wake time is kept.
     std::thread::sleep(Duration::from_millis(1800));
     assert!(sink.messages().is_empty(), "no mail while paused");
-    let held = api.enrollments(&automation);
+    let held = enrollments(&api, &automation);
     assert_eq!(held[0]["state"], "waiting");
     assert_eq!(held[0]["wakeAt"], wake_at);
     assert_eq!(
@@ -251,7 +224,7 @@ fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
     let got = sink.wait_for(1, Duration::from_secs(5));
     assert!(got[0].to[0].contains("held@example.com"));
     wait_until("completion", Duration::from_secs(5), || {
-        api.enrollments(&automation)[0]["state"] == "completed"
+        enrollments(&api, &automation)[0]["state"] == "completed"
     });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(sink.messages().len(), 1, "sent once");
@@ -259,43 +232,53 @@ fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
 
 #[test]
 fn frequency_modes_enroll_once_or_every_time() {
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let once = api.automation(json!({"name": "Once", "status": "active", "trigger": {"type": "event", "event": "visit"}, "frequency": "once_per_contact", "steps": []}));
-    let every = api.automation(json!({"name": "Every", "status": "active", "trigger": {"type": "event", "event": "visit"}, "steps": []}));
-    let first = api.send("a@example.com", "visit", json!({}));
+    let once = create_automation(
+        &api,
+        json!({"name": "Once", "status": "active", "trigger": {"type": "event", "event": "visit"}, "frequency": "once_per_contact", "steps": []}),
+    );
+    let every = create_automation(
+        &api,
+        json!({"name": "Every", "status": "active", "trigger": {"type": "event", "event": "visit"}, "steps": []}),
+    );
+    let first = send_event(&api, "a@example.com", "visit", json!({}));
     assert_eq!(first["enrolled"], 2);
-    let second = api.send("a@example.com", "visit", json!({}));
+    let second = send_event(&api, "a@example.com", "visit", json!({}));
     assert_eq!(
         second["enrolled"], 1,
         "once_per_contact skipped the second time"
     );
-    api.send("a@example.com", "visit", json!({}));
-    assert_eq!(api.enrollments(&once).len(), 1);
-    assert_eq!(api.enrollments(&every).len(), 3);
+    send_event(&api, "a@example.com", "visit", json!({}));
+    assert_eq!(enrollments(&api, &once).len(), 1);
+    assert_eq!(enrollments(&api, &every).len(), 3);
 }
 
 #[test]
 fn filters_by_tag_and_property_count_the_filtered() {
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    api.automation(json!({
-        "name": "VIP pro", "status": "active",
-        "trigger": {"type": "event", "event": "purchase"},
-        "filters": {"all": [{"field": "contact.tags", "op": "contains", "value": "vip"}, {"any": [{"field": "event.plan", "op": "eq", "value": "pro"}, {"field": "event.amount", "op": "gt", "value": 100}]}]},
-        "steps": []
-    }));
+    create_automation(
+        &api,
+        json!({
+            "name": "VIP pro", "status": "active",
+            "trigger": {"type": "event", "event": "purchase"},
+            "filters": {"all": [{"field": "contact.tags", "op": "contains", "value": "vip"}, {"any": [{"field": "event.plan", "op": "eq", "value": "pro"}, {"field": "event.amount", "op": "gt", "value": 100}]}]},
+            "steps": []
+        }),
+    );
     api.post(
         "/api/contacts",
         &json!({"email": "vip@example.com", "tags": ["vip"]}),
     );
     api.post("/api/contacts", &json!({"email": "plain@example.com"}));
     assert_eq!(
-        api.send("vip@example.com", "purchase", json!({"plan": "pro"}))["enrolled"],
+        send_event(&api, "vip@example.com", "purchase", json!({"plan": "pro"}))["enrolled"],
         1
     );
     assert_eq!(
-        api.send(
+        send_event(
+            &api,
             "vip@example.com",
             "purchase",
             json!({"plan": "basic", "amount": 250})
@@ -303,7 +286,8 @@ fn filters_by_tag_and_property_count_the_filtered() {
         1
     );
     assert_eq!(
-        api.send(
+        send_event(
+            &api,
             "vip@example.com",
             "purchase",
             json!({"plan": "basic", "amount": 5})
@@ -311,7 +295,12 @@ fn filters_by_tag_and_property_count_the_filtered() {
         0
     );
     assert_eq!(
-        api.send("plain@example.com", "purchase", json!({"plan": "pro"}))["enrolled"],
+        send_event(
+            &api,
+            "plain@example.com",
+            "purchase",
+            json!({"plan": "pro"})
+        )["enrolled"],
         0
     );
     let t: Value = api.post("/api/v1/events/trigger", &json!({"event_name": "purchase", "user_info": {"email": "plain@example.com"}, "event_data": {"plan": "pro"}})).json().unwrap();
@@ -321,17 +310,20 @@ fn filters_by_tag_and_property_count_the_filtered() {
 
 #[test]
 fn branches_go_both_ways() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let a = api.template("A", "then-branch", "<p>a</p>");
-    let b = api.template("B", "else-branch", "<p>b</p>");
-    api.automation(json!({
-        "name": "Branchy", "status": "active",
-        "trigger": {"type": "event", "event": "go"},
-        "steps": [{"type": "branch", "if": {"field": "event.premium", "op": "eq", "value": true}, "then": [{"type": "email", "template": a}], "else": [{"type": "update_contact", "addTags": ["free"]}, {"type": "email", "template": b}]}]
-    }));
-    api.send("p@example.com", "go", json!({"premium": true}));
-    api.send("f@example.com", "go", json!({"premium": false}));
+    let a = create_template(&api, "A", "then-branch", "<p>a</p>");
+    let b = create_template(&api, "B", "else-branch", "<p>b</p>");
+    create_automation(
+        &api,
+        json!({
+            "name": "Branchy", "status": "active",
+            "trigger": {"type": "event", "event": "go"},
+            "steps": [{"type": "branch", "if": {"field": "event.premium", "op": "eq", "value": true}, "then": [{"type": "email", "template": a}], "else": [{"type": "update_contact", "addTags": ["free"]}, {"type": "email", "template": b}]}]
+        }),
+    );
+    send_event(&api, "p@example.com", "go", json!({"premium": true}));
+    send_event(&api, "f@example.com", "go", json!({"premium": false}));
     let got = sink.wait_for(2, Duration::from_secs(10));
     let subject_for = |who: &str| {
         got.iter()
@@ -349,18 +341,14 @@ fn branches_go_both_ways() {
 #[test]
 fn smtp_down_then_up_sends_exactly_once() {
     let port = free_port();
-    let port_text = port.to_string();
-    let herald = Herald::start_with(&[
-        ("HERALD_SMTP__HOST", "127.0.0.1"),
-        ("HERALD_SERVER__BASE_URL", "{base}"),
-        ("HERALD_SMTP__PORT", port_text.as_str()),
-        ("HERALD_SMTP__TLS", "none"),
-        ("HERALD_SMTP__TIMEOUT_SECS", "2"),
-    ]);
+    let herald = Herald::start_with_smtp(port, &[("HERALD_SMTP__TIMEOUT_SECS", "2")]);
     let api = Api::new(&herald, "Acme");
-    let t = api.template("Hello", "hello", "<p>hi</p>");
-    api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
-    api.send("down@example.com", "hi", json!({}));
+    let t = create_template(&api, "Hello", "hello", "<p>hi</p>");
+    create_automation(
+        &api,
+        json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}),
+    );
+    send_event(&api, "down@example.com", "hi", json!({}));
     wait_until("a failed attempt", Duration::from_secs(10), || {
         let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
         conn.query_row(
@@ -390,12 +378,15 @@ fn smtp_down_then_up_sends_exactly_once() {
 
 #[test]
 fn a_550_fails_the_message_and_suppresses_the_address() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     sink.set_mode(Mode::Reject);
     let api = Api::new(&herald, "Acme");
-    let t = api.template("Hello", "hello", "<p>hi</p>");
-    api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
-    api.send("nobody@example.com", "hi", json!({}));
+    let t = create_template(&api, "Hello", "hello", "<p>hi</p>");
+    create_automation(
+        &api,
+        json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}),
+    );
+    send_event(&api, "nobody@example.com", "hi", json!({}));
     let db = herald.db_path();
     let status = |n: i64| -> Option<(String, Option<String>)> {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -411,7 +402,7 @@ fn a_550_fails_the_message_and_suppresses_the_address() {
     });
     assert!(status(0).unwrap().1.unwrap().contains("550"));
     sink.set_mode(Mode::Accept);
-    api.send("nobody@example.com", "hi", json!({}));
+    send_event(&api, "nobody@example.com", "hi", json!({}));
     wait_until("skip", Duration::from_secs(10), || {
         status(1).is_some_and(|(s, _)| s == "skipped")
     });
@@ -424,11 +415,14 @@ fn a_550_fails_the_message_and_suppresses_the_address() {
 
 #[test]
 fn one_click_unsubscribe_stops_further_mail() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let t = api.template("News", "news", "<p>news</p>");
-    api.automation(json!({"name": "News", "status": "active", "trigger": {"type": "event", "event": "news"}, "steps": [{"type": "email", "template": t}]}));
-    api.send("reader@example.com", "news", json!({}));
+    let t = create_template(&api, "News", "news", "<p>news</p>");
+    create_automation(
+        &api,
+        json!({"name": "News", "status": "active", "trigger": {"type": "event", "event": "news"}, "steps": [{"type": "email", "template": t}]}),
+    );
+    send_event(&api, "reader@example.com", "news", json!({}));
     let mail = sink.wait_for(1, Duration::from_secs(10)).remove(0);
     let url = mail
         .header("List-Unsubscribe")
@@ -455,16 +449,16 @@ fn one_click_unsubscribe_stops_further_mail() {
         .send()
         .unwrap();
     assert_eq!(forged.status(), 410);
-    api.send("reader@example.com", "news", json!({}));
+    send_event(&api, "reader@example.com", "news", json!({}));
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(sink.messages().len(), 1, "no more mail after unsubscribing");
 }
 
 #[test]
 fn invalid_definitions_name_the_bad_path() {
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let t = api.template("T", "s", "<p>x</p>");
+    let t = create_template(&api, "T", "s", "<p>x</p>");
     let check = |def: Value, path: &str| {
         let r = api.post("/api/automations", &def);
         assert_eq!(r.status(), 400, "{def}");
@@ -520,22 +514,23 @@ fn invalid_definitions_name_the_bad_path() {
             .unwrap()
             .contains("html")
     );
-    api.automation(json!({"name": "Uses T", "trigger": {"type": "event", "event": "e"}, "steps": [{"type": "email", "template": t}]}));
-    let del = api
-        .client
-        .delete(format!("{}/api/templates/{t}", api.base))
-        .header("X-API-Key", &api.key)
-        .send()
-        .unwrap();
+    create_automation(
+        &api,
+        json!({"name": "Uses T", "trigger": {"type": "event", "event": "e"}, "steps": [{"type": "email", "template": t}]}),
+    );
+    let del = api.delete(&format!("/api/templates/{t}"));
     assert_eq!(del.status(), 409, "a template in use cannot be deleted");
 }
 
 #[test]
 fn sync_trigger_and_direct_workflow_trigger_report_results() {
-    let (herald, sink) = with_sink(&[]);
+    let (herald, sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    let t = api.template("T", "Hi {{variables.name}}", "<p>{{name}}</p>");
-    let a = api.automation(json!({"name": "Direct", "status": "active", "trigger": {"type": "event", "event": "never"}, "steps": [{"type": "email", "template": t}]}));
+    let t = create_template(&api, "T", "Hi {{variables.name}}", "<p>{{name}}</p>");
+    let a = create_automation(
+        &api,
+        json!({"name": "Direct", "status": "active", "trigger": {"type": "event", "event": "never"}, "steps": [{"type": "email", "template": t}]}),
+    );
     let r = api.post("/api/v1/workflows/trigger", &json!({"workflow_id": a["id"], "user_info": {"email": "d@example.com"}, "variables": {"name": "Dee"}}));
     assert_eq!(r.status(), 201);
     let started: Value = r.json().unwrap();
@@ -574,10 +569,13 @@ fn webhook_steps_post_a_signed_payload() {
             .unwrap();
         text
     });
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");
-    api.automation(json!({"name": "Sync", "status": "active", "trigger": {"type": "event", "event": "paid"}, "steps": [{"type": "webhook", "url": hook, "method": "POST"}]}));
-    api.send("w@example.com", "paid", json!({"amount": 5}));
+    create_automation(
+        &api,
+        json!({"name": "Sync", "status": "active", "trigger": {"type": "event", "event": "paid"}, "steps": [{"type": "webhook", "url": hook, "method": "POST"}]}),
+    );
+    send_event(&api, "w@example.com", "paid", json!({"amount": 5}));
     let request = received.join().unwrap();
     let lower = request.to_ascii_lowercase();
     assert!(request.starts_with("POST /hook"));
@@ -593,11 +591,14 @@ fn webhook_steps_post_a_signed_payload() {
 
 #[test]
 fn automations_and_templates_never_cross_workspaces() {
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let a = Api::new(&herald, "Acme");
     let b = Api::new(&herald, "Globex");
-    let t = a.template("A only", "s", "<p>x</p>");
-    let auto = a.automation(json!({"name": "A flow", "status": "active", "trigger": {"type": "event", "event": "go"}, "steps": [{"type": "email", "template": t}]}));
+    let t = create_template(&a, "A only", "s", "<p>x</p>");
+    let auto = create_automation(
+        &a,
+        json!({"name": "A flow", "status": "active", "trigger": {"type": "event", "event": "go"}, "steps": [{"type": "email", "template": t}]}),
+    );
     assert_eq!(b.get("/api/automations")["automations"], json!([]));
     assert_eq!(b.get("/api/templates")["templates"], json!([]));
     let id = auto["id"].as_str().unwrap();
@@ -606,12 +607,7 @@ fn automations_and_templates_never_cross_workspaces() {
         format!("/api/templates/{t}"),
         format!("/api/automations/{id}/enrollments"),
     ] {
-        let r = b
-            .client
-            .get(format!("{}{path}", b.base))
-            .header("X-API-Key", &b.key)
-            .send()
-            .unwrap();
+        let r = b.get_response(&path);
         assert_eq!(r.status(), 404, "{path}");
     }
     let r = b.post(&format!("/api/automations/{id}/pause"), &json!({}));
@@ -619,7 +615,7 @@ fn automations_and_templates_never_cross_workspaces() {
     let r = b.post("/api/automations", &json!({"name": "steal", "trigger": {"type": "event", "event": "go"}, "steps": [{"type": "email", "template": t}]}));
     assert_eq!(r.status(), 400, "B cannot use A's template");
     assert_eq!(
-        b.send("x@example.com", "go", json!({}))["enrolled"],
+        send_event(&b, "x@example.com", "go", json!({}))["enrolled"],
         0,
         "A's automation ignores B's events"
     );
@@ -629,14 +625,13 @@ fn automations_and_templates_never_cross_workspaces() {
 fn without_smtp_mail_goes_to_the_outbox_and_is_listed() {
     let herald = Herald::start();
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let api = Api {
-        base: herald.base.clone(),
-        key: herald.create_key("Acme"),
-        client: Client::new(),
-    };
-    let t = api.template("Hello", "Hello {{contact.email}}", "<p>hi</p>");
-    api.automation(json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}));
-    api.send("outbox@example.com", "hi", json!({}));
+    let api = Api::with_key(&herald, herald.create_key("Acme"));
+    let t = create_template(&api, "Hello", "Hello {{contact.email}}", "<p>hi</p>");
+    create_automation(
+        &api,
+        json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}),
+    );
+    send_event(&api, "outbox@example.com", "hi", json!({}));
     let outbox = herald.data_dir().join("outbox");
     wait_until("an .eml file", Duration::from_secs(10), || {
         std::fs::read_dir(&outbox)
@@ -654,20 +649,10 @@ fn without_smtp_mail_goes_to_the_outbox_and_is_listed() {
     assert!(eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     let browser = herald.signed_in("ada@example.com", "analytical-engine");
     wait_until("sent status", Duration::from_secs(5), || {
-        let page = browser
-            .get(herald.url("/outbox?status=sent"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let page = get_text(&herald, &browser, "/outbox?status=sent");
         page.contains("Hello outbox@example.com")
     });
-    let page = browser
-        .get(herald.url("/outbox"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = get_text(&herald, &browser, "/outbox");
     assert!(page.contains("No SMTP server is configured"));
 }
 
@@ -692,39 +677,45 @@ fn ids(enrollments: &[Value]) -> Vec<String> {
 /// listed and limited by frequency like any other, and keep their ids when they wake.
 #[test]
 fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");
     let wait_then_tag = |name: &str, frequency: &str| {
-        api.automation(json!({
-            "name": name, "status": "active", "frequency": frequency,
-            "trigger": {"type": "event", "event": "signUp"},
-            "steps": [{"type": "wait", "duration": "1s"}, {"type": "update_contact", "addTags": [name]}]
-        }))
+        create_automation(
+            &api,
+            json!({
+                "name": name, "status": "active", "frequency": frequency,
+                "trigger": {"type": "event", "event": "signUp"},
+                "steps": [{"type": "wait", "duration": "1s"}, {"type": "update_contact", "addTags": [name]}]
+            }),
+        )
     };
     let every = wait_then_tag("every", "every_time");
     let once = wait_then_tag("once", "once_per_contact");
-    let later = api.automation(json!({
-        "name": "later", "status": "active",
-        "trigger": {"type": "event", "event": "signUp"},
-        "steps": [{"type": "wait", "duration": "1d"}]
-    }));
+    let later = create_automation(
+        &api,
+        json!({
+            "name": "later", "status": "active",
+            "trigger": {"type": "event", "event": "signUp"},
+            "steps": [{"type": "wait", "duration": "1d"}]
+        }),
+    );
     assert_eq!(
-        api.send("a@example.com", "signUp", json!({}))["enrolled"],
+        send_event(&api, "a@example.com", "signUp", json!({}))["enrolled"],
         3
     );
     assert_eq!(
-        api.send("b@example.com", "signUp", json!({}))["enrolled"],
+        send_event(&api, "b@example.com", "signUp", json!({}))["enrolled"],
         3
     );
     assert_eq!(
-        api.send("a@example.com", "signUp", json!({}))["enrolled"],
+        send_event(&api, "a@example.com", "signUp", json!({}))["enrolled"],
         2,
         "once_per_contact sees the parked enrollment"
     );
     assert_eq!(counts(&api, &every)["waiting"], 3);
     assert_eq!(counts(&api, &once)["waiting"], 2);
     assert_eq!(counts(&api, &later)["waiting"], 3);
-    let parked = api.enrollments(&every);
+    let parked = enrollments(&api, &every);
     assert_eq!(parked.len(), 3);
     assert!(
         parked
@@ -733,7 +724,7 @@ fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
     );
     let all: Vec<String> = [&every, &once, &later]
         .iter()
-        .flat_map(|a| ids(&api.enrollments(a)))
+        .flat_map(|a| ids(&enrollments(&api, a)))
         .collect();
     let distinct: std::collections::HashSet<&String> = all.iter().collect();
     assert_eq!(
@@ -745,7 +736,7 @@ fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
     wait_until("the 1 s waits to complete", Duration::from_secs(10), || {
         counts(&api, &every)["completed"] == 3 && counts(&api, &once)["completed"] == 2
     });
-    let woken = api.enrollments(&every);
+    let woken = enrollments(&api, &every);
     assert!(woken.iter().all(|e| e["state"] == "completed"), "{woken:?}");
     assert_eq!(ids(&woken), ids(&parked), "ids survive waking");
     assert_eq!(counts(&api, &every)["waiting"], 0);
@@ -770,7 +761,7 @@ fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
 /// automation's trigger keeps its parked enrollments listed and counted.
 #[test]
 fn parked_enrollments_follow_contact_deletion_and_trigger_changes() {
-    let (herald, _sink) = with_sink(&[]);
+    let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");
     let def = |event: &str| {
         json!({
@@ -779,41 +770,29 @@ fn parked_enrollments_follow_contact_deletion_and_trigger_changes() {
             "steps": [{"type": "wait", "duration": "2d"}]
         })
     };
-    let drip = api.automation(def("signUp"));
-    api.send("gone@example.com", "signUp", json!({}));
-    api.send("kept@example.com", "signUp", json!({}));
+    let drip = create_automation(&api, def("signUp"));
+    send_event(&api, "gone@example.com", "signUp", json!({}));
+    send_event(&api, "kept@example.com", "signUp", json!({}));
     assert_eq!(counts(&api, &drip)["waiting"], 2);
-    let listed = api.enrollments(&drip);
+    let listed = enrollments(&api, &drip);
     let gone = listed
         .iter()
         .find(|e| e["email"] == "gone@example.com")
         .unwrap();
-    let deleted = api
-        .client
-        .delete(format!(
-            "{}/api/contacts/{}",
-            api.base,
-            gone["contactId"].as_str().unwrap()
-        ))
-        .header("X-API-Key", &api.key)
-        .send()
-        .unwrap();
+    let deleted = api.delete(&format!(
+        "/api/contacts/{}",
+        gone["contactId"].as_str().unwrap()
+    ));
     assert!(deleted.status().is_success(), "{}", deleted.status());
     assert_eq!(counts(&api, &drip)["waiting"], 1);
-    let kept = api.enrollments(&drip);
+    let kept = enrollments(&api, &drip);
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0]["email"], "kept@example.com");
 
     let id = drip["id"].as_str().unwrap();
-    let r = api
-        .client
-        .put(format!("{}/api/automations/{id}", api.base))
-        .header("X-API-Key", &api.key)
-        .json(&def("registered"))
-        .send()
-        .unwrap();
+    let r = api.put(&format!("/api/automations/{id}"), &def("registered"));
     assert_eq!(r.status(), 200);
-    let after = api.enrollments(&drip);
+    let after = enrollments(&api, &drip);
     assert_eq!(
         ids(&after),
         ids(&kept),
@@ -822,7 +801,7 @@ fn parked_enrollments_follow_contact_deletion_and_trigger_changes() {
     assert_eq!(after[0]["state"], "waiting");
     assert_eq!(after[0]["wakeAt"], kept[0]["wakeAt"]);
     assert_eq!(counts(&api, &drip)["waiting"], 1);
-    api.send("new@example.com", "registered", json!({}));
+    send_event(&api, "new@example.com", "registered", json!({}));
     assert_eq!(counts(&api, &drip)["waiting"], 2);
-    assert_eq!(api.enrollments(&drip).len(), 2);
+    assert_eq!(enrollments(&api, &drip).len(), 2);
 }

@@ -4,45 +4,32 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
-use support::{Herald, page_csrf};
+use support::api::{Api, wait_until};
+use support::{Herald, location, page_csrf, page_html};
 
 struct Setup {
     herald: Herald,
     browser: Client,
-    key: String,
+    api: Api,
 }
 
 fn setup() -> Setup {
     let herald = Herald::start();
-    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let key = herald.create_key("Acme");
-    let browser = herald.signed_in("ada@example.com", "analytical-engine");
+    let (browser, api) = herald.owner_signed_in("ada@example.com", "Acme", "analytical-engine");
     Setup {
         herald,
         browser,
-        key,
+        api,
     }
 }
 
 impl Setup {
-    fn api_get(&self, path: &str) -> Value {
-        let r = Client::new()
-            .get(self.herald.url(path))
-            .header("X-API-Key", &self.key)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.json().unwrap()
-    }
-
     fn page(&self, path: &str) -> String {
-        let r = self.browser.get(self.herald.url(path)).send().unwrap();
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.text().unwrap()
+        page_html(&self.herald, &self.browser, path)
     }
 
     fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
@@ -70,10 +57,14 @@ impl Setup {
         assert_eq!(r.status(), 303);
         location(&r).trim_start_matches("/templates/").to_string()
     }
-}
 
-fn location(r: &Response) -> String {
-    r.headers()["location"].to_str().unwrap().to_string()
+    /// How many templates the API lists.
+    fn templates(&self) -> usize {
+        self.api.get("/api/templates")["templates"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
 }
 
 fn unescape(s: &str) -> String {
@@ -212,22 +203,8 @@ impl EditorForm {
     }
 }
 
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[test]
-fn templates_are_created_previewed_and_refused_when_broken() {
-    let s = setup();
-    let id = s.template_via_form(
-        "Welcome",
-        "Welcome, {{contact.firstName}}!",
-        "<p>Hello {{contact.firstName}}</p>",
-    );
+/// The template's page previews it for the sample contact, and the list links it.
+fn the_template_is_previewed_and_listed(s: &Setup, id: &str) {
     let page = s.page(&format!("/templates/{id}"));
     assert!(
         page.contains("Welcome, Ada!"),
@@ -240,12 +217,14 @@ fn templates_are_created_previewed_and_refused_when_broken() {
     );
     let list = s.page("/templates");
     assert!(list.contains("Welcome") && list.contains(&format!("/templates/{id}")));
+}
 
-    let token = page_csrf(&s.herald, &s.browser, "/templates/new");
+/// Saving a template that does not compile shows the error and the typed form back.
+fn a_broken_template_is_refused(s: &Setup, token: &str) {
     let broken = s.post(
         "/templates/new",
         &[
-            ("csrf_token", &token),
+            ("csrf_token", token),
             ("name", "Broken"),
             ("subject", "Hi"),
             ("html", "<p>{{#if}}</p>"),
@@ -259,19 +238,15 @@ fn templates_are_created_previewed_and_refused_when_broken() {
         "error shown: {body}"
     );
     assert!(body.contains("Broken"), "the form keeps what was typed");
-    assert_eq!(
-        s.api_get("/api/templates")["templates"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1,
-        "nothing saved"
-    );
+    assert_eq!(s.templates(), 1, "nothing saved");
+}
 
+/// The preview button renders the draft without saving it.
+fn a_draft_is_previewed_unsaved(s: &Setup, token: &str) {
     let preview = s.post(
         "/templates/new",
         &[
-            ("csrf_token", &token),
+            ("csrf_token", token),
             ("name", "Draft"),
             ("subject", "Hey {{contact.lastName}}"),
             ("html", "<h1>Hi {{contact.firstName}}</h1>"),
@@ -283,18 +258,14 @@ fn templates_are_created_previewed_and_refused_when_broken() {
     assert!(
         body.contains("Hey Lovelace") && body.contains("srcdoc=\"&lt;h1&gt;Hi Ada&lt;/h1&gt;\"")
     );
-    assert_eq!(
-        s.api_get("/api/templates")["templates"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1,
-        "preview saves nothing"
-    );
+    assert_eq!(s.templates(), 1, "preview saves nothing");
+}
 
+/// A test send goes back to the template, which links to the queued message.
+fn a_test_send_links_to_its_message(s: &Setup, id: &str, token: &str) {
     let test = s.post(
         &format!("/templates/{id}/test"),
-        &[("csrf_token", &token), ("to", "qa@example.com")],
+        &[("csrf_token", token), ("to", "qa@example.com")],
     );
     assert_eq!(test.status(), 303);
     let back = location(&test);
@@ -303,6 +274,22 @@ fn templates_are_created_previewed_and_refused_when_broken() {
         s.page(&back).contains("/outbox/"),
         "links to the queued message"
     );
+}
+
+#[test]
+fn templates_are_created_previewed_and_refused_when_broken() {
+    let s = setup();
+    let id = s.template_via_form(
+        "Welcome",
+        "Welcome, {{contact.firstName}}!",
+        "<p>Hello {{contact.firstName}}</p>",
+    );
+    the_template_is_previewed_and_listed(&s, &id);
+
+    let token = page_csrf(&s.herald, &s.browser, "/templates/new");
+    a_broken_template_is_refused(&s, &token);
+    a_draft_is_previewed_unsaved(&s, &token);
+    a_test_send_links_to_its_message(&s, &id, &token);
 
     let edited = s.post(
         &format!("/templates/{id}"),
@@ -316,7 +303,7 @@ fn templates_are_created_previewed_and_refused_when_broken() {
     );
     assert_eq!(edited.status(), 303);
     assert_eq!(
-        s.api_get(&format!("/api/templates/{id}"))["subject"],
+        s.api.get(&format!("/api/templates/{id}"))["subject"],
         "Hello again"
     );
 }
@@ -325,12 +312,10 @@ fn templates_are_created_previewed_and_refused_when_broken() {
 fn a_template_in_use_cannot_be_deleted() {
     let s = setup();
     let id = s.template_via_form("Welcome", "Hi", "<p>Hi</p>");
-    let r = Client::new()
-        .post(s.herald.url("/api/automations"))
-        .header("X-API-Key", &s.key)
-        .json(&json!({"name": "Uses it", "trigger": {"type": "contact_added"}, "steps": [{"type": "email", "template": id}]}))
-        .send()
-        .unwrap();
+    let r = s.api.post(
+        "/api/automations",
+        &json!({"name": "Uses it", "trigger": {"type": "contact_added"}, "steps": [{"type": "email", "template": id}]}),
+    );
     assert_eq!(r.status(), 201);
     let token = page_csrf(&s.herald, &s.browser, "/templates");
     let refused = s.post(
@@ -352,19 +337,12 @@ fn a_template_in_use_cannot_be_deleted() {
         &[("csrf_token", &token)],
     );
     assert_eq!(location(&deleted), "/templates");
-    assert_eq!(
-        s.api_get("/api/templates")["templates"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(s.templates(), 1);
 }
 
-#[test]
-fn an_automation_is_built_click_by_click_and_saved() {
-    let s = setup();
-    let template = s.template_via_form("Welcome", "Welcome!", "<p>Hi</p>");
+/// Builds "Onboarding" in the new-automation editor, one click at a time, and returns
+/// the editor ready to save.
+fn build_onboarding_click_by_click(s: &Setup, template: &str) -> EditorForm {
     let mut editor = EditorForm::parse(&s.page("/automations/new"));
     assert_eq!(
         editor.get("create_pattern"),
@@ -375,38 +353,37 @@ fn an_automation_is_built_click_by_click_and_saved() {
         .set("name", "Onboarding")
         .set("trigger_event", "signedUp")
         .set("exit_on", "purchased, cancelled");
-    let mut editor = editor.click_and_reload(&s, "add::email");
+    let mut editor = editor.click_and_reload(s, "add::email");
     assert_eq!(
         editor.get("name"),
         Some("Onboarding"),
         "unsaved edits survive a click"
     );
-    editor.set("s.0.template", &template);
-    let mut editor = editor.click_and_reload(&s, "add::wait");
+    editor.set("s.0.template", template);
+    let mut editor = editor.click_and_reload(s, "add::wait");
     editor.set("s.1.duration", "2d");
-    let mut editor = editor.click_and_reload(&s, "add::branch");
+    let mut editor = editor.click_and_reload(s, "add::branch");
     editor
         .set("s.2.if.field", "contact.tags")
         .set("s.2.if.op", "contains")
         .set("s.2.if.value", "vip");
-    let mut editor = editor.click_and_reload(&s, "add:2.then:email");
-    editor.set("s.2.then.0.template", &template);
-    let editor = editor.click_and_reload(&s, "add::exit");
-    let editor = editor.click_and_reload(&s, "up:1");
+    let mut editor = editor.click_and_reload(s, "add:2.then:email");
+    editor.set("s.2.then.0.template", template);
+    let editor = editor.click_and_reload(s, "add::exit");
+    let editor = editor.click_and_reload(s, "up:1");
     assert_eq!(editor.get("s.0.duration"), Some("2d"), "the wait moved up");
-    let mut editor = editor.click_and_reload(&s, "remove:3");
+    let mut editor = editor.click_and_reload(s, "remove:3");
     assert!(editor.get("s.3.template").is_none() && editor.get("s.2.if.field").is_some());
-    editor = editor.click_and_reload(&s, "add_filter");
+    editor = editor.click_and_reload(s, "add_filter");
     editor
         .set("f.0.field", "event.plan")
         .set("f.0.value", "pro");
+    editor
+}
 
-    let saved = editor.click(&s, "save");
-    assert_eq!(saved.status(), 303);
-    let id = location(&saved)
-        .trim_start_matches("/automations/")
-        .to_string();
-    let stored = s.api_get(&format!("/api/automations/{id}"));
+/// The saved automation is what was built, and its trigger's pattern was declared.
+fn onboarding_is_stored_as_built(s: &Setup, id: &str, template: &str) {
+    let stored = s.api.get(&format!("/api/automations/{id}"));
     assert_eq!(stored["name"], "Onboarding");
     assert_eq!(stored["status"], "draft");
     assert_eq!(
@@ -426,7 +403,7 @@ fn an_automation_is_built_click_by_click_and_saved() {
             {"type": "branch", "if": {"field": "contact.tags", "op": "contains", "value": "vip"}, "then": [{"type": "email", "template": template}], "else": []},
         ])
     );
-    let patterns = s.api_get("/api/event-patterns");
+    let patterns = s.api.get("/api/event-patterns");
     assert!(
         patterns["patterns"]
             .as_array()
@@ -435,6 +412,19 @@ fn an_automation_is_built_click_by_click_and_saved() {
             .any(|p| p["name"] == "signedUp"),
         "pattern created inline"
     );
+}
+
+#[test]
+fn an_automation_is_built_click_by_click_and_saved() {
+    let s = setup();
+    let template = s.template_via_form("Welcome", "Welcome!", "<p>Hi</p>");
+    let editor = build_onboarding_click_by_click(&s, &template);
+    let saved = editor.click(&s, "save");
+    assert_eq!(saved.status(), 303);
+    let id = location(&saved)
+        .trim_start_matches("/automations/")
+        .to_string();
+    onboarding_is_stored_as_built(&s, &id, &template);
 
     let mut again = EditorForm::parse(&s.page(&format!("/automations/{id}/edit")));
     assert_eq!(again.get("s.2.then.0.template"), Some(template.as_str()));
@@ -445,7 +435,7 @@ fn an_automation_is_built_click_by_click_and_saved() {
     again.set("name", "Onboarding v2");
     assert_eq!(again.click(&s, "save").status(), 303);
     assert_eq!(
-        s.api_get(&format!("/api/automations/{id}"))["name"],
+        s.api.get(&format!("/api/automations/{id}"))["name"],
         "Onboarding v2"
     );
 }
@@ -470,12 +460,12 @@ fn an_invalid_save_names_the_path_and_stores_nothing() {
     let checked = editor.click(&s, "check").text().unwrap();
     assert!(checked.contains("steps[0].duration"));
     assert!(
-        s.api_get("/api/automations")["automations"]
+        s.api.get("/api/automations")["automations"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    let patterns = s.api_get("/api/event-patterns");
+    let patterns = s.api.get("/api/event-patterns");
     assert!(
         patterns["patterns"].as_array().unwrap().is_empty(),
         "a refused save declares nothing"
@@ -489,79 +479,34 @@ fn an_invalid_save_names_the_path_and_stores_nothing() {
     assert_eq!(applied.click(&s, "save").status(), 303);
 }
 
-#[test]
-fn the_list_and_automation_page_show_enrollments_and_status_buttons_work() {
-    let s = setup();
-    let template = s.template_via_form("Welcome", "Welcome!", "<p>Hi</p>");
-    let r = Client::new()
-        .post(s.herald.url("/api/automations"))
-        .header("X-API-Key", &s.key)
-        .json(&json!({"name": "Drip", "trigger": {"type": "event", "event": "signedUp"}, "exitOn": ["purchased"], "steps": [{"type": "wait", "duration": "2d"}, {"type": "email", "template": template}]}))
-        .send()
-        .unwrap();
+/// A draft "Drip" automation, created through the API: a two-day wait, then an email.
+fn create_drip(s: &Setup, template: &str) -> String {
+    let r = s.api.post(
+        "/api/automations",
+        &json!({"name": "Drip", "trigger": {"type": "event", "event": "signedUp"}, "exitOn": ["purchased"], "steps": [{"type": "wait", "duration": "2d"}, {"type": "email", "template": template}]}),
+    );
     assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().unwrap()["id"]
+    r.json::<Value>().unwrap()["id"]
         .as_str()
         .unwrap()
-        .to_string();
-    let list = s.page("/automations");
-    assert!(list.contains("Drip") && list.contains("draft") && list.contains(">Activate<"));
+        .to_string()
+}
 
-    let token = page_csrf(&s.herald, &s.browser, "/automations");
-    let status = format!("/automations/{id}/status");
-    let activated = s.post(
-        &status,
-        &[
-            ("csrf_token", &token),
-            ("status", "active"),
-            ("back", "list"),
-        ],
-    );
-    assert_eq!(location(&activated), "/automations");
-    assert_eq!(
-        s.api_get(&format!("/api/automations/{id}"))["status"],
-        "active"
-    );
-
-    let sent = Client::new()
-        .post(s.herald.url("/api/events/send"))
-        .header("X-API-Key", &s.key)
-        .json(&json!({"email": "carol@example.com", "eventName": "signedUp"}))
-        .send()
-        .unwrap();
-    assert_eq!(sent.status(), 200);
-    wait_until("the enrollment to wait", || {
-        s.page("/automations")
-            .contains("<td data-state=\"waiting\">1</td>")
-    });
-
-    let paused = s.post(
-        &status,
-        &[
-            ("csrf_token", &token),
-            ("status", "paused"),
-            ("back", "view"),
-        ],
-    );
-    assert_eq!(location(&paused), format!("/automations/{id}"));
-    assert_eq!(
-        s.api_get(&format!("/api/automations/{id}"))["status"],
-        "paused"
-    );
-    assert!(s.page("/automations").contains(">Resume<"));
+/// Clicks a status button (`active`, `paused`) that leads `back` to the list or the view.
+fn set_status(s: &Setup, id: &str, token: &str, status: &str, back: &str) -> Response {
     s.post(
-        &status,
-        &[
-            ("csrf_token", &token),
-            ("status", "active"),
-            ("back", "list"),
-        ],
-    );
-    assert_eq!(
-        s.api_get(&format!("/api/automations/{id}"))["status"],
-        "active"
-    );
+        &format!("/automations/{id}/status"),
+        &[("csrf_token", token), ("status", status), ("back", back)],
+    )
+}
 
+fn status_of(s: &Setup, id: &str) -> Value {
+    s.api.get(&format!("/api/automations/{id}"))["status"].clone()
+}
+
+/// The automation's page shows the waiting enrollment and deep-links the log, and the
+/// contact's automations page shows the contact in it.
+fn the_pages_show_the_waiting_enrollment(s: &Setup, id: &str) {
     let page = s.page(&format!("/automations/{id}"));
     assert!(page.contains("carol@example.com") && page.contains("waiting"));
     assert!(
@@ -569,13 +514,46 @@ fn the_list_and_automation_page_show_enrollments_and_status_buttons_work() {
         "trigger inspector deep-links the log"
     );
     assert!(page.contains("Log →") && page.contains("purchased"));
-    let enrollments = s.api_get(&format!("/api/automations/{id}/enrollments"));
+    let enrollments = s.api.get(&format!("/api/automations/{id}/enrollments"));
     let contact = enrollments["enrollments"][0]["contactId"]
         .as_str()
         .unwrap()
         .to_string();
     let by_contact = s.page(&format!("/automations/contact/{contact}"));
     assert!(by_contact.contains("Drip") && by_contact.contains("waiting"));
+}
+
+#[test]
+fn the_list_and_automation_page_show_enrollments_and_status_buttons_work() {
+    let s = setup();
+    let template = s.template_via_form("Welcome", "Welcome!", "<p>Hi</p>");
+    let id = create_drip(&s, &template);
+    let list = s.page("/automations");
+    assert!(list.contains("Drip") && list.contains("draft") && list.contains(">Activate<"));
+
+    let token = page_csrf(&s.herald, &s.browser, "/automations");
+    let activated = set_status(&s, &id, &token, "active", "list");
+    assert_eq!(location(&activated), "/automations");
+    assert_eq!(status_of(&s, &id), "active");
+
+    let sent = s.api.post(
+        "/api/events/send",
+        &json!({"email": "carol@example.com", "eventName": "signedUp"}),
+    );
+    assert_eq!(sent.status(), 200);
+    wait_until("the enrollment to wait", Duration::from_secs(10), || {
+        s.page("/automations")
+            .contains("<td data-state=\"waiting\">1</td>")
+    });
+
+    let paused = set_status(&s, &id, &token, "paused", "view");
+    assert_eq!(location(&paused), format!("/automations/{id}"));
+    assert_eq!(status_of(&s, &id), "paused");
+    assert!(s.page("/automations").contains(">Resume<"));
+    set_status(&s, &id, &token, "active", "list");
+    assert_eq!(status_of(&s, &id), "active");
+
+    the_pages_show_the_waiting_enrollment(&s, &id);
 }
 
 #[test]
@@ -606,7 +584,7 @@ fn forms_without_the_csrf_token_are_refused() {
         403
     );
     assert!(
-        s.api_get("/api/automations")["automations"]
+        s.api.get("/api/automations")["automations"]
             .as_array()
             .unwrap()
             .is_empty()

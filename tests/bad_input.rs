@@ -5,6 +5,7 @@ mod support;
 use reqwest::blocking::Client;
 use serde_json::Value;
 use support::Herald;
+use support::api::Api;
 
 fn api_error(response: reqwest::blocking::Response, status: u16) -> Value {
     assert_eq!(response.status().as_u16(), status);
@@ -22,17 +23,16 @@ fn api_error(response: reqwest::blocking::Response, status: u16) -> Value {
     body
 }
 
-fn started() -> (Herald, String) {
+fn started() -> (Herald, Api) {
     let herald = Herald::start_with(&[("HERALD_SERVER__MAX_BODY_BYTES", "4096")]);
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let key = herald.create_key("Acme");
-    (herald, key)
+    let api = Api::with_key(&herald, herald.create_key("Acme"));
+    (herald, api)
 }
 
 #[test]
 fn malformed_json_is_a_400_and_changes_nothing() {
-    let (herald, key) = started();
-    let client = Client::new();
+    let (_herald, api) = started();
     for body in [
         "{\"name\": ",
         "not json",
@@ -41,80 +41,35 @@ fn malformed_json_is_a_400_and_changes_nothing() {
         "{\"name\": \"x\", \"extra\": 1}",
         "{}",
     ] {
-        let r = client
-            .patch(herald.url("/api/workspace"))
-            .header("X-API-Key", &key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .unwrap();
+        let r = api.send_body("PATCH", "/api/workspace", "application/json", body);
         api_error(r, 400);
     }
-    let r = client
-        .patch(herald.url("/api/workspace"))
-        .header("X-API-Key", &key)
-        .json(&serde_json::json!({"name": "   "}))
-        .send()
-        .unwrap();
+    let r = api.patch("/api/workspace", &serde_json::json!({"name": "   "}));
     api_error(r, 400);
-    let now: Value = client
-        .get(herald.url("/api/workspace"))
-        .header("X-API-Key", &key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(now["name"], "Acme");
+    assert_eq!(api.get("/api/workspace")["name"], "Acme");
 }
 
 #[test]
 fn wrong_content_type_is_a_415() {
-    let (herald, key) = started();
-    let r = Client::new()
-        .patch(herald.url("/api/workspace"))
-        .header("X-API-Key", &key)
-        .header("content-type", "text/plain")
-        .body("{\"name\": \"x\"}")
-        .send()
-        .unwrap();
+    let (_herald, api) = started();
+    let r = api.send_body("PATCH", "/api/workspace", "text/plain", "{\"name\": \"x\"}");
     api_error(r, 415);
 }
 
 #[test]
 fn oversize_bodies_are_a_413_at_the_configured_limit() {
-    let (herald, key) = started();
+    let (_herald, api) = started();
     let big = format!("{{\"name\": \"{}\"}}", "a".repeat(5000));
-    let r = Client::new()
-        .patch(herald.url("/api/workspace"))
-        .header("X-API-Key", &key)
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .unwrap();
+    let r = api.send_body("PATCH", "/api/workspace", "application/json", big);
     let body = api_error(r, 413);
     assert!(body["message"].as_str().unwrap().contains("4096"));
 }
 
 #[test]
 fn unknown_api_routes_and_methods_get_json() {
-    let (herald, key) = started();
-    let client = Client::new();
-    api_error(
-        client
-            .get(herald.url("/api/nothing-here"))
-            .header("X-API-Key", &key)
-            .send()
-            .unwrap(),
-        404,
-    );
-    api_error(
-        client
-            .delete(herald.url("/api/workspace"))
-            .header("X-API-Key", &key)
-            .send()
-            .unwrap(),
-        404,
-    );
+    let (_herald, api) = started();
+    api_error(api.get_response("/api/nothing-here"), 404);
+    api_error(api.delete("/api/workspace"), 404);
 }
 
 #[test]

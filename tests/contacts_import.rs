@@ -3,116 +3,80 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use support::Herald;
+use support::api::{Api, wait_for};
 
-struct Api<'a> {
-    herald: &'a Herald,
-    key: String,
-    client: Client,
+fn declare(api: &Api, key: &str, field_type: &str) {
+    let r = api.post(
+        "/api/contact-fields",
+        &json!({"key": key, "label": key, "type": field_type}),
+    );
+    assert_eq!(r.status(), 201);
 }
 
-impl<'a> Api<'a> {
-    fn new(herald: &'a Herald, workspace: &str) -> Self {
-        Api {
-            herald,
-            key: herald.workspace_with_key(workspace),
-            client: Client::new(),
-        }
-    }
+/// Posts a CSV body; `query` is appended as is.
+fn upload(api: &Api, csv: impl Into<reqwest::blocking::Body>, query: &str) -> Response {
+    api.send_body(
+        "POST",
+        &format!("/api/contacts/import{query}"),
+        "text/csv",
+        csv,
+    )
+}
 
-    fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.herald.url(path))
-            .header("X-API-Key", &self.key)
-            .send()
+/// Uploads and waits until the import is over; returns its final status.
+fn import(api: &Api, csv: &str, query: &str) -> Value {
+    let r = upload(api, csv.to_string(), query);
+    assert_eq!(r.status(), 202, "upload accepted");
+    let accepted: Value = r.json().unwrap();
+    assert_eq!(accepted["status"], "queued");
+    import_finished(api, accepted["id"].as_str().unwrap())
+}
+
+fn import_finished(api: &Api, id: &str) -> Value {
+    wait_for(
+        "the import to finish",
+        Duration::from_secs(60),
+        || api.get(&format!("/api/contacts/imports/{id}")),
+        |status| status["status"] == "completed" || status["status"] == "failed",
+    )
+}
+
+fn find(api: &Api, search: &str) -> Vec<Value> {
+    let q = serde_urlencoded::to_string([("search", search)]).unwrap();
+    api.get(&format!("/api/contacts?{q}"))["contacts"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn export(api: &Api) -> (Vec<String>, Vec<Vec<String>>) {
+    let r = api.get_response("/api/contacts/export");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
             .unwrap()
-    }
-
-    fn json(&self, path: &str) -> Value {
-        let r = self.get(path);
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.json().unwrap()
-    }
-
-    fn declare(&self, key: &str, field_type: &str) {
-        let r = self
-            .client
-            .post(self.herald.url("/api/contact-fields"))
-            .header("X-API-Key", &self.key)
-            .json(&json!({"key": key, "label": key, "type": field_type}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201);
-    }
-
-    /// Posts a CSV body; `query` is appended as is.
-    fn upload(&self, csv: impl Into<reqwest::blocking::Body>, query: &str) -> Response {
-        self.client
-            .post(self.herald.url(&format!("/api/contacts/import{query}")))
-            .header("X-API-Key", &self.key)
-            .header("content-type", "text/csv")
-            .body(csv)
-            .send()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
             .unwrap()
-    }
-
-    /// Uploads and waits until the import is over; returns its final status.
-    fn import(&self, csv: &str, query: &str) -> Value {
-        let r = self.upload(csv.to_string(), query);
-        assert_eq!(r.status(), 202, "upload accepted");
-        let accepted: Value = r.json().unwrap();
-        assert_eq!(accepted["status"], "queued");
-        self.wait(accepted["id"].as_str().unwrap())
-    }
-
-    fn wait(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let status = self.json(&format!("/api/contacts/imports/{id}"));
-            if status["status"] == "completed" || status["status"] == "failed" {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "import did not finish: {status}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn find(&self, search: &str) -> Vec<Value> {
-        let q = serde_urlencoded::to_string([("search", search)]).unwrap();
-        self.json(&format!("/api/contacts?{q}"))["contacts"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn export(&self) -> (Vec<String>, Vec<Vec<String>>) {
-        let r = self.get("/api/contacts/export");
-        assert_eq!(r.status(), 200);
-        assert!(
-            r.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/csv")
-        );
-        assert!(
-            r.headers()["content-disposition"]
-                .to_str()
-                .unwrap()
-                .starts_with("attachment")
-        );
-        let body = r.text().unwrap();
-        let mut reader = csv::Reader::from_reader(body.as_bytes());
-        let header = reader.headers().unwrap().iter().map(String::from).collect();
-        let rows = reader
-            .records()
-            .map(|r| r.unwrap().iter().map(String::from).collect())
-            .collect();
-        (header, rows)
-    }
+            .starts_with("attachment")
+    );
+    let body = r.text().unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
 }
 
 const PEOPLE: &str = "E-mail,First name,Last Name,plan,Tags,Notes
@@ -130,8 +94,8 @@ dave@example.com,Dave,,,,
 fn import_merges_duplicates_reports_bad_lines_and_fills_custom_fields() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
-    api.declare("plan", "text");
-    let done = api.import(PEOPLE, "?filename=people.csv");
+    declare(&api, "plan", "text");
+    let done = import(&api, PEOPLE, "?filename=people.csv");
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["filename"], "people.csv");
     assert_eq!(done["rowsDone"], 7);
@@ -157,7 +121,7 @@ fn import_merges_duplicates_reports_bad_lines_and_fills_custom_fields() {
     );
     assert!(errors[1]["message"].as_str().unwrap().contains("email"));
 
-    let ada = api.find("ada@example.com");
+    let ada = find(&api, "ada@example.com");
     assert_eq!(ada.len(), 1);
     assert_eq!(ada[0]["firstName"], "Ada", "an empty cell leaves the value");
     assert_eq!(ada[0]["lastName"], "King", "the later row wins");
@@ -167,15 +131,15 @@ fn import_merges_duplicates_reports_bad_lines_and_fills_custom_fields() {
         json!(["vip", "early", "beta"]),
         "tags are merged"
     );
-    let bob = api.find("bob@example.com");
+    let bob = find(&api, "bob@example.com");
     assert_eq!(bob[0]["tags"], json!(["a", "b"]));
     assert_eq!(bob[0]["properties"]["plan"], "free");
-    let carol = api.find("carol@example.com");
+    let carol = find(&api, "carol@example.com");
     assert_eq!(carol[0]["firstName"], "Carol\nSecond line");
-    assert!(api.find("carl").is_empty(), "the bad row created nothing");
+    assert!(find(&api, "carl").is_empty(), "the bad row created nothing");
 
     // Imported contacts are recorded like any other new contact.
-    let log = api.json("/api/events?eventName=contact_added");
+    let log = api.get("/api/events?eventName=contact_added");
     assert_eq!(log["events"].as_array().unwrap().len(), 4, "{log}");
 }
 
@@ -189,11 +153,11 @@ fn a_custom_mapping_overrides_the_guessed_columns() {
         json!({"Contact": "email", "Who": "firstName", "Email": "ignore"}).to_string(),
     )])
     .unwrap();
-    let done = api.import(csv, &format!("?{mapping}"));
+    let done = import(&api, csv, &format!("?{mapping}"));
     assert_eq!(done["created"], 1, "{done}");
     assert_eq!(done["failed"], 0);
     assert_eq!(done["mapping"]["Email"], "ignore");
-    assert_eq!(api.find("zed@example.com")[0]["firstName"], "Zed");
+    assert_eq!(find(&api, "zed@example.com")[0]["firstName"], "Zed");
 
     for (bad, why) in [
         (json!({"Contact": "bogus"}), "Cannot map"),
@@ -201,34 +165,28 @@ fn a_custom_mapping_overrides_the_guessed_columns() {
         (json!({"Email": "ignore", "Contact": "ignore"}), "email"),
     ] {
         let q = serde_urlencoded::to_string([("mapping", bad.to_string())]).unwrap();
-        let r = api.upload(csv.to_string(), &format!("?{q}"));
+        let r = upload(&api, csv.to_string(), &format!("?{q}"));
         assert_eq!(r.status(), 400, "{bad}");
         let body: Value = r.json().unwrap();
         assert_eq!(body["statusCode"], 400);
         assert!(body["message"].as_str().unwrap().contains(why), "{body}");
     }
-    let r = api.upload("{\"a\":1}", "");
+    let r = upload(&api, "{\"a\":1}", "");
     assert_eq!(
         r.status(),
         400,
         "JSON is not a CSV header with an email column"
     );
-    let json_typed = api
-        .client
-        .post(herald.url("/api/contacts/import"))
-        .header("X-API-Key", &api.key)
-        .json(&json!({"email": "x@example.com"}))
-        .send()
-        .unwrap();
+    let json_typed = api.post("/api/contacts/import", &json!({"email": "x@example.com"}));
     assert_eq!(json_typed.status(), 415);
-    assert_eq!(api.upload("", "").status(), 400);
+    assert_eq!(upload(&api, "", "").status(), 400);
 }
 
 #[test]
 fn a_large_import_runs_in_chunks_and_exports_every_contact() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
-    api.declare("seats", "number");
+    declare(&api, "seats", "number");
     let mut csv = String::from("email,firstName,seats,subscribed\n");
     for i in 0..12_000 {
         let email = if i == 10_500 {
@@ -242,16 +200,16 @@ fn a_large_import_runs_in_chunks_and_exports_every_contact() {
             if i % 2 == 0 { "yes" } else { "no" }
         ));
     }
-    let done = api.import(&csv, "");
+    let done = import(&api, &csv, "");
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["rowsDone"], 12_000);
     assert_eq!(done["created"], 10_999, "{done}");
     assert_eq!(done["updated"], 1_000, "repeats in a later chunk merge");
     assert_eq!(done["failed"], 1);
     assert_eq!(done["errors"][0]["line"], 10_502);
-    assert_eq!(api.json("/api/contacts?limit=1")["total"], 10_999);
+    assert_eq!(api.get("/api/contacts?limit=1")["total"], 10_999);
 
-    let (header, rows) = api.export();
+    let (header, rows) = export(&api);
     assert_eq!(
         header,
         [
@@ -283,9 +241,9 @@ fn a_large_import_runs_in_chunks_and_exports_every_contact() {
 fn export_round_trips_tags_and_custom_fields() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
-    api.declare("plan", "text");
-    api.import(PEOPLE, "");
-    let (header, rows) = api.export();
+    declare(&api, "plan", "text");
+    import(&api, PEOPLE, "");
+    let (header, rows) = export(&api);
     assert_eq!(header.last().unwrap(), "plan");
     assert_eq!(rows.len(), 4);
     let ada = rows.iter().find(|r| r[0] == "ada@example.com").unwrap();
@@ -300,7 +258,7 @@ fn uploads_over_the_limit_are_refused_with_413() {
     let herald = Herald::start_with(&[("HERALD_CONTACTS__IMPORT_MAX_BYTES", "2048")]);
     let api = Api::new(&herald, "Acme");
     let big = format!("email\n{}", "someone@example.com\n".repeat(200));
-    let r = api.upload(big.clone(), "");
+    let r = upload(&api, big.clone(), "");
     assert_eq!(r.status(), 413);
     let body: Value = r.json().unwrap();
     assert_eq!(body["statusCode"], 413);
@@ -308,22 +266,19 @@ fn uploads_over_the_limit_are_refused_with_413() {
 
     // Without a Content-Length the limit is enforced while streaming.
     let chunked = reqwest::blocking::Body::new(std::io::Cursor::new(big.into_bytes()));
-    assert_eq!(api.upload(chunked, "").status(), 413);
+    assert_eq!(upload(&api, chunked, "").status(), 413);
 
-    let small = api.import("email\nfits@example.com\n", "");
+    let small = import(&api, "email\nfits@example.com\n", "");
     assert_eq!(small["created"], 1);
     // A finished import's file is removed right after its last chunk commits, so the
     // status can say "completed" a moment before the file is gone.
     let imports = herald.data_dir().join("imports");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut leftovers = usize::MAX;
-    while leftovers > 0 && std::time::Instant::now() < deadline {
-        leftovers = std::fs::read_dir(&imports).unwrap().count();
-        if leftovers > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-    assert_eq!(leftovers, 0, "refused and finished uploads leave no files");
+    wait_for(
+        "refused and finished uploads to leave no files",
+        Duration::from_secs(5),
+        || std::fs::read_dir(&imports).unwrap().count(),
+        |leftovers| *leftovers == 0,
+    );
 }
 
 #[test]
@@ -331,20 +286,20 @@ fn imports_and_exports_stay_inside_their_workspace() {
     let herald = Herald::start();
     let a = Api::new(&herald, "Acme");
     let b = Api::new(&herald, "Globex");
-    let r = a.upload("email\nsecret@acme.example.com\n", "");
+    let r = upload(&a, "email\nsecret@acme.example.com\n", "");
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    a.wait(&id);
-    let r = b.get(&format!("/api/contacts/imports/{id}"));
+    import_finished(&a, &id);
+    let r = b.get_response(&format!("/api/contacts/imports/{id}"));
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().unwrap()["statusCode"], 404);
-    let (header, rows) = b.export();
+    let (header, rows) = export(&b);
     assert_eq!(header[0], "email");
     assert!(rows.is_empty(), "B sees none of A's contacts");
-    let (_, rows) = a.export();
+    let (_, rows) = export(&a);
     assert_eq!(rows.len(), 1);
     assert_eq!(
         Client::new()
@@ -360,9 +315,9 @@ fn imports_and_exports_stay_inside_their_workspace() {
 fn external_ids_stay_unique_across_rows_and_stored_contacts() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
-    api.import("email,externalId\nold@example.com,cus_1\n", "");
+    import(&api, "email,externalId\nold@example.com,cus_1\n", "");
     let csv = "email,externalId,phone\nnew@example.com,cus_2,+14155550123\ntwin@example.com,cus_2,\nthief@example.com,cus_1,\nold@example.com,,12\n";
-    let done = api.import(csv, "");
+    let done = import(&api, csv, "");
     assert_eq!(
         done["status"], "completed",
         "a conflicting row fails alone: {done}"
@@ -388,6 +343,6 @@ fn external_ids_stay_unique_across_rows_and_stored_contacts() {
             .unwrap()
             .contains("E.164")
     );
-    assert_eq!(api.find("new@example.com")[0]["phone"], "+14155550123");
-    assert!(api.find("twin@example.com").is_empty());
+    assert_eq!(find(&api, "new@example.com")[0]["phone"], "+14155550123");
+    assert!(find(&api, "twin@example.com").is_empty());
 }

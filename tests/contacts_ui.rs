@@ -3,32 +3,26 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
-use support::{Herald, page_csrf};
+use support::api::{Api, wait_for};
+use support::{Herald, location, page_csrf, page_html};
 
 const PASSWORD: &str = "analytical-engine";
 
-fn setup() -> (Herald, Client, String) {
+fn setup() -> (Herald, Client, Api) {
     let herald = Herald::start();
-    herald.add_user("ada@acme.example.com", "Acme", PASSWORD, "owner");
-    let key = herald.create_key("Acme");
-    let browser = herald.signed_in("ada@acme.example.com", PASSWORD);
-    (herald, browser, key)
+    let (browser, api) = herald.owner_signed_in("ada@acme.example.com", "Acme", PASSWORD);
+    (herald, browser, api)
 }
 
 /// Creates a contact through the API: `email` plus any other properties in `extra`.
-fn add(herald: &Herald, key: &str, email: &str, mut extra: Value) -> String {
+fn add(api: &Api, email: &str, mut extra: Value) -> String {
     extra["email"] = json!(email);
     let body = extra;
-    let r = Client::new()
-        .post(herald.url("/api/contacts"))
-        .header("X-API-Key", key)
-        .json(&body)
-        .send()
-        .unwrap();
+    let r = api.post("/api/contacts", &body);
     assert_eq!(r.status(), 201, "{body}");
     r.json::<Value>().unwrap()["id"]
         .as_str()
@@ -36,42 +30,27 @@ fn add(herald: &Herald, key: &str, email: &str, mut extra: Value) -> String {
         .to_string()
 }
 
-fn contact(herald: &Herald, key: &str, id: &str) -> reqwest::blocking::Response {
-    Client::new()
-        .get(herald.url(&format!("/api/contacts/{id}")))
-        .header("X-API-Key", key)
-        .send()
-        .unwrap()
+fn contact(api: &Api, id: &str) -> Response {
+    api.get_response(&format!("/api/contacts/{id}"))
 }
 
 fn text(browser: &Client, herald: &Herald, path: &str) -> String {
-    let r = browser.get(herald.url(path)).send().unwrap();
-    assert_eq!(r.status(), 200, "GET {path}");
-    r.text().unwrap()
+    page_html(herald, browser, path)
 }
 
 fn post(browser: &Client, herald: &Herald, path: &str, form: &[(&str, &str)]) -> Response {
     browser.post(herald.url(path)).form(form).send().unwrap()
 }
 
-fn location(r: &reqwest::blocking::Response) -> String {
-    r.headers()["location"].to_str().unwrap().to_string()
-}
-
 #[test]
 fn the_list_searches_counts_and_pages() {
-    let (herald, browser, key) = setup();
+    let (herald, browser, api) = setup();
     for i in 0..55 {
-        add(&herald, &key, &format!("bulk{i}@example.com"), json!({}));
+        add(&api, &format!("bulk{i}@example.com"), json!({}));
     }
     let grace = json!({"firstName": "Grace", "tags": ["navy"]});
-    add(&herald, &key, "grace@example.com", grace);
-    add(
-        &herald,
-        &key,
-        "linus@example.com",
-        json!({"name": "Linus <script>"}),
-    );
+    add(&api, "grace@example.com", grace);
+    add(&api, "linus@example.com", json!({"name": "Linus <script>"}));
     let page = text(&browser, &herald, "/contacts");
     assert!(page.contains("57 contacts"));
     assert!(
@@ -102,21 +81,13 @@ fn the_list_searches_counts_and_pages() {
 
 #[test]
 fn the_contact_page_shows_properties_and_a_timeline() {
-    let (herald, browser, key) = setup();
-    let r = Client::new()
-        .post(herald.url("/api/events/send"))
-        .header("X-API-Key", &key)
-        .json(&json!({"email": "carol@example.com", "eventName": "invoicePaid", "eventProperties": {"amount": 42}, "contactProperties": {"firstName": "Carol"}}))
-        .send()
-        .unwrap();
+    let (herald, browser, api) = setup();
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": "carol@example.com", "eventName": "invoicePaid", "eventProperties": {"amount": 42}, "contactProperties": {"firstName": "Carol"}}),
+    );
     assert_eq!(r.status(), 200);
-    let list: Value = Client::new()
-        .get(herald.url("/api/contacts?search=carol"))
-        .header("X-API-Key", &key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let list = api.get("/api/contacts?search=carol");
     let id = list["contacts"][0]["id"].as_str().unwrap().to_string();
     assert!(text(&browser, &herald, "/contacts?search=carol").contains(&format!("/contacts/{id}")));
     let page = text(&browser, &herald, &format!("/contacts/{id}"));
@@ -132,19 +103,12 @@ fn the_contact_page_shows_properties_and_a_timeline() {
     assert_eq!(missing.unwrap().status(), 404);
 }
 
-#[test]
-fn editing_saves_and_bad_input_comes_back_as_a_message() {
-    let (herald, browser, key) = setup();
-    let id = add(
-        &herald,
-        &key,
-        "alan@example.com",
-        json!({"firstName": "Alan"}),
-    );
-    let fields = page_csrf(&herald, &browser, "/contacts/fields");
+/// Declares a number field "seats" on the fields page.
+fn declare_seats(herald: &Herald, browser: &Client) {
+    let fields = page_csrf(herald, browser, "/contacts/fields");
     let r = post(
-        &browser,
-        &herald,
+        browser,
+        herald,
         "/contacts/fields",
         &[
             ("csrf_token", fields.as_str()),
@@ -154,14 +118,17 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
         ],
     );
     assert_eq!(r.status(), 303);
-    assert!(text(&browser, &herald, "/contacts/fields").contains("seats"));
+    assert!(text(browser, herald, "/contacts/fields").contains("seats"));
+}
 
-    let edit = text(&browser, &herald, &format!("/contacts/{id}/edit"));
+/// Saves every field of the edit form and returns the form's CSRF token.
+fn edit_every_field(herald: &Herald, browser: &Client, api: &Api, id: &str) -> String {
+    let edit = text(browser, herald, &format!("/contacts/{id}/edit"));
     assert!(edit.contains("name=\"field.seats\"") && edit.contains("type=\"number\""));
     let token = support::csrf_from(&edit);
     let r = post(
-        &browser,
-        &herald,
+        browser,
+        herald,
         &format!("/contacts/{id}/edit"),
         &[
             ("csrf_token", token.as_str()),
@@ -174,20 +141,24 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
     );
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), format!("/contacts/{id}"));
-    let saved: Value = contact(&herald, &key, &id).json().unwrap();
+    let saved: Value = contact(api, id).json().unwrap();
     assert_eq!(saved["lastName"], "Turing");
     assert_eq!(saved["phone"], "+442079460958");
     assert_eq!(saved["tags"], json!(["math", "bletchley"]));
     assert_eq!(saved["subscribed"], false, "an unticked box unsubscribes");
     assert_eq!(saved["properties"]["seats"], 3);
-    assert!(text(&browser, &herald, &format!("/contacts/{id}")).contains("contact_updated"));
+    assert!(text(browser, herald, &format!("/contacts/{id}")).contains("contact_updated"));
+    token
+}
 
+/// A bad phone number comes back as a message, with the form as typed, and saves nothing.
+fn a_bad_edit_is_refused(herald: &Herald, browser: &Client, api: &Api, id: &str, token: &str) {
     let r = post(
-        &browser,
-        &herald,
+        browser,
+        herald,
         &format!("/contacts/{id}/edit"),
         &[
-            ("csrf_token", token.as_str()),
+            ("csrf_token", token),
             ("phone", "12"),
             ("first_name", "Typed but not saved"),
             ("subscribed", "1"),
@@ -200,13 +171,17 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
         again.contains("value=\"Typed but not saved\"") && again.contains("value=\"12\""),
         "the form keeps what was typed"
     );
-    let unchanged: Value = contact(&herald, &key, &id).json().unwrap();
+    let unchanged: Value = contact(api, id).json().unwrap();
     assert_eq!(unchanged["phone"], "+442079460958");
+}
 
-    let new = page_csrf(&herald, &browser, "/contacts/new");
+/// A new contact is added once; a second one with the same email is refused, the form
+/// keeping what was typed.
+fn add_a_contact_twice(herald: &Herald, browser: &Client) {
+    let new = page_csrf(herald, browser, "/contacts/new");
     let r = post(
-        &browser,
-        &herald,
+        browser,
+        herald,
         "/contacts/new",
         &[
             ("csrf_token", new.as_str()),
@@ -215,10 +190,10 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
         ],
     );
     assert_eq!(r.status(), 303);
-    assert!(text(&browser, &herald, &location(&r)).contains("new@example.com"));
+    assert!(text(browser, herald, &location(&r)).contains("new@example.com"));
     let dup = post(
-        &browser,
-        &herald,
+        browser,
+        herald,
         "/contacts/new",
         &[
             ("csrf_token", new.as_str()),
@@ -233,18 +208,28 @@ fn editing_saves_and_bad_input_comes_back_as_a_message() {
 }
 
 #[test]
+fn editing_saves_and_bad_input_comes_back_as_a_message() {
+    let (herald, browser, api) = setup();
+    let id = add(&api, "alan@example.com", json!({"firstName": "Alan"}));
+    declare_seats(&herald, &browser);
+    let token = edit_every_field(&herald, &browser, &api, &id);
+    a_bad_edit_is_refused(&herald, &browser, &api, &id, &token);
+    add_a_contact_twice(&herald, &browser);
+}
+
+#[test]
 fn deleting_asks_first_then_erases() {
-    let (herald, browser, key) = setup();
-    let id = add(&herald, &key, "gone@example.com", json!({}));
+    let (herald, browser, api) = setup();
+    let id = add(&api, "gone@example.com", json!({}));
     let confirm = text(&browser, &herald, &format!("/contacts/{id}/delete"));
     assert!(confirm.contains("gone@example.com") && confirm.contains("cannot be undone"));
-    let before = contact(&herald, &key, &id).status();
+    let before = contact(&api, &id).status();
     assert_eq!(before, 200, "showing the question deletes nothing");
     let token = support::csrf_from(&confirm);
     let form = [("csrf_token", token.as_str())];
     let r = post(&browser, &herald, &format!("/contacts/{id}/delete"), &form);
     assert_eq!(r.status(), 303);
-    assert_eq!(contact(&herald, &key, &id).status(), 404);
+    assert_eq!(contact(&api, &id).status(), 404);
     assert!(text(&browser, &herald, "/contacts").contains("deleted"));
 }
 
@@ -274,7 +259,7 @@ fn upload(herald: &Herald, browser: &Client, token: Option<&str>, csv: &str) -> 
 
 #[test]
 fn importing_goes_through_upload_mapping_and_progress() {
-    let (herald, browser, _key) = setup();
+    let (herald, browser, _api) = setup();
     let token = page_csrf(&herald, &browser, "/contacts/import");
     let csv = "Email Address,Given Name,Shoe size\nada@example.com,Ada,38\nbad,Nope,40\nbob@example.com,Bob,44\n";
     let r = upload(&herald, &browser, Some(&token), csv);
@@ -310,17 +295,19 @@ fn importing_goes_through_upload_mapping_and_progress() {
     let progress_url = location(&r);
     assert!(progress_url.starts_with("/contacts/imports/"));
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let page = loop {
-        let page = text(&browser, &herald, &progress_url);
-        if page.contains("completed") {
-            break page;
-        }
-        let refreshes = page.contains("http-equiv=\"refresh\"");
-        assert!(refreshes, "a running import refreshes itself");
-        assert!(Instant::now() < deadline, "import did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let page = wait_for(
+        "the import to finish",
+        Duration::from_secs(30),
+        || {
+            let page = text(&browser, &herald, &progress_url);
+            if !page.contains("completed") {
+                let refreshes = page.contains("http-equiv=\"refresh\"");
+                assert!(refreshes, "a running import refreshes itself");
+            }
+            page
+        },
+        |page| page.contains("completed"),
+    );
     assert!(!page.contains("http-equiv=\"refresh\""));
     assert!(page.contains("100%"));
     assert!(page.contains("'bad' is not a valid email address"));
@@ -338,8 +325,8 @@ fn importing_goes_through_upload_mapping_and_progress() {
 
 #[test]
 fn forms_without_the_csrf_token_are_refused() {
-    let (herald, browser, key) = setup();
-    let id = add(&herald, &key, "kept@example.com", json!({}));
+    let (herald, browser, api) = setup();
+    let id = add(&api, "kept@example.com", json!({}));
     let delete = format!("/contacts/{id}/delete");
     let edit = format!("/contacts/{id}/edit");
     let attempts: [(&str, &[(&str, &str)]); 4] = [
@@ -356,7 +343,7 @@ fn forms_without_the_csrf_token_are_refused() {
     }
     let r = upload(&herald, &browser, None, "email\nsneaky@example.com\n");
     assert_eq!(r.status(), 403);
-    let kept: Value = contact(&herald, &key, &id).json().unwrap();
+    let kept: Value = contact(&api, &id).json().unwrap();
     assert_eq!(kept["firstName"], Value::Null);
     let anonymous = herald
         .browser()

@@ -5,22 +5,26 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use support::Herald;
+use support::api::{Api, wait_for};
 
-#[test]
-fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
-    let mut herald = Herald::start_with(&[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0")]);
-    let key = herald.workspace_with_key("Acme");
-    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let url = herald.url("/api/v1/events/send");
-    let clients: Vec<_> = (0..8)
+/// Eight clients send events as fast as they can until `stop`, keeping the trigger id
+/// of every 201 in `acknowledged`; after a request that fails (the server is down) a
+/// client pauses briefly and sends the next.
+fn keep_sending(
+    api: &Api,
+    acknowledged: &Arc<Mutex<Vec<String>>>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<JoinHandle<()>> {
+    let url = format!("{}/api/v1/events/send", api.base);
+    (0..8)
         .map(|worker| {
-            let (acknowledged, stop, url, key) = (acknowledged.clone(), stop.clone(), url.clone(), key.clone());
+            let (acknowledged, stop, url, key) = (acknowledged.clone(), stop.clone(), url.clone(), api.key.clone());
             std::thread::spawn(move || {
                 let client = Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
                 let mut n = 0;
@@ -42,7 +46,48 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
                 }
             })
         })
-        .collect();
+        .collect()
+}
+
+fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Every acknowledged trigger exists, completed, and stored its event exactly once; no
+/// event is stored without its trigger.
+fn every_acknowledged_trigger_ran_once(conn: &rusqlite::Connection, acknowledged: &[String]) {
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.status, (SELECT COUNT(*) FROM events e WHERE e.trigger_id = t.id AND e.name = 'order_placed')
+             FROM triggers t WHERE t.uid = ?1",
+        )
+        .unwrap();
+    for id in acknowledged {
+        let (status, events): (String, i64) = stmt
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap_or_else(|_| panic!("acknowledged trigger {id} is missing after the crash"));
+        assert_eq!(status, "completed", "trigger {id}");
+        assert_eq!(events, 1, "trigger {id} ran exactly once");
+    }
+    let orphans = count(
+        conn,
+        "SELECT COUNT(*) FROM events WHERE name = 'order_placed' AND trigger_id IS NULL",
+    );
+    assert_eq!(orphans, 0);
+    let failed = count(
+        conn,
+        "SELECT COUNT(*) FROM triggers WHERE status != 'completed'",
+    );
+    assert_eq!(failed, 0, "every queued event was processed");
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
+    let mut herald = Herald::start_with(&[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0")]);
+    let api = Api::new(&herald, "Acme");
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = keep_sending(&api, &acknowledged, &stop);
 
     std::thread::sleep(Duration::from_millis(1500));
     let before_kill = acknowledged.lock().unwrap().len();
@@ -59,63 +104,23 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
     );
 
     herald.spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-    loop {
-        let pending: i64 = conn
-            .query_row(
+    wait_for(
+        "every trigger to complete after the restart",
+        Duration::from_secs(60),
+        || {
+            count(
+                &conn,
                 "SELECT COUNT(*) FROM triggers WHERE status != 'completed'",
-                [],
-                |r| r.get(0),
             )
-            .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} triggers never completed after the restart"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut stmt = conn
-        .prepare(
-            "SELECT t.status, (SELECT COUNT(*) FROM events e WHERE e.trigger_id = t.id AND e.name = 'order_placed')
-             FROM triggers t WHERE t.uid = ?1",
-        )
-        .unwrap();
-    for id in &acknowledged {
-        let (status, events): (String, i64) = stmt
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap_or_else(|_| panic!("acknowledged trigger {id} is missing after the crash"));
-        assert_eq!(status, "completed", "trigger {id}");
-        assert_eq!(events, 1, "trigger {id} ran exactly once");
-    }
-    let orphans: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM events WHERE name = 'order_placed' AND trigger_id IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(orphans, 0);
-    let failed: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM triggers WHERE status != 'completed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(failed, 0, "every queued event was processed");
+        },
+        |pending| *pending == 0,
+    );
+    every_acknowledged_trigger_ran_once(&conn, &acknowledged);
 
-    // The API agrees.
+    // The API agrees; the restarted server listens on a new port.
+    let api = Api::with_key(&herald, api.key);
     let sample = &acknowledged[acknowledged.len() / 2];
-    let t: Value = Client::new()
-        .get(herald.url(&format!("/api/v1/triggers/{sample}")))
-        .header("X-API-Key", &key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let t = api.get(&format!("/api/v1/triggers/{sample}"));
     assert_eq!(t["status"], "completed");
 }

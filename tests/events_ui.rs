@@ -5,39 +5,29 @@ mod support;
 
 use reqwest::blocking::Client;
 use serde_json::json;
-use support::{Herald, page_csrf};
+use support::api::Api;
+use support::{Herald, get_text, page_csrf};
 
-fn setup() -> (Herald, Client, String) {
+fn setup() -> (Herald, Client, Api) {
     let herald = Herald::start();
-    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let key = herald.create_key("Acme");
-    let browser = herald.signed_in("ada@example.com", "analytical-engine");
-    (herald, browser, key)
+    let (browser, api) = herald.owner_signed_in("ada@example.com", "Acme", "analytical-engine");
+    (herald, browser, api)
 }
 
-fn send(herald: &Herald, key: &str, email: &str, name: &str) {
-    let r = Client::new()
-        .post(herald.url("/api/events/send"))
-        .header("X-API-Key", key)
-        .json(
-            &json!({"email": email, "eventName": name, "eventProperties": {"note": "<b>bold</b>"}}),
-        )
-        .send()
-        .unwrap();
+fn send(api: &Api, email: &str, name: &str) {
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": email, "eventName": name, "eventProperties": {"note": "<b>bold</b>"}}),
+    );
     assert_eq!(r.status(), 200);
 }
 
 #[test]
 fn the_log_lists_filters_and_deep_links_events() {
-    let (herald, browser, key) = setup();
-    send(&herald, &key, "carol@example.com", "signUp");
-    send(&herald, &key, "bob@example.com", "upgraded");
-    let page = browser
-        .get(herald.url("/events"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let (herald, browser, api) = setup();
+    send(&api, "carol@example.com", "signUp");
+    send(&api, "bob@example.com", "upgraded");
+    let page = get_text(&herald, &browser, "/events");
     assert!(page.contains("signUp") && page.contains("upgraded"));
     assert!(page.contains("carol@example.com") && page.contains("bob@example.com"));
     assert!(
@@ -47,23 +37,13 @@ fn the_log_lists_filters_and_deep_links_events() {
     assert!(!page.contains("<b>bold</b>"));
     assert!(page.contains("undeclared"));
 
-    let filtered = browser
-        .get(herald.url("/events?eventName=upgraded"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let filtered = get_text(&herald, &browser, "/events?eventName=upgraded");
     assert!(filtered.contains("bob@example.com"));
     assert!(
         !filtered.contains("carol@example.com"),
         "deep link is pre-filtered"
     );
-    let by_email = browser
-        .get(herald.url("/events?email=carol%40example.com"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let by_email = get_text(&herald, &browser, "/events?email=carol%40example.com");
     assert!(by_email.contains("signUp") && !by_email.contains("bob@example.com"));
     let bad = browser
         .get(herald.url("/events?from=not-a-date"))
@@ -79,15 +59,10 @@ fn the_log_lists_filters_and_deep_links_events() {
 
 #[test]
 fn declare_them_declares_every_undeclared_name_in_one_click() {
-    let (herald, browser, key) = setup();
-    send(&herald, &key, "ada@example.com", "signUp");
-    send(&herald, &key, "ada@example.com", "invoicePaid");
-    let page = browser
-        .get(herald.url("/events"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let (herald, browser, api) = setup();
+    send(&api, "ada@example.com", "signUp");
+    send(&api, "ada@example.com", "invoicePaid");
+    let page = get_text(&herald, &browser, "/events");
     assert!(page.contains("Declare them"));
     let token = page_csrf(&herald, &browser, "/events");
     let r = browser
@@ -96,21 +71,10 @@ fn declare_them_declares_every_undeclared_name_in_one_click() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
-    let page = browser
-        .get(herald.url("/events"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = get_text(&herald, &browser, "/events");
     assert!(!page.contains("Declare them"));
     assert!(!page.contains(">undeclared<"));
-    let patterns: serde_json::Value = Client::new()
-        .get(herald.url("/api/event-patterns"))
-        .header("X-API-Key", &key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let patterns = api.get("/api/event-patterns");
     let names: Vec<&str> = patterns["patterns"]
         .as_array()
         .unwrap()
@@ -141,12 +105,7 @@ fn patterns_page_adds_validates_and_removes() {
         .form(&[("name", "9bad name"), ("csrf_token", token.as_str())])
         .send()
         .unwrap();
-    let page = browser
-        .get(herald.url("/events/patterns"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = get_text(&herald, &browser, "/events/patterns");
     assert!(page.contains("trialStarted"));
     assert!(
         page.contains("Invalid pattern name"),
@@ -162,11 +121,6 @@ fn patterns_page_adds_validates_and_removes() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
-    let page = browser
-        .get(herald.url("/events/patterns"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = get_text(&herald, &browser, "/events/patterns");
     assert!(!page.contains("<code>trialStarted</code>"));
 }

@@ -6,9 +6,10 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::api::Api;
+use support::api::{Api, wait_until};
 use support::{Herald, bare_command, run_cli};
 
 fn mode(path: &Path) -> u32 {
@@ -37,14 +38,12 @@ fn all_private(dir: &Path) {
 fn the_data_directory_imports_outbox_and_backups_are_owner_only() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");
-    let import = api
-        .client
-        .post(format!("{}/api/contacts/import", api.base))
-        .header("X-API-Key", &api.key)
-        .header("Content-Type", "text/csv")
-        .body("email\nada@example.com\n")
-        .send()
-        .unwrap();
+    let import = api.send_body(
+        "POST",
+        "/api/contacts/import",
+        "text/csv",
+        "email\nada@example.com\n",
+    );
     assert_eq!(import.status(), 202);
     let template = api.create(
         "/api/templates",
@@ -54,7 +53,7 @@ fn the_data_directory_imports_outbox_and_backups_are_owner_only() {
         &format!("/api/templates/{template}/test"),
         &json!({"to": "t@example.com"}),
     );
-    support::api::wait_until("an outbox file", std::time::Duration::from_secs(10), || {
+    wait_until("an outbox file", Duration::from_secs(10), || {
         std::fs::read_dir(herald.data_dir().join("outbox"))
             .map(|d| d.count() > 0)
             .unwrap_or(false)
@@ -116,14 +115,7 @@ fn exported_cells_that_spreadsheets_would_run_are_neutralised() {
                 "properties": {"note": "@SUM(A1)", "score": -5}}),
     );
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
-    let csv = api
-        .client
-        .get(format!("{}/api/contacts/export", api.base))
-        .header("X-API-Key", &api.key)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let csv = api.get_response("/api/contacts/export").text().unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     let row = reader.records().next().unwrap().unwrap();

@@ -4,11 +4,14 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use support::Herald;
+use support::api::{Api, wait_for};
 use support::smtp::SmtpSink;
+use support::{Herald, get_text};
 
 #[test]
 fn healthz_reports_ok_with_the_database_reachable() {
@@ -23,7 +26,7 @@ fn healthz_reports_ok_with_the_database_reachable() {
 fn metrics_count_requests_by_route_and_status_with_latency() {
     let herald = Herald::start();
     let client = Client::new();
-    import_scattered_contacts(&herald, &client, 3_000);
+    import_scattered_contacts(&herald, 3_000);
     for _ in 0..3 {
         client.get(herald.url("/healthz")).send().unwrap();
     }
@@ -89,43 +92,25 @@ fn metrics_count_requests_by_route_and_status_with_latency() {
 
 /// Imports contacts whose emails are spread over the alphabet, so the email index
 /// rebalances the way a busy server's does; waits for the import to finish.
-fn import_scattered_contacts(herald: &Herald, client: &Client, n: u64) {
-    let key = herald.workspace_with_key("Metrics");
+fn import_scattered_contacts(herald: &Herald, n: u64) {
+    let api = Api::new(herald, "Metrics");
     let mut csv = String::from("email\n");
     for i in 0..n {
         let spread = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
         csv.push_str(&format!("p{spread:x}-{i}@example.com\n"));
     }
-    let r = client
-        .post(herald.url("/api/contacts/import"))
-        .header("X-API-Key", &key)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .unwrap();
+    let r = api.send_body("POST", "/api/contacts/import", "text/csv", csv);
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let status: Value = client
-            .get(herald.url(&format!("/api/contacts/imports/{id}")))
-            .header("X-API-Key", &key)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if status["status"] == "completed" {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "import stuck: {status}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(
+        "the import to complete",
+        Duration::from_secs(60),
+        || api.get(&format!("/api/contacts/imports/{id}")),
+        |status| status["status"] == "completed",
+    );
 }
 
 /// Requests with made-up methods and paths, many times over, do not add label values.
@@ -133,14 +118,7 @@ fn import_scattered_contacts(herald: &Herald, client: &Client, n: u64) {
 fn made_up_methods_and_paths_do_not_grow_metrics() {
     let herald = Herald::start();
     let client = Client::new();
-    let scrape = || {
-        client
-            .get(herald.url("/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap()
-    };
+    let scrape = || get_text(&herald, &client, "/metrics");
     let noise = |round: u32| {
         for i in 0..100 {
             let method = reqwest::Method::from_bytes(format!("M{round}X{i}").as_bytes()).unwrap();
@@ -180,71 +158,51 @@ fn made_up_methods_and_paths_do_not_grow_metrics() {
     assert!(!text.contains("/nowhere"), "raw paths never become labels");
 }
 
-#[test]
-fn backup_taken_while_writing_is_consistent_and_opens() {
-    let herald = Herald::start();
-    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    herald.add_user("keys@example.com", "Keys", "keys-password", "owner");
-    let key = herald.create_key("Acme");
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = Arc::new(AtomicUsize::new(0));
-    let writer = {
-        let (url, stop, writes) = (herald.url("/api/workspace"), stop.clone(), writes.clone());
-        std::thread::spawn(move || {
-            let client = Client::new();
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let r = client
-                    .patch(&url)
-                    .header("X-API-Key", &key)
-                    .json(&json!({"name": format!("Acme {n}")}))
-                    .send()
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-                writes.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-    };
-    for i in 0..5 {
-        herald.create_key("Keys");
-        let target = herald.dir.path().join(format!("backup-{i}.db"));
-        let out = herald.cli(&["backup", target.to_str().unwrap()], None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let copy = rusqlite::Connection::open(&target).unwrap();
-        let verdict: String = copy
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(verdict, "ok");
-        let name: String = copy
-            .query_row("SELECT name FROM workspaces", [], |r| r.get(0))
-            .unwrap();
-        assert!(name.starts_with("Acme"));
-        let keys: i64 = copy
-            .query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(
-            keys,
-            i + 2,
-            "every key committed before the backup is in it"
-        );
-    }
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
+/// Renames the workspace over and over, from a thread of its own, until `stop`; counts
+/// the renames in `writes`.
+fn keep_renaming(api: Api, stop: Arc<AtomicBool>, writes: Arc<AtomicUsize>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let r = api.patch("/api/workspace", &json!({"name": format!("Acme {n}")}));
+            assert_eq!(r.status(), 200);
+            writes.fetch_add(1, Ordering::Relaxed);
+        }
+    })
+}
+
+/// Takes backup number `i`, which must pass SQLite's integrity check and hold every key
+/// committed before it.
+fn backup_is_consistent(herald: &Herald, i: i64) {
+    let target = herald.dir.path().join(format!("backup-{i}.db"));
+    let out = herald.cli(&["backup", target.to_str().unwrap()], None);
     assert!(
-        writes.load(Ordering::Relaxed) > 0,
-        "the server was writing during the backups"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let copy = rusqlite::Connection::open(&target).unwrap();
+    let verdict: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok");
+    let name: String = copy
+        .query_row("SELECT name FROM workspaces", [], |r| r.get(0))
+        .unwrap();
+    assert!(name.starts_with("Acme"));
+    let keys: i64 = copy
+        .query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        keys,
+        i + 2,
+        "every key committed before the backup is in it"
+    );
+}
 
-    // Refuses to overwrite an existing file.
-    let existing = herald.dir.path().join("backup-0.db");
-    let out = herald.cli(&["backup", existing.to_str().unwrap()], None);
-    assert!(!out.status.success());
-
+/// The copy is a working Herald store: the CLI opens it and lists its workspace's keys.
+fn backup_opens(herald: &Herald) {
     // The copy is a working Herald store: a server started on it lets the owner in.
     let restored = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(restored.path().join("data")).unwrap();
@@ -270,6 +228,34 @@ fn backup_taken_while_writing_is_consistent_and_opens() {
     );
 }
 
+#[test]
+fn backup_taken_while_writing_is_consistent_and_opens() {
+    let herald = Herald::start();
+    herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
+    herald.add_user("keys@example.com", "Keys", "keys-password", "owner");
+    let api = Api::with_key(&herald, herald.create_key("Acme"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicUsize::new(0));
+    let writer = keep_renaming(api, stop.clone(), writes.clone());
+    for i in 0..5 {
+        herald.create_key("Keys");
+        backup_is_consistent(&herald, i);
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(
+        writes.load(Ordering::Relaxed) > 0,
+        "the server was writing during the backups"
+    );
+
+    // Refuses to overwrite an existing file.
+    let existing = herald.dir.path().join("backup-0.db");
+    let out = herald.cli(&["backup", existing.to_str().unwrap()], None);
+    assert!(!out.status.success());
+
+    backup_opens(&herald);
+}
+
 fn current_name(db: &std::path::Path) -> String {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("SELECT name FROM workspaces", [], |r| r.get(0))
@@ -280,38 +266,26 @@ fn current_name(db: &std::path::Path) -> String {
 fn sigterm_shuts_down_gracefully_and_data_survives() {
     let mut herald = Herald::start();
     herald.add_user("ada@example.com", "Acme", "analytical-engine", "owner");
-    let key = herald.create_key("Acme");
-    let renamed = Client::new()
-        .patch(herald.url("/api/workspace"))
-        .header("X-API-Key", &key)
-        .json(&json!({"name": "Renamed before shutdown"}))
-        .send()
-        .unwrap();
+    let api = Api::with_key(&herald, herald.create_key("Acme"));
+    let renamed = api.patch(
+        "/api/workspace",
+        &json!({"name": "Renamed before shutdown"}),
+    );
     assert_eq!(renamed.status(), 200);
     let status = herald.terminate();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     assert!(herald.log().contains("herald stopped"));
     herald.spawn();
-    let body: Value = Client::new()
-        .get(herald.url("/api/workspace"))
-        .header("X-API-Key", &key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(body["name"], "Renamed before shutdown");
+    // The restarted server listens on a new port.
+    let api = Api::with_key(&herald, api.key);
+    assert_eq!(api.get("/api/workspace")["name"], "Renamed before shutdown");
 }
 
 #[test]
 fn assets_are_served_with_long_caching_and_etags() {
     let herald = Herald::start();
     let client = Client::new();
-    let login = client
-        .get(herald.url("/login"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let login = get_text(&herald, &client, "/login");
     let start = login
         .find("/assets/app.css?v=")
         .expect("hashed asset URL in the page");
@@ -353,9 +327,9 @@ fn a_request_body_that_stalls_is_answered_408_within_the_timeout() {
     let herald = Herald::start_with(&[("HERALD_SERVER__REQUEST_TIMEOUT_SECS", "1")]);
     let key = herald.workspace_with_key("Acme");
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", herald.port)).unwrap();
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     write!(
         conn,
         "POST /api/events/send HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n\
@@ -368,44 +342,30 @@ fn a_request_body_that_stalls_is_answered_408_within_the_timeout() {
     let waited = started.elapsed();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(
-        waited < std::time::Duration::from_secs(5),
-        "closed after {waited:?}"
-    );
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
 }
 
 #[test]
 fn shutdown_after_sending_over_smtp_is_clean() {
     let sink = SmtpSink::start();
-    let port = sink.port.to_string();
-    let mut herald = Herald::start_with(&[
-        ("HERALD_SMTP__HOST", "127.0.0.1"),
-        ("HERALD_SERVER__BASE_URL", "{base}"),
-        ("HERALD_SMTP__PORT", port.as_str()),
-        ("HERALD_SMTP__TLS", "none"),
-        ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
-    ]);
-    let key = herald.workspace_with_key("Acme");
-    let client = Client::new();
-    let t: Value = client
-        .post(herald.url("/api/templates"))
-        .header("X-API-Key", &key)
-        .json(&json!({"name": "Hi", "subject": "Hi", "html": "<p>hi</p>"}))
-        .send()
-        .unwrap()
+    let mut herald = Herald::start_with_smtp(
+        sink.port,
+        &[("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test")],
+    );
+    let api = Api::new(&herald, "Acme");
+    let t: Value = api
+        .post(
+            "/api/templates",
+            &json!({"name": "Hi", "subject": "Hi", "html": "<p>hi</p>"}),
+        )
         .json()
         .unwrap();
-    let r = client
-        .post(herald.url(&format!(
-            "/api/templates/{}/test",
-            t["id"].as_str().unwrap()
-        )))
-        .header("X-API-Key", &key)
-        .json(&json!({"to": "qa@example.com"}))
-        .send()
-        .unwrap();
+    let r = api.post(
+        &format!("/api/templates/{}/test", t["id"].as_str().unwrap()),
+        &json!({"to": "qa@example.com"}),
+    );
     assert!(r.status().is_success());
-    sink.wait_for(1, std::time::Duration::from_secs(10));
+    sink.wait_for(1, Duration::from_secs(10));
     assert!(herald.terminate().success());
     let log = herald.log();
     assert!(log.contains("herald stopped"), "{log}");

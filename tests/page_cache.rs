@@ -4,6 +4,8 @@
 //! the file) on a real database file, in a process of its own so the wrapper is installed
 //! before SQLite is first used, and checks the data and the file's integrity.
 
+use std::path::Path;
+
 use rusqlite::{Connection, params};
 
 /// A deterministic spread of keys, so rebalancing moves pages around.
@@ -38,21 +40,22 @@ fn integrity(conn: &Connection) -> String {
         .unwrap()
 }
 
-#[test]
-fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
-    herald::store::page_cache::install();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let conn = Connection::open(&path).unwrap();
+/// A WAL database file with a table `t` of random keys and an index on them.
+fn open_indexed_table(path: &Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER NOT NULL, v TEXT NOT NULL);
          CREATE INDEX t_k ON t(k);",
     )
     .unwrap();
-    let before = herald::store::page_cache::skipped_truncates();
+    conn
+}
 
-    // Committed batches of random-keyed rows: the index splits all over the tree.
+/// Commits 200 batches of random-keyed rows, so the index splits all over the tree,
+/// and checks that the wrapper skipped the cache scans SQLite would have made.
+fn committed_batches_skip_the_scan(conn: &Connection) {
+    let before = herald::store::page_cache::skipped_truncates();
     let mut n = 0u64;
     for _ in 0..200 {
         conn.execute_batch("BEGIN").unwrap();
@@ -66,7 +69,7 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
         }
         conn.execute_batch("COMMIT").unwrap();
     }
-    assert_eq!(count(&conn), 10_000);
+    assert_eq!(count(conn), 10_000);
     let skipped = herald::store::page_cache::skipped_truncates() - before;
     // Only the commits after which SQLite's default cache would have scanned count (about
     // a third of these 200: those whose rebalance swapped a page through the lock page).
@@ -74,13 +77,15 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
         skipped > 50,
         "commits should not scan the cache once the wrapper is installed (skipped {skipped})"
     );
+}
 
-    // A transaction that grows the file and is rolled back: the pages it added must
-    // leave the cache, or the next growth would read them back.
+/// A transaction that grows the file and is rolled back: the pages it added must
+/// leave the cache, or the next growth would read them back.
+fn a_rolled_back_growth_leaves_the_cache(conn: &Connection) {
     let pages: i64 = conn
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
-    let cached = cache_used(&conn);
+    let cached = cache_used(conn);
     conn.execute_batch("BEGIN").unwrap();
     for i in 0..5_000u64 {
         conn.execute(
@@ -97,13 +102,15 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
         after, pages,
         "the rollback gives the file its old size back"
     );
-    let grown = cache_used(&conn) - cached;
+    let grown = cache_used(conn) - cached;
     assert!(
         grown < 64 * 4096,
         "pages past the end must leave the cache on rollback ({grown} bytes stayed)"
     );
+}
 
-    // Savepoints rolled back inside a committed transaction, then new growth.
+/// Savepoints rolled back inside a committed transaction, then new growth.
+fn savepoints_roll_back_then_the_file_grows(conn: &Connection) {
     conn.execute_batch("BEGIN").unwrap();
     for round in 0..20u64 {
         conn.execute_batch("SAVEPOINT s").unwrap();
@@ -129,10 +136,13 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
         )
         .unwrap();
     }
+}
 
-    // The file shrinks (pages past its new end may still be cached), then grows again.
+/// The file shrinks (pages past its new end may still be cached), then grows again.
+/// Returns how many rows were left after the shrink.
+fn the_file_shrinks_then_grows(conn: &Connection) -> i64 {
     conn.execute("DELETE FROM t WHERE k % 2 = 0", []).unwrap();
-    let left = count(&conn);
+    let left = count(conn);
     conn.execute_batch("VACUUM").unwrap();
     for i in 0..2_000u64 {
         conn.execute(
@@ -141,9 +151,13 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
         )
         .unwrap();
     }
+    left
+}
 
-    assert_eq!(integrity(&conn), "ok");
-    assert_eq!(count(&conn), left + 2_000);
+/// The data is what the writes left, by table and by index, and the file is sound.
+fn the_data_and_the_file_are_intact(conn: &Connection, left: i64) {
+    assert_eq!(integrity(conn), "ok");
+    assert_eq!(count(conn), left + 2_000);
     let even: i64 = conn
         .query_row("SELECT COUNT(*) FROM t WHERE k % 2 = 0", [], |r| r.get(0))
         .unwrap();
@@ -161,7 +175,20 @@ fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(by_index, count(&conn));
+    assert_eq!(by_index, count(conn));
+}
+
+#[test]
+fn commits_skip_the_scan_and_rollbacks_still_drop_pages() {
+    herald::store::page_cache::install();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = open_indexed_table(&path);
+    committed_batches_skip_the_scan(&conn);
+    a_rolled_back_growth_leaves_the_cache(&conn);
+    savepoints_roll_back_then_the_file_grows(&conn);
+    let left = the_file_shrinks_then_grows(&conn);
+    the_data_and_the_file_are_intact(&conn, left);
 
     // A second connection, with a cache of its own, reads the same rows.
     drop(conn);

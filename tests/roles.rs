@@ -7,7 +7,7 @@ mod support;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use support::api::Api;
-use support::{Herald, page_csrf};
+use support::{Herald, get_text, page_csrf};
 
 fn role_of(herald: &Herald, email: &str) -> Option<String> {
     let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
@@ -39,33 +39,24 @@ fn add_member(
         .send()
         .unwrap();
     assert_eq!(r.status(), 303);
-    let page = browser
-        .get(herald.url("/settings"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = get_text(herald, browser, "/settings");
     let start = page.find("class=\"flash").expect("a flash message");
     let end = page[start..].find("</").unwrap() + start;
     page[start..end].split('>').next_back().unwrap().to_string()
 }
 
-#[test]
-fn admins_cannot_demote_or_remove_owners_and_the_last_owner_stays() {
-    let herald = Herald::start();
-    herald.add_user("owner@example.com", "Acme", "owner-password", "owner");
-    herald.add_user("admin@example.com", "Acme", "admin-password", "admin");
-    let admin = herald.signed_in("admin@example.com", "admin-password");
+/// An admin's attempts to demote or remove the owner change nothing.
+fn an_admin_cannot_demote_or_remove_the_owner(herald: &Herald, admin: &Client) {
     let said = add_member(
-        &herald,
-        &admin,
+        herald,
+        admin,
         "owner@example.com",
         "member",
         "whatever-password",
     );
     assert!(said.contains("Only owners"), "{said}");
     assert_eq!(
-        role_of(&herald, "owner@example.com").as_deref(),
+        role_of(herald, "owner@example.com").as_deref(),
         Some("owner")
     );
 
@@ -77,23 +68,24 @@ fn admins_cannot_demote_or_remove_owners_and_the_last_owner_stays() {
             |r| r.get(0),
         )
         .unwrap();
-    let token = page_csrf(&herald, &admin, "/settings");
+    let token = page_csrf(herald, admin, "/settings");
     admin
         .post(herald.url(&format!("/settings/members/{owner_id}/remove")))
         .form(&[("csrf_token", &token)])
         .send()
         .unwrap();
     assert_eq!(
-        role_of(&herald, "owner@example.com").as_deref(),
+        role_of(herald, "owner@example.com").as_deref(),
         Some("owner"),
         "not removed"
     );
+}
 
-    // The only owner cannot demote themself either, from the UI or the command line.
-    let owner = herald.signed_in("owner@example.com", "owner-password");
+/// The only owner cannot demote themself either, from the UI or the command line.
+fn the_last_owner_stays(herald: &Herald, owner: &Client) {
     let said = add_member(
-        &herald,
-        &owner,
+        herald,
+        owner,
         "owner@example.com",
         "admin",
         "whatever-password",
@@ -115,14 +107,16 @@ fn admins_cannot_demote_or_remove_owners_and_the_last_owner_stays() {
     );
     assert!(!out.status.success());
     assert_eq!(
-        role_of(&herald, "owner@example.com").as_deref(),
+        role_of(herald, "owner@example.com").as_deref(),
         Some("owner")
     );
+}
 
-    // With a second owner, an owner may change the first.
+/// With a second owner, an owner may change the first.
+fn a_second_owner_may_change_the_first(herald: &Herald, owner: &Client) {
     let said = add_member(
-        &herald,
-        &owner,
+        herald,
+        owner,
         "admin@example.com",
         "owner",
         "whatever-password",
@@ -132,17 +126,29 @@ fn admins_cannot_demote_or_remove_owners_and_the_last_owner_stays() {
         "{said}"
     );
     let said = add_member(
-        &herald,
-        &owner,
+        herald,
+        owner,
         "owner@example.com",
         "admin",
         "whatever-password",
     );
     assert!(said.contains("is now"), "{said}");
     assert_eq!(
-        role_of(&herald, "owner@example.com").as_deref(),
+        role_of(herald, "owner@example.com").as_deref(),
         Some("admin")
     );
+}
+
+#[test]
+fn admins_cannot_demote_or_remove_owners_and_the_last_owner_stays() {
+    let herald = Herald::start();
+    herald.add_user("owner@example.com", "Acme", "owner-password", "owner");
+    herald.add_user("admin@example.com", "Acme", "admin-password", "admin");
+    let admin = herald.signed_in("admin@example.com", "admin-password");
+    an_admin_cannot_demote_or_remove_the_owner(&herald, &admin);
+    let owner = herald.signed_in("owner@example.com", "owner-password");
+    the_last_owner_stays(&herald, &owner);
+    a_second_owner_may_change_the_first(&herald, &owner);
 }
 
 #[test]
@@ -210,16 +216,14 @@ fn members_send_no_test_mail() {
     assert_eq!(messages, 0);
 }
 
-#[test]
-fn cookie_api_calls_that_change_state_need_a_csrf_proof() {
-    let herald = Herald::start();
-    let api = Api::new(&herald, "Acme");
-    let automation = api.create("/api/automations", &json!({"name": "A", "status": "paused", "trigger": {"type": "event", "event": "x"}, "steps": []}));
-    let source = api.create(
-        "/api/event-sources",
-        &json!({"name": "S", "emailPath": "email", "eventName": "x"}),
-    );
-    let owner = herald.signed_in("owner@acme.example.com", "owner-password");
+/// Cookie-signed API calls that change state without a CSRF proof, each refused with
+/// the API's error shape.
+fn calls_without_a_proof_are_refused(
+    herald: &Herald,
+    owner: &Client,
+    automation: &str,
+    source: &str,
+) {
     let resume = || owner.post(herald.url(&format!("/api/automations/{automation}/resume")));
     let attacks = [
         ("empty body", resume().send().unwrap()),
@@ -261,6 +265,20 @@ fn cookie_api_calls_that_change_state_need_a_csrf_proof() {
         let body: Value = r.json().unwrap();
         assert_eq!(body["statusCode"], 403, "{what}: the API's error shape");
     }
+}
+
+#[test]
+fn cookie_api_calls_that_change_state_need_a_csrf_proof() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+    let automation = api.create("/api/automations", &json!({"name": "A", "status": "paused", "trigger": {"type": "event", "event": "x"}, "steps": []}));
+    let source = api.create(
+        "/api/event-sources",
+        &json!({"name": "S", "emailPath": "email", "eventName": "x"}),
+    );
+    let owner = herald.signed_in("owner@acme.example.com", "owner-password");
+    calls_without_a_proof_are_refused(&herald, &owner, &automation, &source);
+    let resume = || owner.post(herald.url(&format!("/api/automations/{automation}/resume")));
     assert_eq!(
         api.get(&format!("/api/automations/{automation}"))["status"],
         "paused"

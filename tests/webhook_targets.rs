@@ -5,86 +5,51 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use support::Herald;
+use support::api::{Api, wait_for};
 use support::receiver::{assert_never_contacted, loopback_listener, serve};
 
-struct Api {
-    base: String,
-    key: String,
-    client: Client,
+/// An active automation whose steps call `urls` in order when `paid` arrives.
+fn calling(api: &Api, urls: &[String]) -> String {
+    let steps: Vec<Value> = urls
+        .iter()
+        .map(|u| json!({"type": "webhook", "url": u, "method": "POST"}))
+        .collect();
+    let id = api.create(
+        "/api/automations",
+        &json!({"name": "Hook", "status": "active", "trigger": {"type": "event", "event": "paid"}, "steps": steps}),
+    );
+    api.post_ok(
+        "/api/events/send",
+        &json!({"email": "w@example.com", "eventName": "paid"}),
+    );
+    id
 }
 
-impl Api {
-    fn new(herald: &Herald) -> Api {
-        Api {
-            base: herald.base.clone(),
-            key: herald.workspace_with_key("Acme"),
-            client: Client::new(),
-        }
-    }
-    fn post(&self, path: &str, body: &Value) -> Value {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
-            .json(body)
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "POST {path}: {}", r.status());
-        r.json().unwrap()
-    }
-    fn get(&self, path: &str) -> Value {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("X-API-Key", &self.key)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "GET {path}");
-        r.json().unwrap()
-    }
-    /// An active automation whose steps call `urls` in order when `paid` arrives.
-    fn calling(&self, urls: &[String]) -> String {
-        let steps: Vec<Value> = urls
-            .iter()
-            .map(|u| json!({"type": "webhook", "url": u, "method": "POST"}))
-            .collect();
-        let a = self.post(
-            "/api/automations",
-            &json!({"name": "Hook", "status": "active", "trigger": {"type": "event", "event": "paid"}, "steps": steps}),
-        );
-        self.post(
-            "/api/events/send",
-            &json!({"email": "w@example.com", "eventName": "paid"}),
-        );
-        a["id"].as_str().unwrap().to_string()
-    }
-    /// Waits until every webhook step of the automation's one enrollment has an outcome
-    /// other than `queued`, and returns those outcomes in step order.
-    fn outcomes(&self, automation: &str, steps: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let list = self.get(&format!("/api/automations/{automation}/enrollments"));
-            let done: Vec<Value> = list["enrollments"][0]["steps"]
-                .as_array()
-                .map(|s| {
-                    s.iter()
-                        .filter(|s| s["outcome"] != "queued")
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            if done.len() >= steps {
-                return done;
-            }
-            assert!(Instant::now() < deadline, "no outcomes yet: {list}");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
+/// Waits until every webhook step of the automation's one enrollment has an outcome
+/// other than `queued`, and returns those outcomes in step order.
+fn outcomes(api: &Api, automation: &str, steps: usize) -> Vec<Value> {
+    let settled = |list: &Value| -> Vec<Value> {
+        list["enrollments"][0]["steps"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .filter(|s| s["outcome"] != "queued")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let list = wait_for(
+        "the webhook steps' outcomes",
+        Duration::from_secs(15),
+        || api.get(&format!("/api/automations/{automation}/enrollments")),
+        |list| settled(list).len() >= steps,
+    );
+    settled(&list)
 }
 
 fn disguised_loopback_urls(port: u16) -> Vec<String> {
@@ -98,9 +63,9 @@ fn disguised_loopback_urls(port: u16) -> Vec<String> {
 fn loopback_in_disguise_is_refused_by_default_and_the_receiver_sees_nothing() {
     let (listener, port) = loopback_listener();
     let herald = Herald::start();
-    let api = Api::new(&herald);
-    let automation = api.calling(&disguised_loopback_urls(port));
-    let outcomes = api.outcomes(&automation, 2);
+    let api = Api::new(&herald, "Acme");
+    let automation = calling(&api, &disguised_loopback_urls(port));
+    let outcomes = outcomes(&api, &automation, 2);
     for step in &outcomes {
         assert_eq!(step["outcome"], "refused", "{step}");
         let reason = step["detail"]["error"].as_str().unwrap();
@@ -123,8 +88,8 @@ fn loopback_targets_are_delivered_when_private_targets_are_allowed() {
     let (listener, port) = loopback_listener();
     let receiver = serve(listener, 2, "HTTP/1.1 204 No Content\r\n\r\n");
     let herald = Herald::start_with(&[("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")]);
-    let api = Api::new(&herald);
-    let automation = api.calling(&disguised_loopback_urls(port));
+    let api = Api::new(&herald, "Acme");
+    let automation = calling(&api, &disguised_loopback_urls(port));
     let (_, seen) = receiver.join().unwrap();
     let mut paths: Vec<&str> = seen
         .iter()
@@ -132,7 +97,7 @@ fn loopback_targets_are_delivered_when_private_targets_are_allowed() {
         .collect();
     paths.sort();
     assert_eq!(paths, ["/mapped", "/named"]);
-    for step in api.outcomes(&automation, 2) {
+    for step in outcomes(&api, &automation, 2) {
         assert_eq!(step["outcome"], "delivered", "{step}");
         assert_eq!(step["detail"]["status"], 204);
     }
@@ -152,11 +117,11 @@ fn a_redirect_from_the_receiver_is_not_followed() {
         ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
         ("HERALD_JOBS__MAX_ATTEMPTS", "1"),
     ]);
-    let api = Api::new(&herald);
-    let automation = api.calling(&[format!("http://127.0.0.1:{port}/hook")]);
+    let api = Api::new(&herald, "Acme");
+    let automation = calling(&api, &[format!("http://127.0.0.1:{port}/hook")]);
     let (listener, seen) = receiver.join().unwrap();
     assert!(seen[0].starts_with("POST /hook "), "{}", seen[0]);
-    let step = api.outcomes(&automation, 1).remove(0);
+    let step = outcomes(&api, &automation, 1).remove(0);
     assert_eq!(step["outcome"], "attempt failed", "{step}");
     assert_eq!(step["detail"]["error"], "HTTP 302");
     assert_never_contacted(&listener);

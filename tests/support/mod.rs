@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
+
+use api::Api;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
 
@@ -165,6 +167,28 @@ impl Herald {
         self.create_key(workspace)
     }
 
+    /// Starts a server that sends its mail over plain SMTP to loopback `port`, with
+    /// extra `HERALD_…` settings.
+    pub fn start_with_smtp(port: u16, extra: &[(&str, &str)]) -> Herald {
+        let port = port.to_string();
+        let mut env = vec![
+            ("HERALD_SMTP__HOST", "127.0.0.1"),
+            ("HERALD_SERVER__BASE_URL", "{base}"),
+            ("HERALD_SMTP__PORT", port.as_str()),
+            ("HERALD_SMTP__TLS", "none"),
+        ];
+        env.extend_from_slice(extra);
+        Herald::start_with(&env)
+    }
+
+    /// An owner of a new workspace, signed in in a browser, and an API client for that
+    /// workspace.
+    pub fn owner_signed_in(&self, email: &str, workspace: &str, password: &str) -> (Client, Api) {
+        self.add_user(email, workspace, password, "owner");
+        let api = Api::with_key(self, self.create_key(workspace));
+        (self.signed_in(email, password), api)
+    }
+
     /// Runs a `herald` subcommand against this server's data directory.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         run_cli(self.command(), args, stdin)
@@ -285,6 +309,11 @@ pub fn csrf_from(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
+/// Where a redirect points.
+pub fn location(r: &Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
 /// Submits the login form the way a browser does: load the page, post with its token.
 pub fn login(
     herald: &Herald,
@@ -311,13 +340,24 @@ pub fn login(
         .unwrap()
 }
 
-/// GETs a page and returns its CSRF token (the page must be signed in).
-pub fn page_csrf(herald: &Herald, browser: &Client, path: &str) -> String {
-    let page = browser
+/// GETs `path` with `browser` and returns the body as text, whatever the status.
+pub fn get_text(herald: &Herald, browser: &Client, path: &str) -> String {
+    browser
         .get(herald.url(path))
         .send()
         .unwrap()
         .text()
-        .unwrap();
-    csrf_from(&page)
+        .unwrap()
+}
+
+/// GETs a page, asserts 200, and returns its HTML.
+pub fn page_html(herald: &Herald, browser: &Client, path: &str) -> String {
+    let r = browser.get(herald.url(path)).send().unwrap();
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.text().unwrap()
+}
+
+/// GETs a page and returns its CSRF token (the page must be signed in).
+pub fn page_csrf(herald: &Herald, browser: &Client, path: &str) -> String {
+    csrf_from(&get_text(herald, browser, path))
 }
