@@ -4,14 +4,17 @@
 //! connections over 5,000 distinct contacts.
 //!
 //! The baseline, measured in the same run with the same client and connection count, is
-//! the same HTTP stack (actix-web, 2 workers, in this process) answering from memory: its
-//! handler parses the same JSON body and returns the same answer, without touching a
-//! database. The ratio is Herald's rate over that rate.
+//! the same HTTP stack (actix-web in this process, with as many workers as Herald gets:
+//! both take the count from `common::http_workers`) answering from memory: its handler
+//! parses the same JSON body and returns the same answer, without touching a database.
+//! The ratio is Herald's rate over that rate.
 //!
-//! Run with `cargo bench --bench ingest`.
+//! Run with `cargo bench --bench ingest`. It exits non-zero if a goal is missed.
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,7 +75,8 @@ async fn baseline_v1(body: web::Bytes) -> HttpResponse {
 }
 
 impl Baseline {
-    fn start() -> Baseline {
+    /// Starts the in-memory server with `workers` HTTP workers.
+    fn start(workers: usize) -> Baseline {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -83,7 +87,7 @@ impl Baseline {
                         .route(SEND_PATH, web::post().to(baseline_send))
                         .route(V1_PATH, web::post().to(baseline_v1))
                 })
-                .workers(2)
+                .workers(workers)
                 .listen(listener)
                 .unwrap()
                 .run();
@@ -109,7 +113,7 @@ fn maker(path: &'static str, key: String, body: fn(u64) -> String) -> MakeReques
     Arc::new(move |n| post_json(path, &key, &body(n)))
 }
 
-fn report_load(label: &str, r: &LoadResult, base: &LoadResult) {
+fn report_load(verdicts: &mut Verdicts, label: &str, r: &LoadResult, base: &LoadResult) {
     println!(
         "  {label}: {} responses 2xx in the measured {:.0} s ({} in all, {} non-2xx, {} connection errors)",
         r.measured_ok,
@@ -123,16 +127,21 @@ fn report_load(label: &str, r: &LoadResult, base: &LoadResult) {
     }
     let rate = r.rate();
     let base_rate = base.rate();
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let rate_verdict = verdicts.record(
+        &format!("{label} throughput >= 25000 events/s"),
+        rate >= 25_000.0,
+    );
+    let ratio_verdict = verdicts.record(
+        &format!("{label} throughput ratio to in-memory baseline >= 0.5"),
+        rate / base_rate >= 0.5,
+    );
     println!(
-        "{label} throughput: {} events/s ({:.2}x baseline {} events/s) goal >= 25000 events/s: {}; goal ratio >= 0.5: {}",
+        "{label} throughput: {} events/s ({:.2}x baseline {} events/s) goal >= 25000 events/s: {rate_verdict}; goal ratio >= 0.5: {ratio_verdict}",
         fmt_num(rate),
         rate / base_rate,
         fmt_num(base_rate),
-        verdict(rate >= 25_000.0),
-        verdict(rate / base_rate >= 0.5)
     );
-    figure(
+    verdicts.figure(
         &format!("{label} p50 latency"),
         r.p(50.0),
         "ms",
@@ -140,7 +149,7 @@ fn report_load(label: &str, r: &LoadResult, base: &LoadResult) {
         "(none, informational)",
         None,
     );
-    figure(
+    verdicts.figure(
         &format!("{label} p99 latency"),
         r.p(99.0),
         "ms",
@@ -150,8 +159,8 @@ fn report_load(label: &str, r: &LoadResult, base: &LoadResult) {
     );
 }
 
-fn report_rss(label: &str, peak_kib: u64, base_kib: u64) {
-    figure(
+fn report_rss(verdicts: &mut Verdicts, label: &str, peak_kib: u64, base_kib: u64) {
+    verdicts.figure(
         &format!("{label} peak RSS during load"),
         peak_kib as f64 / 1024.0,
         "MiB",
@@ -175,24 +184,18 @@ fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn main() {
-    println!("binary: {BIN}");
-    println!(
-        "machine: {} cores, 1-min load average at start {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        loadavg()
-    );
-    println!(
-        "load: {CONNS} keep-alive connections, one request in flight each, {CONTACTS} distinct contacts, {} s warm-up + {} s measured",
-        WARMUP.as_secs(),
-        DURATION.as_secs()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let key = workspace_with_key(&data, "Bench");
+/// The baseline's load runs on both paths, kept for the ratios of every Herald figure.
+struct BaselineRuns {
+    send: LoadResult,
+    v1: LoadResult,
+}
 
-    // Baseline: the same HTTP stack answering from memory, driven by the same client.
-    let baseline = Baseline::start();
+/// Measures the in-memory baseline on both paths with the same client Herald gets, and
+/// prints it with its worker count (the one Herald gets) and where the bench process's
+/// CPU and memory went, since the baseline server lives in this process.
+fn measure_baseline(key: &str) -> BaselineRuns {
+    let workers = http_workers();
+    let baseline = Baseline::start(workers);
     // The bench process itself holds the baseline server, so its RSS is the bench's.
     let base_rss_before = rss_kib(std::process::id());
     let me = std::process::id();
@@ -203,7 +206,7 @@ fn main() {
         CONNS,
         WARMUP,
         DURATION,
-        maker(SEND_PATH, key.clone(), sendra_body),
+        maker(SEND_PATH, key.to_string(), sendra_body),
     );
     print_cpu_split(
         "baseline server (actix-rt threads of the bench process)",
@@ -217,12 +220,12 @@ fn main() {
         CONNS,
         WARMUP,
         DURATION,
-        maker(V1_PATH, key.clone(), v1_body),
+        maker(V1_PATH, key.to_string(), v1_body),
     );
     let base_rss = rss_kib(std::process::id());
     baseline.stop();
     println!(
-        "baseline (in-memory actix-web, 2 workers, same JSON parse): {} {:.0}/s p50 {:.2} ms p99 {:.2} ms; {} {:.0}/s p50 {:.2} ms p99 {:.2} ms; bench process RSS {:.1} -> {:.1} MiB",
+        "baseline (in-memory actix-web, {workers} workers as herald, same JSON parse): {} {:.0}/s p50 {:.2} ms p99 {:.2} ms; {} {:.0}/s p50 {:.2} ms p99 {:.2} ms; bench process RSS {:.1} -> {:.1} MiB",
         SEND_PATH,
         base_send.rate(),
         base_send.p(50.0),
@@ -234,70 +237,117 @@ fn main() {
         base_rss_before as f64 / 1024.0,
         base_rss as f64 / 1024.0
     );
-    // Memory baseline: an idle Herald on the same database right after start.
-    let server = Server::start(&data, &[]);
+    BaselineRuns {
+        send: base_send,
+        v1: base_v1,
+    }
+}
+
+/// One load run against Herald with the readings taken just before it, so its report
+/// shows where the server's CPU and commits went during exactly that run.
+struct HeraldLoad {
+    result: LoadResult,
+    threads_before: BTreeMap<String, f64>,
+    commits_before: (f64, f64),
+    /// CPU the bench process (the load generator) used during the run.
+    bench_cpu: f64,
+    /// Just before the first request.
+    started: Instant,
+    /// Just after the last response.
+    done: Instant,
+}
+
+/// Runs the load against Herald while sampling its memory. The sampler comes back still
+/// running, because the queued endpoint's peak includes the drain that follows the load.
+fn load_herald(
+    server: &Server,
+    path: &'static str,
+    key: &str,
+    body: fn(u64) -> String,
+) -> (HeraldLoad, RssSampler) {
     let pid = server.pid();
-    std::thread::sleep(Duration::from_millis(300));
-    let idle_rss = rss_kib(pid);
-    println!(
-        "herald idle RSS after start: {:.1} MiB",
-        idle_rss as f64 / 1024.0
+    let me = std::process::id();
+    let threads_before = thread_cpu(pid);
+    let me0 = cpu_secs(me);
+    let commits_before = writer_counters(server.port);
+    let sampler = RssSampler::start(pid);
+    let started = Instant::now();
+    let result = run_load(
+        server.port,
+        CONNS,
+        WARMUP,
+        DURATION,
+        maker(path, key.to_string(), body),
     );
+    let done = Instant::now();
+    let bench_cpu = cpu_secs(me) - me0;
+    let run = HeraldLoad {
+        result,
+        threads_before,
+        commits_before,
+        bench_cpu,
+        started,
+        done,
+    };
+    (run, sampler)
+}
 
-    // 1. POST /api/events/send, default durability.
+/// Prints a Herald load run beside the baseline's: the throughput and latency goals, then
+/// the group-commit figures and Herald's CPU split over the same run.
+fn report_herald_load(
+    verdicts: &mut Verdicts,
+    label: &str,
+    run: &HeraldLoad,
+    base: &LoadResult,
+    server: &Server,
+) {
+    report_load(verdicts, label, &run.result, base);
+    print_group_commit(
+        run.commits_before,
+        writer_counters(server.port),
+        run.result.wall,
+    );
+    print_cpu_split(
+        "herald",
+        &run.threads_before,
+        &thread_cpu(server.pid()),
+        Some(run.bench_cpu),
+        run.result.wall,
+    );
+}
+
+/// `POST /api/events/send`: each event is committed (fsync through group commit) before
+/// its 200, so the load run alone is the whole figure.
+fn bench_send(
+    verdicts: &mut Verdicts,
+    server: &Server,
+    key: &str,
+    base: &LoadResult,
+    idle_rss: u64,
+) -> LoadResult {
     println!("\n== {SEND_PATH} (default durability: fsync per group commit) ==");
-    let threads0 = thread_cpu(pid);
-    let me0 = cpu_secs(std::process::id());
-    let commits0 = writer_counters(server.port);
-    let sampler = RssSampler::start(pid);
-    let send = run_load(
-        server.port,
-        CONNS,
-        WARMUP,
-        DURATION,
-        maker(SEND_PATH, key.clone(), sendra_body),
-    );
+    let (run, sampler) = load_herald(server, SEND_PATH, key, sendra_body);
     let peak = sampler.peak_kib();
-    let bench_cpu = cpu_secs(std::process::id()) - me0;
-    report_load(SEND_PATH, &send, &base_send);
-    print_group_commit(commits0, writer_counters(server.port), send.wall);
-    print_cpu_split(
-        "herald",
-        &threads0,
-        &thread_cpu(pid),
-        Some(bench_cpu),
-        send.wall,
-    );
-    report_rss(SEND_PATH, peak, idle_rss);
+    report_herald_load(verdicts, SEND_PATH, &run, base, server);
+    report_rss(verdicts, SEND_PATH, peak, idle_rss);
+    run.result
+}
 
-    // 2. POST /api/v1/events/send, then drain the queue.
-    println!("\n== {V1_PATH} (queued; the trigger queue ingests each event) ==");
-    let threads0 = thread_cpu(pid);
-    let me0 = cpu_secs(std::process::id());
-    let commits0 = writer_counters(server.port);
-    let sampler = RssSampler::start(pid);
-    let load_started = Instant::now();
-    let v1 = run_load(
-        server.port,
-        CONNS,
-        WARMUP,
-        DURATION,
-        maker(V1_PATH, key.clone(), v1_body),
-    );
-    let load_done = Instant::now();
-    let bench_cpu = cpu_secs(std::process::id()) - me0;
-    report_load(V1_PATH, &v1, &base_v1);
-    print_group_commit(commits0, writer_counters(server.port), v1.wall);
-    print_cpu_split(
-        "herald",
-        &threads0,
-        &thread_cpu(pid),
-        Some(bench_cpu),
-        v1.wall,
-    );
-    let db = open_ro(&server.db_path());
+/// How the trigger queue drained after the v1 load stopped.
+struct Drain {
+    /// Triggers not completed when the load stopped.
+    at_stop: i64,
+    /// Triggers still not completed when the wait ended (0 unless it hit the limit).
+    pending: i64,
+    /// From the end of the load to the end of the wait.
+    drained: Duration,
+}
+
+/// Waits (up to [`DRAIN_LIMIT`]) for every trigger to complete, printing progress every
+/// 5 s: a 201 only means queued, so the work is not done until the queue is empty.
+fn drain_triggers(db: &Connection, load_done: Instant) -> Drain {
     let at_stop = count(
-        &db,
+        db,
         "SELECT COUNT(*) FROM triggers WHERE status != 'completed'",
     );
     let mut pending = at_stop;
@@ -305,7 +355,7 @@ fn main() {
     while pending > 0 && load_done.elapsed() < DRAIN_LIMIT {
         std::thread::sleep(Duration::from_millis(50));
         pending = count(
-            &db,
+            db,
             "SELECT COUNT(*) FROM triggers WHERE status != 'completed'",
         );
         if last_print.elapsed() >= Duration::from_secs(5) {
@@ -316,36 +366,64 @@ fn main() {
             last_print = Instant::now();
         }
     }
-    let drained = load_done.elapsed();
-    let all_done = load_started.elapsed();
+    Drain {
+        at_stop,
+        pending,
+        drained: load_done.elapsed(),
+    }
+}
+
+/// `POST /api/v1/events/send`: the load, then the drain of the trigger queue it filled,
+/// then the memory peak over both and the end-to-end rate.
+fn bench_v1(
+    verdicts: &mut Verdicts,
+    server: &Server,
+    key: &str,
+    base: &LoadResult,
+    idle_rss: u64,
+) -> LoadResult {
+    println!("\n== {V1_PATH} (queued; the trigger queue ingests each event) ==");
+    let (run, sampler) = load_herald(server, V1_PATH, key, v1_body);
+    report_herald_load(verdicts, V1_PATH, &run, base, server);
+    let db = open_ro(&server.db_path());
+    let drain = drain_triggers(&db, run.done);
+    let all_done = run.started.elapsed();
     let peak = sampler.peak_kib();
     let triggers = count(&db, "SELECT COUNT(*) FROM triggers");
     let failed = count(&db, "SELECT COUNT(*) FROM triggers WHERE status = 'failed'");
     drop(db);
-    report_rss(V1_PATH, peak, idle_rss);
+    report_rss(verdicts, V1_PATH, peak, idle_rss);
     println!(
-        "  {at_stop} of {triggers} triggers were not completed when the load stopped; {failed} failed"
+        "  {} of {triggers} triggers were not completed when the load stopped; {failed} failed",
+        drain.at_stop
     );
-    figure(
+    verdicts.figure(
         &format!("{V1_PATH} drain time after the load stopped"),
-        drained.as_secs_f64(),
+        drain.drained.as_secs_f64(),
         "s",
         DURATION.as_secs_f64() + WARMUP.as_secs_f64(),
         "(none, informational; baseline = load duration)",
-        if pending == 0 { None } else { Some(false) },
+        if drain.pending == 0 {
+            None
+        } else {
+            Some(false)
+        },
     );
-    let e2e = v1.total_ok as f64 / all_done.as_secs_f64();
-    figure(
+    let e2e = run.result.total_ok as f64 / all_done.as_secs_f64();
+    verdicts.figure(
         &format!("{V1_PATH} end-to-end processed"),
         e2e,
         "events/s",
-        base_v1.total_ok as f64 / (WARMUP + DURATION).as_secs_f64(),
+        base.total_ok as f64 / (WARMUP + DURATION).as_secs_f64(),
         "(none, informational; accepted 201s over first request .. last trigger completed)",
         None,
     );
+    run.result
+}
 
-    // 3. Sanity: every acknowledged event is in the database, and nothing else.
-    server.stop();
+/// After SIGTERM, every acknowledged event must be in the database, and nothing else: a
+/// mismatch means Herald lost or invented events, so it counts as a missed goal.
+fn sanity(verdicts: &mut Verdicts, data: &std::path::Path, send_ok: u64, v1_ok: u64) {
     let db = open_ro(&data.join("herald.db"));
     let sign_ups = count(&db, "SELECT COUNT(*) FROM events WHERE name = 'signUp'");
     let user_signups = count(
@@ -354,30 +432,29 @@ fn main() {
     );
     let contacts = count(&db, "SELECT COUNT(*) FROM contacts");
     println!("\n== sanity after SIGTERM ==");
-    println!(
-        "signUp events in the database: {sign_ups}, 200 responses: {} : {}",
-        send.total_ok,
-        if sign_ups as u64 == send.total_ok {
-            "equal"
-        } else {
-            "MISMATCH"
-        }
-    );
-    println!(
-        "user_signup events in the database: {user_signups}, 201 responses: {} : {}",
-        v1.total_ok,
-        if user_signups as u64 == v1.total_ok {
-            "equal"
-        } else {
-            "MISMATCH"
-        }
-    );
+    for (name, in_db, acked, status) in [
+        ("signUp", sign_ups, send_ok, 200),
+        ("user_signup", user_signups, v1_ok, 201),
+    ] {
+        let equal = in_db as u64 == acked;
+        verdicts.record(
+            &format!("{name} events in the database equal the {status} responses"),
+            equal,
+        );
+        println!(
+            "{name} events in the database: {in_db}, {status} responses: {acked} : {}",
+            if equal { "equal" } else { "MISMATCH" }
+        );
+    }
     println!(
         "contacts in the database: {contacts} (expected {})",
         2 * CONTACTS
     );
-    // Diagnostic: the same Sendra load with durability = normal (no fsync per commit), on
-    // a fresh data directory, to show how much of the gap the fsync accounts for.
+}
+
+/// Diagnostic, not a goal: the same Sendra load with durability = normal (no fsync per
+/// commit), on a fresh data directory, to show how much of the gap the fsync accounts for.
+fn durability_normal_diagnostic(base_send: &LoadResult) {
     println!("\n== diagnostic: {SEND_PATH} with store.durability = normal (not a goal) ==");
     let dir2 = tempfile::tempdir().unwrap();
     let data2 = dir2.path().join("data");
@@ -404,5 +481,41 @@ fn main() {
     print_group_commit(commits0, writer_counters(server.port), normal.wall);
     print_cpu_split("herald", &threads0, &thread_cpu(pid), None, normal.wall);
     server.stop();
+}
+
+fn main() -> ExitCode {
+    let mut verdicts = Verdicts::new();
+    println!("binary: {BIN}");
+    println!(
+        "machine: {} cores, 1-min load average at start {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    println!(
+        "load: {CONNS} keep-alive connections, one request in flight each, {CONTACTS} distinct contacts, {} s warm-up + {} s measured",
+        WARMUP.as_secs(),
+        DURATION.as_secs()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = workspace_with_key(&data, "Bench");
+
+    // Baseline: the same HTTP stack answering from memory, driven by the same client.
+    let base = measure_baseline(&key);
+    // Memory baseline: an idle Herald on the same database right after start.
+    let server = Server::start(&data, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_rss = rss_kib(server.pid());
+    println!(
+        "herald idle RSS after start: {:.1} MiB",
+        idle_rss as f64 / 1024.0
+    );
+
+    let send = bench_send(&mut verdicts, &server, &key, &base.send, idle_rss);
+    let v1 = bench_v1(&mut verdicts, &server, &key, &base.v1, idle_rss);
+    server.stop();
+    sanity(&mut verdicts, &data, send.total_ok, v1.total_ok);
+    durability_normal_diagnostic(&base.send);
     println!("1-min load average at the end: {}", loadavg());
+    verdicts.finish()
 }
