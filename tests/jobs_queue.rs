@@ -3,7 +3,11 @@
 
 use herald::config::StoreConfig;
 use herald::jobs::{self, JobKind};
-use herald::kinds::time::now_ms;
+use herald::kinds::Clock;
+
+fn now_ms() -> i64 {
+    Clock::system().now_ms()
+}
 use herald::store::{Store, StoreError};
 
 fn store() -> (tempfile::TempDir, Store) {
