@@ -106,7 +106,7 @@ pub async fn upload_api(
         let declared = state.store.read(|conn| fields::list(conn, ws))?;
         let columns = mapping::resolve(&header.headers, &overrides, &declared)?;
         let filename = upload::clean_filename(query.filename.as_deref().unwrap_or("contacts.csv"));
-        Ok(begin(&state, ws, &received, filename, &header, columns).await?)
+        Ok(begin(&state.jobs(), ws, &received, filename, &header, columns).await?)
     }
     .await;
     match started {

@@ -21,7 +21,7 @@ pub use api::{status_api, upload_api};
 pub use runner::{mark_failed, process_chunk};
 
 use crate::contacts::ContactError;
-use crate::http::state::AppState;
+use crate::jobs::JobContext;
 use crate::kinds::WorkspaceId;
 use mapping::Column;
 use parse::Header;
@@ -36,7 +36,7 @@ pub async fn inspect(path: PathBuf) -> Result<Header, ContactError> {
 
 /// Creates the import and its first chunk job in one write, then wakes the scheduler.
 pub async fn begin(
-    state: &AppState,
+    ctx: &JobContext,
     ws: WorkspaceId,
     upload: &upload::Upload,
     filename: String,
@@ -54,12 +54,12 @@ pub async fn begin(
             next_line: header.start.line,
         },
     };
-    let attempts = state.config.jobs.max_attempts;
-    let import = state
+    let attempts = ctx.config.jobs.max_attempts;
+    let import = ctx
         .store
         .write(move |conn| store::create(conn, ws, &new, attempts))
         .await?;
-    state.wakeup.wake();
+    ctx.wakeup.wake();
     Ok(import)
 }
 

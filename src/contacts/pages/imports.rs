@@ -247,7 +247,7 @@ pub async fn start(
         Ok(c) => c,
         Err(e) => return back_with_error(&back, e),
     };
-    let import = begin(&state, ws, &file, pending.filename, &header, columns).await?;
+    let import = begin(&state.jobs(), ws, &file, pending.filename, &header, columns).await?;
     upload::forget_pending(&state.config.store.data_dir, &file.uid);
     Ok(redirect(
         &format!("/contacts/imports/{}", import.uid),
