@@ -4,6 +4,14 @@
 //! own savepoint inside one transaction, commits once and only then answers each caller.
 //! A failing write rolls back its savepoint alone.
 //!
+//! A savepoint per write costs a little on the busiest paths (ingest), so writes whose
+//! closure can simply run again ("replayable", `Fn` rather than `FnOnce`) share one
+//! savepoint per batch. If one of them fails, that shared savepoint is rolled back and
+//! every other write of the group is run again in a savepoint of its own, so each still
+//! succeeds or fails alone and none is applied twice. Before the commit the writer runs
+//! the hooks `app.rs` registered (`StoreHooks`), and after it wakes the queues the
+//! committed writes marked, then answers the callers.
+//!
 //! With full durability the answer waits for an fsync of the write-ahead log, done by a
 //! syncer thread of its own: the writer goes on with the next batch while the previous
 //! one reaches the disk, and one fsync covers every batch committed before it started.
