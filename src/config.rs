@@ -321,6 +321,14 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// A validation failure for `key`.
+fn fail(key: &str, message: &str) -> Result<(), ConfigError> {
+    Err(ConfigError {
+        key: key.into(),
+        message: message.into(),
+    })
+}
+
 impl Config {
     /// Loads defaults, the optional file, the environment and the flags, then validates.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -350,13 +358,8 @@ impl Config {
         Ok(config)
     }
 
+    /// Refuses settings Herald cannot run with, naming the first bad key.
     fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |key: &str, message: &str| {
-            Err(ConfigError {
-                key: key.into(),
-                message: message.into(),
-            })
-        };
         let base = &self.server.base_url;
         if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
             return fail("server.base_url", "must start with http:// or https://");
@@ -391,20 +394,7 @@ impl Config {
         if self.jobs.max_attempts == 0 {
             return fail("jobs.max_attempts", "must be at least 1");
         }
-        if self.server.base_url.trim().is_empty() {
-            if !self.server.listen.ip().is_loopback() {
-                return fail(
-                    "server.base_url",
-                    "must be set when server.listen is not a loopback address: links in mail and the setup link need the address people reach Herald at (set server.base_url, or HERALD_SERVER__BASE_URL, e.g. https://herald.example.com)",
-                );
-            }
-            if !self.smtp.host.is_empty() {
-                return fail(
-                    "server.base_url",
-                    "must be set when smtp.host is: real mail must not carry links to this machine's loopback address (set server.base_url, or HERALD_SERVER__BASE_URL)",
-                );
-            }
-        }
+        self.check_public_base_url()?;
         if !self.smtp.host.is_empty() && !self.smtp.from_address.contains('@') {
             return fail("smtp.from_address", "must be an email address");
         }
@@ -428,6 +418,27 @@ impl Config {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level", "is not a valid log filter");
+        }
+        Ok(())
+    }
+
+    /// Without `server.base_url` links fall back to the loopback listen address, which is
+    /// only right while nobody else can reach Herald and no real mail goes out.
+    fn check_public_base_url(&self) -> Result<(), ConfigError> {
+        if !self.server.base_url.trim().is_empty() {
+            return Ok(());
+        }
+        if !self.server.listen.ip().is_loopback() {
+            return fail(
+                "server.base_url",
+                "must be set when server.listen is not a loopback address: links in mail and the setup link need the address people reach Herald at (set server.base_url, or HERALD_SERVER__BASE_URL, e.g. https://herald.example.com)",
+            );
+        }
+        if !self.smtp.host.is_empty() {
+            return fail(
+                "server.base_url",
+                "must be set when smtp.host is: real mail must not carry links to this machine's loopback address (set server.base_url, or HERALD_SERVER__BASE_URL)",
+            );
         }
         Ok(())
     }

@@ -76,12 +76,12 @@ pub fn spawn_loops(services: Arc<Services>) {
 /// Ingests a batch of due queued and scheduled v1 events in one write.
 async fn triggers_pass(store: Store, now: i64) -> Result<Pass, StoreError> {
     let handled = store
-        .write_replayable(move |conn| crate::events::v1::process_due(conn, now, BATCH))
+        .write_replayable(move |conn| crate::events::triggers::process_due(conn, now, BATCH))
         .await?;
     if handled > 0 {
         return Ok(Pass::More);
     }
-    Ok(Pass::Idle(store.read(crate::events::v1::next_due)?))
+    Ok(Pass::Idle(store.read(crate::events::triggers::next_due)?))
 }
 
 /// Advances a batch of waiting enrollments whose timers came due, in one write.

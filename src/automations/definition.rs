@@ -298,81 +298,37 @@ fn validate_steps(
     template_exists: &dyn Fn(&str) -> bool,
 ) -> Result<(), Invalid> {
     if depth > MAX_DEPTH {
-        return Err(Invalid {
-            path: path.into(),
-            message: format!("branches nest deeper than {MAX_DEPTH}"),
-        });
+        return Err(invalid(
+            path,
+            format!("branches nest deeper than {MAX_DEPTH}"),
+        ));
     }
     for (i, step) in steps.iter().enumerate() {
         let here = format!("{path}[{i}]");
         *count += 1;
         if *count > MAX_STEPS {
-            return Err(Invalid {
-                path: here,
-                message: format!("an automation has at most {MAX_STEPS} steps"),
-            });
+            return Err(invalid(
+                here,
+                format!("an automation has at most {MAX_STEPS} steps"),
+            ));
         }
         match step {
             Step::Email { template, channel } => {
-                if !template_exists(template) {
-                    return Err(Invalid {
-                        path: format!("{here}.template"),
-                        message: format!("no template with id '{template}'"),
-                    });
-                }
-                if let Some(channel) = channel
-                    && channel != "email"
-                {
-                    return Err(Invalid {
-                        path: format!("{here}.channel"),
-                        message: format!("unknown channel '{channel}'"),
-                    });
-                }
+                validate_email(&here, template, channel.as_deref(), template_exists)?
             }
-            Step::Wait { duration, until } => match (duration, until) {
-                (Some(d), None) => {
-                    if parse_duration(d).is_none() {
-                        return Err(Invalid {
-                            path: format!("{here}.duration"),
-                            message: format!("'{d}' is not a duration like 2d, 3h, 15m or 30s"),
-                        });
-                    }
-                }
-                (None, Some(u)) => {
-                    if crate::kinds::time::parse_time(u).is_none() {
-                        return Err(Invalid {
-                            path: format!("{here}.until"),
-                            message: format!("'{u}' is not an ISO 8601 time"),
-                        });
-                    }
-                }
-                _ => {
-                    return Err(Invalid {
-                        path: here,
-                        message: "a wait needs exactly one of duration or until".into(),
-                    });
-                }
-            },
+            Step::Wait { duration, until } => {
+                validate_wait(&here, duration.as_deref(), until.as_deref())?
+            }
             Step::Branch {
                 condition,
                 then,
                 otherwise,
             } => {
                 validate_condition(condition, &format!("{here}.if"), 1)?;
-                validate_steps(
-                    then,
-                    &format!("{here}.then"),
-                    depth + 1,
-                    count,
-                    template_exists,
-                )?;
-                validate_steps(
-                    otherwise,
-                    &format!("{here}.else"),
-                    depth + 1,
-                    count,
-                    template_exists,
-                )?;
+                let nested = format!("{here}.then");
+                validate_steps(then, &nested, depth + 1, count, template_exists)?;
+                let nested = format!("{here}.else");
+                validate_steps(otherwise, &nested, depth + 1, count, template_exists)?;
             }
             Step::UpdateContact {
                 set,
@@ -380,31 +336,83 @@ fn validate_steps(
                 remove_tags,
             } => {
                 if set.is_empty() && add_tags.is_empty() && remove_tags.is_empty() {
-                    return Err(Invalid {
-                        path: here,
-                        message: "update_contact needs set, addTags or removeTags".into(),
-                    });
+                    return Err(invalid(
+                        here,
+                        "update_contact needs set, addTags or removeTags",
+                    ));
                 }
             }
-            Step::Webhook { url, method } => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(Invalid {
-                        path: format!("{here}.url"),
-                        message: "must be an http(s) URL".into(),
-                    });
-                }
-                if !matches!(
-                    method.to_ascii_uppercase().as_str(),
-                    "POST" | "PUT" | "PATCH"
-                ) {
-                    return Err(Invalid {
-                        path: format!("{here}.method"),
-                        message: "must be POST, PUT or PATCH".into(),
-                    });
-                }
-            }
+            Step::Webhook { url, method } => validate_webhook(&here, url, method)?,
             Step::Exit => {}
         }
+    }
+    Ok(())
+}
+
+/// A validation error at `path`.
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// An email step names a template that exists, on the only channel there is.
+fn validate_email(
+    here: &str,
+    template: &str,
+    channel: Option<&str>,
+    template_exists: &dyn Fn(&str) -> bool,
+) -> Result<(), Invalid> {
+    if !template_exists(template) {
+        return Err(invalid(
+            format!("{here}.template"),
+            format!("no template with id '{template}'"),
+        ));
+    }
+    if let Some(channel) = channel
+        && channel != "email"
+    {
+        return Err(invalid(
+            format!("{here}.channel"),
+            format!("unknown channel '{channel}'"),
+        ));
+    }
+    Ok(())
+}
+
+/// A wait has exactly one of a readable duration or a readable ISO 8601 time.
+fn validate_wait(here: &str, duration: Option<&str>, until: Option<&str>) -> Result<(), Invalid> {
+    match (duration, until) {
+        (Some(d), None) if parse_duration(d).is_none() => Err(invalid(
+            format!("{here}.duration"),
+            format!("'{d}' is not a duration like 2d, 3h, 15m or 30s"),
+        )),
+        (None, Some(u)) if crate::kinds::time::parse_time(u).is_none() => Err(invalid(
+            format!("{here}.until"),
+            format!("'{u}' is not an ISO 8601 time"),
+        )),
+        (Some(_), None) | (None, Some(_)) => Ok(()),
+        _ => Err(invalid(
+            here,
+            "a wait needs exactly one of duration or until",
+        )),
+    }
+}
+
+/// A webhook calls an http(s) URL with a method that carries a body.
+fn validate_webhook(here: &str, url: &str, method: &str) -> Result<(), Invalid> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(invalid(format!("{here}.url"), "must be an http(s) URL"));
+    }
+    if !matches!(
+        method.to_ascii_uppercase().as_str(),
+        "POST" | "PUT" | "PATCH"
+    ) {
+        return Err(invalid(
+            format!("{here}.method"),
+            "must be POST, PUT or PATCH",
+        ));
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! transaction); a wait parks the enrollment on the timer queue; a crash resumes from the
 //! last committed position, so no completed step is skipped or repeated.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::conditions::{Subject, holds};
@@ -35,11 +37,77 @@ impl From<rusqlite::Error> for RunError {
     }
 }
 
+/// Where an enrollment is: running (`active`, or `waiting` on the timer queue) or ended
+/// (`completed`, `exited`, `failed`). Stored and reported as the lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnrollmentState {
+    Active,
+    Waiting,
+    Completed,
+    Exited,
+    Failed,
+}
+
+impl EnrollmentState {
+    /// The stored and reported name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentState::Active => "active",
+            EnrollmentState::Waiting => "waiting",
+            EnrollmentState::Completed => "completed",
+            EnrollmentState::Exited => "exited",
+            EnrollmentState::Failed => "failed",
+        }
+    }
+
+    /// Whether the runner may still advance it.
+    pub fn is_running(self) -> bool {
+        matches!(self, EnrollmentState::Active | EnrollmentState::Waiting)
+    }
+}
+
+impl std::str::FromStr for EnrollmentState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "active" => EnrollmentState::Active,
+            "waiting" => EnrollmentState::Waiting,
+            "completed" => EnrollmentState::Completed,
+            "exited" => EnrollmentState::Exited,
+            "failed" => EnrollmentState::Failed,
+            other => return Err(format!("unknown enrollment state '{other}'")),
+        })
+    }
+}
+
+impl std::fmt::Display for EnrollmentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for EnrollmentState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for EnrollmentState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: String| FromSqlError::Other(e.into()))
+    }
+}
+
 struct Enrollment {
     ws: WorkspaceId,
     automation_id: i64,
     contact_id: i64,
-    state: String,
+    state: EnrollmentState,
     position: String,
     context: Value,
     wake_at: Option<i64>,
@@ -77,7 +145,12 @@ fn record(
     Ok(())
 }
 
-fn finish(conn: &Connection, id: i64, state: &str, error: Option<&str>) -> Result<(), StoreError> {
+fn finish(
+    conn: &Connection,
+    id: i64,
+    state: EnrollmentState,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
     let now = crate::store::here().now_ms();
     conn.prepare_cached("UPDATE enrollments SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?4, wake_at = NULL WHERE id = ?1")?
         .execute(params![id, state, error, now])?;
@@ -118,185 +191,265 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
     let Some(enrollment) = load(conn, id)? else {
         return Ok(());
     };
-    if enrollment.state != "active" && enrollment.state != "waiting" {
-        return Ok(());
-    }
-    let Some(automation) = store::get_by_id(conn, enrollment.automation_id)? else {
+    let Some(automation) = runnable_automation(conn, &enrollment)? else {
         return Ok(());
     };
-    if automation.def.status != definition::Status::Active {
-        // Paused: a waiting enrollment keeps its time off the timer queue until resume.
-        if enrollment.state == "waiting" {
-            super::timers::hold(conn, automation.id)?;
-        }
-        return Ok(());
-    }
     let now = crate::store::here().now_ms();
-    if enrollment.state == "waiting" && enrollment.wake_at.is_some_and(|at| at > now) {
+    if enrollment.state == EnrollmentState::Waiting && enrollment.wake_at.is_some_and(|at| at > now)
+    {
         // Not due yet (a job from before a resume): the timer queue still holds it.
         return Ok(());
     }
-    let mut contact = match contacts::get_by_id(conn, enrollment.ws, enrollment.contact_id) {
+    let contact = match contacts::get_by_id(conn, enrollment.ws, enrollment.contact_id) {
         Ok(c) => c,
         Err(ContactError::NotFound) => {
-            finish(conn, id, "failed", Some("the contact was deleted"))?;
+            finish(
+                conn,
+                id,
+                EnrollmentState::Failed,
+                Some("the contact was deleted"),
+            )?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     };
-    let event = object(&enrollment.context["event"]["properties"]);
-    let event_name = enrollment.context["event"]["name"]
-        .as_str()
-        .map(String::from);
-    let variables = object(&enrollment.context["variables"]);
-    let steps = &automation.def.steps;
-    let mut pos = Position::parse(&enrollment.position).unwrap_or_else(Position::start);
-    let mut resumed_wait = enrollment.state == "waiting";
-    for _ in 0..10_000 {
-        let Some(step) = definition::step_at(steps, &pos) else {
-            finish(conn, id, "completed", None)?;
-            return Ok(());
-        };
-        let next = match step {
-            Step::Email { template, .. } => {
-                send_email(
-                    conn,
-                    id,
-                    &enrollment,
-                    &contact,
-                    &pos,
-                    template,
-                    &event,
-                    &variables,
-                )?;
-                if conn
-                    .prepare_cached("SELECT state FROM enrollments WHERE id = ?1")?
-                    .query_row([id], |r| r.get::<_, String>(0))?
-                    == "failed"
-                {
-                    return Ok(());
-                }
-                definition::next_position(steps, &pos)
-            }
-            Step::Wait { duration, until } => {
-                if resumed_wait {
-                    resumed_wait = false;
-                    record(conn, id, &pos, "wait", "done", None)?;
-                    definition::next_position(steps, &pos)
-                } else {
-                    let wake = match (duration, until) {
-                        (Some(d), _) => now + parse_duration(d).unwrap_or(0),
-                        (None, Some(u)) => crate::kinds::time::parse_time(u).unwrap_or(now),
-                        _ => now,
-                    };
-                    if wake <= now {
-                        record(
-                            conn,
-                            id,
-                            &pos,
-                            "wait",
-                            "done",
-                            Some(json!({"until": crate::kinds::time::iso_time(wake)})),
-                        )?;
-                        definition::next_position(steps, &pos)
-                    } else {
-                        conn.prepare_cached("UPDATE enrollments SET state = 'waiting', position = ?2, wake_at = ?3, updated_at = ?4 WHERE id = ?1")?
-                            .execute(params![id, pos.render(), wake, now])?;
-                        record(
-                            conn,
-                            id,
-                            &pos,
-                            "wait",
-                            "waiting",
-                            Some(json!({"until": crate::kinds::time::iso_time(wake)})),
-                        )?;
-                        super::timers::parked(wake);
-                        return Ok(());
-                    }
-                }
-            }
-            Step::Branch { condition, .. } => {
-                let taken = holds(
-                    condition,
-                    &Subject {
-                        contact: &contact,
-                        event: &event,
-                    },
-                );
-                record(
-                    conn,
-                    id,
-                    &pos,
-                    "branch",
-                    if taken { "then" } else { "else" },
-                    None,
-                )?;
-                definition::enter_branch(steps, &pos, taken)
-            }
+    let mut run = Run {
+        conn,
+        id,
+        enrollment: &enrollment,
+        steps: &automation.def.steps,
+        event: object(&enrollment.context["event"]["properties"]),
+        event_name: enrollment.context["event"]["name"]
+            .as_str()
+            .map(String::from),
+        variables: object(&enrollment.context["variables"]),
+        contact,
+        now,
+        resumed_wait: enrollment.state == EnrollmentState::Waiting,
+    };
+    let start = Position::parse(&enrollment.position).unwrap_or_else(Position::start);
+    run.steps_from(start)
+}
+
+/// The automation an enrollment runs, when it should run now: the enrollment is still
+/// running and the automation exists and is active. A paused automation keeps a waiting
+/// enrollment's time off the timer queue until it resumes.
+fn runnable_automation(
+    conn: &Connection,
+    enrollment: &Enrollment,
+) -> Result<Option<store::Automation>, RunError> {
+    if !enrollment.state.is_running() {
+        return Ok(None);
+    }
+    let Some(automation) = store::get_by_id(conn, enrollment.automation_id)? else {
+        return Ok(None);
+    };
+    if automation.def.status != definition::Status::Active {
+        if enrollment.state == EnrollmentState::Waiting {
+            super::timers::hold(conn, automation.id)?;
+        }
+        return Ok(None);
+    }
+    Ok(Some(automation))
+}
+
+/// One run of one enrollment: what its steps see, and the contact as the steps change it.
+struct Run<'a> {
+    conn: &'a Connection,
+    id: i64,
+    enrollment: &'a Enrollment,
+    steps: &'a [Step],
+    event: Map<String, Value>,
+    event_name: Option<String>,
+    variables: Map<String, Value>,
+    contact: Contact,
+    now: i64,
+    /// The run resumes a wait that came due: that wait step is done, not started again.
+    resumed_wait: bool,
+}
+
+/// What a step leaves the run to do.
+enum Flow {
+    /// Go on at this position; `None` means the steps are used up.
+    Next(Option<Position>),
+    /// The step parked, ended or failed the enrollment.
+    Stop,
+}
+
+impl Run<'_> {
+    /// Runs steps from `pos`, saving each new position, until one stops the run or the
+    /// steps run out; a runaway definition fails after 10,000 steps in one run.
+    fn steps_from(&mut self, mut pos: Position) -> Result<(), RunError> {
+        for _ in 0..10_000 {
+            let Some(step) = definition::step_at(self.steps, &pos) else {
+                finish(self.conn, self.id, EnrollmentState::Completed, None)?;
+                return Ok(());
+            };
+            let Flow::Next(next) = self.step(step, &pos)? else {
+                return Ok(());
+            };
+            let Some(next) = next else {
+                finish(self.conn, self.id, EnrollmentState::Completed, None)?;
+                return Ok(());
+            };
+            pos = next;
+            self.conn.prepare_cached("UPDATE enrollments SET state = 'active', position = ?2, wake_at = NULL, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![self.id, pos.render(), self.now])?;
+        }
+        finish(
+            self.conn,
+            self.id,
+            EnrollmentState::Failed,
+            Some("too many steps in one run"),
+        )?;
+        Ok(())
+    }
+
+    /// Runs the one step at `pos`.
+    fn step(&mut self, step: &Step, pos: &Position) -> Result<Flow, RunError> {
+        match step {
+            Step::Email { template, .. } => self.email(pos, template),
+            Step::Wait { duration, until } => self.wait(pos, duration.as_deref(), until.as_deref()),
+            Step::Branch { condition, .. } => self.branch(pos, condition),
             Step::UpdateContact {
                 set,
                 add_tags,
                 remove_tags,
-            } => {
-                match update_contact(
-                    conn,
-                    enrollment.ws,
-                    contact.clone(),
-                    set,
-                    add_tags,
-                    remove_tags,
-                    event_name.as_deref(),
-                ) {
-                    Ok(updated) => {
-                        contact = updated;
-                        record(conn, id, &pos, "update_contact", "done", None)?;
-                    }
-                    Err(ContactError::Store(e)) => return Err(e.into()),
-                    Err(e) => record(
-                        conn,
-                        id,
-                        &pos,
-                        "update_contact",
-                        "failed",
-                        Some(json!({"error": e.to_string()})),
-                    )?,
-                }
-                definition::next_position(steps, &pos)
-            }
-            Step::Webhook { .. } => {
-                jobs::enqueue(
-                    conn,
-                    Some(enrollment.ws),
-                    &JobKind::CallWebhook {
-                        enrollment_id: id,
-                        position: pos.render(),
-                    },
-                    now,
-                    jobs::max_attempts(),
-                )?;
-                record(conn, id, &pos, "webhook", "queued", None)?;
-                definition::next_position(steps, &pos)
-            }
+            } => self.update_contact(pos, set, add_tags, remove_tags),
+            Step::Webhook { .. } => self.webhook(pos),
             Step::Exit => {
-                record(conn, id, &pos, "exit", "done", None)?;
-                finish(conn, id, "completed", None)?;
-                return Ok(());
-            }
-        };
-        match next {
-            Some(p) => {
-                pos = p;
-                conn.prepare_cached("UPDATE enrollments SET state = 'active', position = ?2, wake_at = NULL, updated_at = ?3 WHERE id = ?1")?
-                    .execute(params![id, pos.render(), now])?;
-            }
-            None => {
-                finish(conn, id, "completed", None)?;
-                return Ok(());
+                record(self.conn, self.id, pos, "exit", "done", None)?;
+                finish(self.conn, self.id, EnrollmentState::Completed, None)?;
+                Ok(Flow::Stop)
             }
         }
     }
-    finish(conn, id, "failed", Some("too many steps in one run"))?;
-    Ok(())
+
+    /// Queues the email (or records why not); stops when that failed the enrollment.
+    fn email(&mut self, pos: &Position, template: &str) -> Result<Flow, RunError> {
+        send_email(
+            self.conn,
+            self.id,
+            self.enrollment,
+            &self.contact,
+            pos,
+            template,
+            &self.event,
+            &self.variables,
+        )?;
+        if state_of(self.conn, self.id)? == EnrollmentState::Failed {
+            return Ok(Flow::Stop);
+        }
+        Ok(Flow::Next(definition::next_position(self.steps, pos)))
+    }
+
+    /// Finishes a wait that came due or is already over, or parks the enrollment on the
+    /// timer queue until the wait ends.
+    fn wait(
+        &mut self,
+        pos: &Position,
+        duration: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Flow, RunError> {
+        let (conn, id, now) = (self.conn, self.id, self.now);
+        if self.resumed_wait {
+            self.resumed_wait = false;
+            record(conn, id, pos, "wait", "done", None)?;
+            return Ok(Flow::Next(definition::next_position(self.steps, pos)));
+        }
+        let wake = match (duration, until) {
+            (Some(d), _) => now + parse_duration(d).unwrap_or(0),
+            (None, Some(u)) => crate::kinds::time::parse_time(u).unwrap_or(now),
+            _ => now,
+        };
+        let until = Some(json!({"until": crate::kinds::time::iso_time(wake)}));
+        if wake <= now {
+            record(conn, id, pos, "wait", "done", until)?;
+            return Ok(Flow::Next(definition::next_position(self.steps, pos)));
+        }
+        conn.prepare_cached("UPDATE enrollments SET state = 'waiting', position = ?2, wake_at = ?3, updated_at = ?4 WHERE id = ?1")?
+            .execute(params![id, pos.render(), wake, now])?;
+        record(conn, id, pos, "wait", "waiting", until)?;
+        super::timers::parked(wake);
+        Ok(Flow::Stop)
+    }
+
+    /// Takes `then` or `else` by the condition on the contact and the event.
+    fn branch(
+        &mut self,
+        pos: &Position,
+        condition: &definition::Condition,
+    ) -> Result<Flow, RunError> {
+        let taken = holds(
+            condition,
+            &Subject {
+                contact: &self.contact,
+                event: &self.event,
+            },
+        );
+        let outcome = if taken { "then" } else { "else" };
+        record(self.conn, self.id, pos, "branch", outcome, None)?;
+        Ok(Flow::Next(definition::enter_branch(self.steps, pos, taken)))
+    }
+
+    /// Applies the step's changes to the contact; a refused change is recorded and the
+    /// run goes on.
+    fn update_contact(
+        &mut self,
+        pos: &Position,
+        set: &Map<String, Value>,
+        add_tags: &[String],
+        remove_tags: &[String],
+    ) -> Result<Flow, RunError> {
+        let (conn, id) = (self.conn, self.id);
+        match update_contact(
+            conn,
+            self.enrollment.ws,
+            self.contact.clone(),
+            set,
+            add_tags,
+            remove_tags,
+            self.event_name.as_deref(),
+        ) {
+            Ok(updated) => {
+                self.contact = updated;
+                record(conn, id, pos, "update_contact", "done", None)?;
+            }
+            Err(ContactError::Store(e)) => return Err(e.into()),
+            Err(e) => record(
+                conn,
+                id,
+                pos,
+                "update_contact",
+                "failed",
+                Some(json!({"error": e.to_string()})),
+            )?,
+        }
+        Ok(Flow::Next(definition::next_position(self.steps, pos)))
+    }
+
+    /// Queues the webhook call as its own job: no network I/O inside the transaction.
+    fn webhook(&mut self, pos: &Position) -> Result<Flow, RunError> {
+        jobs::enqueue(
+            self.conn,
+            Some(self.enrollment.ws),
+            &JobKind::CallWebhook {
+                enrollment_id: self.id,
+                position: pos.render(),
+            },
+            self.now,
+            jobs::max_attempts(),
+        )?;
+        record(self.conn, self.id, pos, "webhook", "queued", None)?;
+        Ok(Flow::Next(definition::next_position(self.steps, pos)))
+    }
+}
+
+/// The enrollment's state as stored now (a step may have just changed it).
+fn state_of(conn: &Connection, id: i64) -> Result<EnrollmentState, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT state FROM enrollments WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -320,7 +473,7 @@ fn send_email(
             "failed",
             Some(json!({"error": error})),
         )?;
-        finish(conn, id, "failed", Some(&error))?;
+        finish(conn, id, EnrollmentState::Failed, Some(&error))?;
         return Ok(());
     };
     let Some(to) = contact.email.clone() else {
@@ -408,7 +561,7 @@ pub async fn mark_failed(ctx: &JobContext, enrollment_id: i64, error: &str) {
     let error = error.to_string();
     let result = ctx
         .store
-        .write(move |conn| finish(conn, enrollment_id, "failed", Some(&error)))
+        .write(move |conn| finish(conn, enrollment_id, EnrollmentState::Failed, Some(&error)))
         .await;
     if let Err(e) = result {
         tracing::error!(enrollment_id, error = %e, "could not mark enrollment failed");

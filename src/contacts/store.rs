@@ -295,31 +295,48 @@ pub fn apply(
     patch: &ContactPatch,
 ) -> Result<(Contact, Vec<Change>), ContactError> {
     let mut changes = Vec::new();
+    merge_identity(&mut contact, patch, &mut changes);
+    merge_properties(&mut contact, patch, &mut changes);
+    merge_tags_and_subscription(&mut contact, patch, &mut changes);
+    if changes.is_empty() {
+        return Ok((contact, changes));
+    }
+    contact.updated_at = crate::store::here().now_ms();
+    save(conn, &contact)?;
+    Ok((contact, changes))
+}
+
+/// Applies the patch's identity and name fields, noting each change.
+fn merge_identity(contact: &mut Contact, patch: &ContactPatch, changes: &mut Vec<Change>) {
     if let Some(email) = &patch.email {
         let mut slot = contact.email.clone();
-        set_text("email", &mut slot, &Some(Some(email.clone())), &mut changes);
+        set_text("email", &mut slot, &Some(Some(email.clone())), changes);
         contact.email = slot;
     }
     set_text(
         "externalId",
         &mut contact.external_id,
         &patch.external_id,
-        &mut changes,
+        changes,
     );
-    set_text("phone", &mut contact.phone, &patch.phone, &mut changes);
+    set_text("phone", &mut contact.phone, &patch.phone, changes);
     set_text(
         "firstName",
         &mut contact.first_name,
         &patch.first_name,
-        &mut changes,
+        changes,
     );
     set_text(
         "lastName",
         &mut contact.last_name,
         &patch.last_name,
-        &mut changes,
+        changes,
     );
-    set_text("name", &mut contact.name, &patch.name, &mut changes);
+    set_text("name", &mut contact.name, &patch.name, changes);
+}
+
+/// Applies the patch's custom properties (null removes one), noting each change.
+fn merge_properties(contact: &mut Contact, patch: &ContactPatch, changes: &mut Vec<Change>) {
     for (key, value) in &patch.properties {
         let old = contact.properties.get(key).cloned().unwrap_or(Value::Null);
         if &old != value {
@@ -335,6 +352,14 @@ pub fn apply(
             }
         }
     }
+}
+
+/// Applies the patch's tags and subscription, noting each change.
+fn merge_tags_and_subscription(
+    contact: &mut Contact,
+    patch: &ContactPatch,
+    changes: &mut Vec<Change>,
+) {
     if let Some(tags) = &patch.tags
         && &contact.tags != tags
     {
@@ -355,10 +380,11 @@ pub fn apply(
         });
         contact.subscribed = subscribed;
     }
-    if changes.is_empty() {
-        return Ok((contact, changes));
-    }
-    contact.updated_at = crate::store::here().now_ms();
+}
+
+/// Writes a changed contact back; a taken email or external id is a conflict, not a
+/// store failure.
+fn save(conn: &Connection, contact: &Contact) -> Result<(), ContactError> {
     let updated = conn
         .prepare_cached(
             "UPDATE contacts SET email = ?2, external_id = ?3, phone = ?4, first_name = ?5, last_name = ?6, name = ?7,
@@ -378,7 +404,7 @@ pub fn apply(
             contact.updated_at
         ]);
     match updated {
-        Ok(_) => Ok((contact, changes)),
+        Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
@@ -417,21 +443,7 @@ pub fn list(
         ));
     }
     if search.is_empty() {
-        let total: i64 = conn
-            .prepare_cached("SELECT COUNT(*) FROM contacts WHERE workspace_id = ?1")?
-            .query_row([ws], |r| r.get(0))?;
-        let sql = format!(
-            "SELECT {COLUMNS} FROM contacts WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let contacts = stmt
-            .query_map(params![ws, limit, offset], from_row)?
-            .collect::<Result<_, _>>()?;
-        return Ok(Page {
-            contacts,
-            total,
-            capped: false,
-        });
+        return list_all(conn, ws, limit, offset);
     }
     let lowered = search.to_lowercase();
     if lowered.contains('@')
@@ -446,33 +458,77 @@ pub fn list(
         });
     }
     if search.chars().count() >= 3 {
-        // Trigram index: any substring of three or more characters, newest first straight
-        // from the index's rowid order so a page never sorts every match; the total is
-        // counted up to SEARCH_COUNT_CAP.
-        let phrase = format!("\"{}\"", lowered.replace('"', "\"\""));
-        let counted: i64 = conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM contacts_search s JOIN contacts c ON c.id = s.rowid
-                 WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 LIMIT ?3)",
-            )?
-            .query_row(params![ws, phrase, SEARCH_COUNT_CAP + 1], |r| r.get(0))?;
-        let sql = format!(
-            "SELECT {} FROM contacts_search s JOIN contacts c ON c.id = s.rowid
-             WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 ORDER BY s.rowid DESC LIMIT ?3 OFFSET ?4",
-            COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let contacts = stmt
-            .query_map(params![ws, phrase, limit, offset], from_row)?
-            .collect::<Result<_, _>>()?;
-        let capped = counted > SEARCH_COUNT_CAP;
-        return Ok(Page {
-            contacts,
-            total: counted.min(SEARCH_COUNT_CAP),
-            capped,
-        });
+        return search_substring(conn, ws, &lowered, limit, offset);
     }
-    // One or two characters: prefix match on the indexed email and external id.
+    search_prefix(conn, ws, &lowered, limit, offset)
+}
+
+/// Every contact of the workspace, newest first, with the exact total.
+fn list_all(
+    conn: &Connection,
+    ws: WorkspaceId,
+    limit: u32,
+    offset: i64,
+) -> Result<Page, ContactError> {
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM contacts WHERE workspace_id = ?1")?
+        .query_row([ws], |r| r.get(0))?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM contacts WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let contacts = stmt
+        .query_map(params![ws, limit, offset], from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        contacts,
+        total,
+        capped: false,
+    })
+}
+
+/// Trigram index: any substring of three or more characters, newest first straight from
+/// the index's rowid order so a page never sorts every match; the total is counted up to
+/// SEARCH_COUNT_CAP.
+fn search_substring(
+    conn: &Connection,
+    ws: WorkspaceId,
+    lowered: &str,
+    limit: u32,
+    offset: i64,
+) -> Result<Page, ContactError> {
+    let phrase = format!("\"{}\"", lowered.replace('"', "\"\""));
+    let counted: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM contacts_search s JOIN contacts c ON c.id = s.rowid
+             WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 LIMIT ?3)",
+        )?
+        .query_row(params![ws, phrase, SEARCH_COUNT_CAP + 1], |r| r.get(0))?;
+    let sql = format!(
+        "SELECT {} FROM contacts_search s JOIN contacts c ON c.id = s.rowid
+         WHERE contacts_search MATCH ?2 AND c.workspace_id = ?1 ORDER BY s.rowid DESC LIMIT ?3 OFFSET ?4",
+        COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let contacts = stmt
+        .query_map(params![ws, phrase, limit, offset], from_row)?
+        .collect::<Result<_, _>>()?;
+    let capped = counted > SEARCH_COUNT_CAP;
+    Ok(Page {
+        contacts,
+        total: counted.min(SEARCH_COUNT_CAP),
+        capped,
+    })
+}
+
+/// One or two characters: prefix match on the indexed email and external id.
+fn search_prefix(
+    conn: &Connection,
+    ws: WorkspaceId,
+    lowered: &str,
+    limit: u32,
+    offset: i64,
+) -> Result<Page, ContactError> {
     let upper = format!("{lowered}\u{10ffff}");
     let filter = "workspace_id = ?1 AND ((email >= ?2 AND email < ?3) OR (external_id >= ?2 AND external_id < ?3))";
     let total: i64 = conn

@@ -1,12 +1,81 @@
 //! Message rows (`queued → sending → sent | failed | skipped`) and suppressions.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::kinds::WorkspaceId;
 use crate::kinds::time::iso_time;
 use crate::store::StoreError;
 use crate::templates::RenderedEmail;
+
+/// Where a message is in its life: `queued → sending → sent | failed | skipped`. Stored and
+/// reported as the lowercase name, so the column and the API JSON read the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Skipped,
+}
+
+impl MessageStatus {
+    /// The stored and reported name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::str::FromStr for MessageStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "queued" => MessageStatus::Queued,
+            "sending" => MessageStatus::Sending,
+            "sent" => MessageStatus::Sent,
+            "failed" => MessageStatus::Failed,
+            "skipped" => MessageStatus::Skipped,
+            other => return Err(format!("unknown message status '{other}'")),
+        })
+    }
+}
+
+impl std::fmt::Display for MessageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl maud::Render for MessageStatus {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str(self.as_str());
+    }
+}
+
+impl ToSql for MessageStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for MessageStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: String| FromSqlError::Other(e.into()))
+    }
+}
 
 /// One outgoing email.
 #[derive(Debug, Clone)]
@@ -21,7 +90,7 @@ pub struct MessageRow {
     pub subject: String,
     pub html: String,
     pub text: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub reason: Option<String>,
     pub attempts: i64,
     pub created_at: i64,
@@ -154,7 +223,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<MessageRow>, StoreError>
 pub fn set_status(
     conn: &Connection,
     id: i64,
-    status: &str,
+    status: MessageStatus,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
     let now = crate::store::here().now_ms();
@@ -174,7 +243,16 @@ pub fn fill_rendered(conn: &Connection, id: i64, email: &RenderedEmail) -> Resul
         "UPDATE messages SET subject = ?2, html = ?3, text = ?4, template_id = NULL, render_context = NULL WHERE id = ?1",
     )?
     .execute(params![id, email.subject, email.html, email.text])?;
-    set_status(conn, id, "sending", None)
+    set_status(conn, id, MessageStatus::Sending, None)
+}
+
+/// The public id of contact `contact_id` and whether it is subscribed, if it still exists:
+/// what the send job needs to honour an unsubscribe and to link to it.
+pub fn recipient(conn: &Connection, contact_id: i64) -> Result<Option<(String, bool)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT uid, subscribed FROM contacts WHERE id = ?1")?
+        .query_row([contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Records the Message-ID a sent message got.

@@ -3,11 +3,10 @@
 //! gone out); temporary failures go back to the queue with backoff; permanent failures
 //! mark the message failed and suppress the address.
 
-use rusqlite::OptionalExtension;
-
 use super::mailer::{Mailer, OutgoingEmail, SendError};
-use super::messages::{self, MessageRow};
+use super::messages::{self, MessageRow, MessageStatus};
 use crate::jobs::{self, ClaimedJob, JobContext, JobError};
+use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
 
 enum Prepared {
@@ -60,7 +59,7 @@ async fn render(
             match &parts {
                 Ok(email) => messages::fill_rendered(conn, id, email)?,
                 Err(reason) => {
-                    messages::set_status(conn, id, "failed", Some(reason))?;
+                    messages::set_status(conn, id, MessageStatus::Failed, Some(reason))?;
                     finish(conn, &held)?;
                 }
             }
@@ -78,7 +77,8 @@ async fn render(
     }))
 }
 
-/// Runs one attempt for message `message_id`.
+/// Runs one attempt for message `message_id`: check and claim it, render it if it waits for
+/// its template, send it, and record the outcome.
 pub async fn process(
     ctx: &JobContext,
     mailer: &Mailer,
@@ -88,83 +88,7 @@ pub async fn process(
     let held = job.clone();
     let prepared = ctx
         .store
-        .write(move |conn| -> Result<Prepared, StoreError> {
-            if !jobs::still_held(conn, &held)? {
-                return Ok(Prepared::Done);
-            }
-            let Some(message) = messages::get(conn, message_id)? else {
-                finish(conn, &held)?;
-                return Ok(Prepared::Done);
-            };
-            match message.status.as_str() {
-                "queued" => {}
-                "sending" => {
-                    messages::set_status(
-                        conn,
-                        message.id,
-                        "failed",
-                        Some("interrupted while sending; not retried so it cannot arrive twice"),
-                    )?;
-                    finish(conn, &held)?;
-                    return Ok(Prepared::Done);
-                }
-                _ => {
-                    finish(conn, &held)?;
-                    return Ok(Prepared::Done);
-                }
-            }
-            if let Some(reason) =
-                messages::suppression(conn, message.workspace_id, &message.to_address)?
-            {
-                messages::set_status(
-                    conn,
-                    message.id,
-                    "skipped",
-                    Some(&format!("address suppressed: {reason}")),
-                )?;
-                finish(conn, &held)?;
-                return Ok(Prepared::Done);
-            }
-            let mut unsubscribe = None;
-            if message.kind == "marketing"
-                && let Some(contact_id) = message.contact_id
-            {
-                let found: Option<(String, bool)> = conn
-                    .prepare_cached("SELECT uid, subscribed FROM contacts WHERE id = ?1")?
-                    .query_row([contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                match found {
-                    Some((_, false)) => {
-                        messages::set_status(
-                            conn,
-                            message.id,
-                            "skipped",
-                            Some("contact is unsubscribed"),
-                        )?;
-                        finish(conn, &held)?;
-                        return Ok(Prepared::Done);
-                    }
-                    Some((uid, true)) => {
-                        unsubscribe = Some(super::links::in_store().unsubscribe_url(&uid))
-                    }
-                    None => {
-                        messages::set_status(
-                            conn,
-                            message.id,
-                            "skipped",
-                            Some("contact was deleted"),
-                        )?;
-                        finish(conn, &held)?;
-                        return Ok(Prepared::Done);
-                    }
-                }
-            }
-            if message.pending_render.is_some() {
-                return Ok(Prepared::Render(Box::new(message), unsubscribe));
-            }
-            messages::set_status(conn, message.id, "sending", None)?;
-            Ok(Prepared::Send(Box::new(message), unsubscribe))
-        })
+        .write(move |conn| prepare(conn, &held, message_id))
         .await?;
     let (message, unsubscribe_url) = match prepared {
         Prepared::Done => return Ok(()),
@@ -174,48 +98,147 @@ pub async fn process(
             None => return Ok(()),
         },
     };
-    let email = OutgoingEmail {
+    let outcome = mailer.send(&outgoing(&message, unsubscribe_url)).await;
+    let held = job.clone();
+    let id = message.id;
+    let (ws, to) = (message.workspace_id, message.to_address.clone());
+    let recorded = ctx
+        .store
+        .write(move |conn| record_outcome(conn, &held, id, ws, &to, outcome))
+        .await?;
+    if recorded {
+        ctx.wakeup.wake();
+    }
+    Ok(())
+}
+
+/// What the checks before a send decided.
+enum Verdict {
+    /// Send it, with this unsubscribe link (marketing mail to a subscribed contact).
+    Go(Option<String>),
+    /// Not this job's to send any more; leave the message as it is.
+    Drop,
+    /// Never send it: move it to this final status with the reason.
+    Close(MessageStatus, String),
+}
+
+/// The first write of an attempt: finds the message, applies [`verdict`], and either closes
+/// the job or marks the message `sending` (or hands it to the renderer) in one transaction.
+fn prepare(
+    conn: &rusqlite::Connection,
+    held: &ClaimedJob,
+    message_id: i64,
+) -> Result<Prepared, StoreError> {
+    if !jobs::still_held(conn, held)? {
+        return Ok(Prepared::Done);
+    }
+    let Some(message) = messages::get(conn, message_id)? else {
+        finish(conn, held)?;
+        return Ok(Prepared::Done);
+    };
+    let unsubscribe = match verdict(conn, &message)? {
+        Verdict::Go(unsubscribe) => unsubscribe,
+        Verdict::Drop => {
+            finish(conn, held)?;
+            return Ok(Prepared::Done);
+        }
+        Verdict::Close(status, reason) => {
+            messages::set_status(conn, message.id, status, Some(&reason))?;
+            finish(conn, held)?;
+            return Ok(Prepared::Done);
+        }
+    };
+    if message.pending_render.is_some() {
+        return Ok(Prepared::Render(Box::new(message), unsubscribe));
+    }
+    messages::set_status(conn, message.id, MessageStatus::Sending, None)?;
+    Ok(Prepared::Send(Box::new(message), unsubscribe))
+}
+
+/// Whether a message may be sent now: only a `queued` one (a `sending` one was interrupted
+/// and may have gone out), to an address that is not suppressed, to a recipient who allows it.
+fn verdict(conn: &rusqlite::Connection, message: &MessageRow) -> Result<Verdict, StoreError> {
+    match message.status {
+        MessageStatus::Queued => {}
+        MessageStatus::Sending => {
+            return Ok(Verdict::Close(
+                MessageStatus::Failed,
+                "interrupted while sending; not retried so it cannot arrive twice".into(),
+            ));
+        }
+        _ => return Ok(Verdict::Drop),
+    }
+    if let Some(reason) = messages::suppression(conn, message.workspace_id, &message.to_address)? {
+        return Ok(Verdict::Close(
+            MessageStatus::Skipped,
+            format!("address suppressed: {reason}"),
+        ));
+    }
+    recipient_verdict(conn, message)
+}
+
+/// Marketing mail goes only to a contact that still exists and is subscribed, and carries
+/// its unsubscribe link; other mail goes as it is.
+fn recipient_verdict(
+    conn: &rusqlite::Connection,
+    message: &MessageRow,
+) -> Result<Verdict, StoreError> {
+    let Some(contact_id) = message.contact_id.filter(|_| message.kind == "marketing") else {
+        return Ok(Verdict::Go(None));
+    };
+    Ok(match messages::recipient(conn, contact_id)? {
+        Some((_, false)) => {
+            Verdict::Close(MessageStatus::Skipped, "contact is unsubscribed".into())
+        }
+        Some((uid, true)) => Verdict::Go(Some(super::links::in_store().unsubscribe_url(&uid))),
+        None => Verdict::Close(MessageStatus::Skipped, "contact was deleted".into()),
+    })
+}
+
+/// The email the mailer gets for a message.
+fn outgoing(message: &MessageRow, unsubscribe_url: Option<String>) -> OutgoingEmail {
+    OutgoingEmail {
         to: message.to_address.clone(),
         subject: message.subject.clone(),
         html: message.html.clone(),
         text: message.text.clone(),
         unsubscribe_url,
         uid: message.uid.clone(),
-    };
-    let outcome = mailer.send(&email).await;
-    let held = job.clone();
-    let id = message.id;
-    let (ws, to) = (message.workspace_id, message.to_address.clone());
-    let recorded = ctx
-        .store
-        .write(move |conn| -> Result<bool, StoreError> {
-            match outcome {
-                Ok(message_id) => {
-                    messages::set_status(conn, id, "sent", None)?;
-                    messages::set_message_id(conn, id, &message_id)?;
-                    jobs::complete(conn, &held)?
-                        .map_err(|stale| StoreError::Commit(stale.to_string()))?;
-                    Ok(false)
-                }
-                Err(SendError::Permanent(reason)) => {
-                    messages::set_status(conn, id, "failed", Some(&reason))?;
-                    messages::suppress(conn, ws, &to, &format!("hard bounce: {reason}"))?;
-                    jobs::complete(conn, &held)?
-                        .map_err(|stale| StoreError::Commit(stale.to_string()))?;
-                    Ok(false)
-                }
-                Err(SendError::Temporary(reason)) => {
-                    let retry =
-                        jobs::retry_or_fail(conn, &held, &reason, crate::store::here().now_ms())?;
-                    let status = if retry { "queued" } else { "failed" };
-                    messages::set_status(conn, id, status, Some(&reason))?;
-                    Ok(retry)
-                }
-            }
-        })
-        .await?;
-    if recorded {
-        ctx.wakeup.wake();
     }
-    Ok(())
+}
+
+/// The write after the SMTP call: `sent`, `failed` and suppressed (hard bounce), or back to
+/// `queued` for a retry. Returns whether a retry was queued, so the caller wakes the queue.
+fn record_outcome(
+    conn: &rusqlite::Connection,
+    held: &ClaimedJob,
+    id: i64,
+    ws: WorkspaceId,
+    to: &str,
+    outcome: Result<String, SendError>,
+) -> Result<bool, StoreError> {
+    match outcome {
+        Ok(message_id) => {
+            messages::set_status(conn, id, MessageStatus::Sent, None)?;
+            messages::set_message_id(conn, id, &message_id)?;
+            finish(conn, held)?;
+            Ok(false)
+        }
+        Err(SendError::Permanent(reason)) => {
+            messages::set_status(conn, id, MessageStatus::Failed, Some(&reason))?;
+            messages::suppress(conn, ws, to, &format!("hard bounce: {reason}"))?;
+            finish(conn, held)?;
+            Ok(false)
+        }
+        Err(SendError::Temporary(reason)) => {
+            let retry = jobs::retry_or_fail(conn, held, &reason, crate::store::here().now_ms())?;
+            let status = if retry {
+                MessageStatus::Queued
+            } else {
+                MessageStatus::Failed
+            };
+            messages::set_status(conn, id, status, Some(&reason))?;
+            Ok(retry)
+        }
+    }
 }

@@ -62,6 +62,7 @@ struct LogQuery {
     cursor: Option<String>,
 }
 
+/// The event log: a notice about undeclared names, the filters, and one page of events.
 async fn log_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -94,33 +95,55 @@ async fn log_page(
         ),
         Err(message) => (None, Some(message)),
     };
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    let selected = value(&q.event_name);
     let body = html! {
         (tabs("log"))
         @if !undeclared.is_empty() {
-            div.card {
-                p {
-                    (undeclared.len()) " event name" @if undeclared.len() != 1 { "s" } " received but not declared: "
-                    @for (i, name) in undeclared.iter().take(10).enumerate() {
-                        @if i > 0 { ", " } code { (name) }
-                    }
-                    @if undeclared.len() > 10 { " …" }
+            (undeclared_notice(&undeclared, &user.0.csrf_token))
+        }
+        (log_filters(&q, &declared, &undeclared))
+        @if let Some(problem) = problem {
+            p.error role="alert" { (problem) }
+        }
+        @if let Some(page) = page {
+            (log_results(&q, &page))
+        }
+    };
+    Ok(render(&req, Some(&nav), "Events", body))
+}
+
+/// Names received but not declared, with the one-click form that declares them all.
+fn undeclared_notice(undeclared: &[String], csrf_token: &str) -> Markup {
+    html! {
+        div.card {
+            p {
+                (undeclared.len()) " event name" @if undeclared.len() != 1 { "s" } " received but not declared: "
+                @for (i, name) in undeclared.iter().take(10).enumerate() {
+                    @if i > 0 { ", " } code { (name) }
                 }
-                form method="post" action="/events/declare" {
-                    input type="hidden" name=(csrf::FIELD) value=(user.0.csrf_token);
-                    button type="submit" { "Declare them" }
-                }
+                @if undeclared.len() > 10 { " …" }
+            }
+            form method="post" action="/events/declare" {
+                input type="hidden" name=(csrf::FIELD) value=(csrf_token);
+                button type="submit" { "Declare them" }
             }
         }
+    }
+}
+
+/// The filter form: event name (declared, undeclared, built-in, or the one asked for),
+/// contact email and date range.
+fn log_filters(q: &LogQuery, declared: &[patterns::Pattern], undeclared: &[String]) -> Markup {
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let selected = value(&q.event_name);
+    html! {
         form.filters method="get" action="/events" {
             label { "Event"
                 select name="eventName" {
                     option value="" { "All events" }
-                    @for p in &declared {
+                    @for p in declared {
                         option value=(p.name) selected[p.name == selected] { (p.name) }
                     }
-                    @for name in &undeclared {
+                    @for name in undeclared {
                         option value=(name) selected[*name == selected] { (name) " (undeclared)" }
                     }
                     @for name in ["contact_added", "contact_updated"] {
@@ -137,24 +160,24 @@ async fn log_page(
             button type="submit" { "Filter" }
             a href="/events" { "Clear" }
         }
-        @if let Some(problem) = problem {
-            p.error role="alert" { (problem) }
+    }
+}
+
+/// One page of matching events with the link to the next, older page.
+fn log_results(q: &LogQuery, page: &log::LogPage) -> Markup {
+    html! {
+        @if page.events.is_empty() {
+            p.empty { "No events match." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr { th { "Time" } th { "Event" } th { "Contact" } th { "Properties" } th { "Source" } } }
+                tbody { @for event in &page.events { (event_row(event)) } }
+            } }
         }
-        @if let Some(page) = page {
-            @if page.events.is_empty() {
-                p.empty { "No events match." }
-            } @else {
-                div.table-wrap { table {
-                    thead { tr { th { "Time" } th { "Event" } th { "Contact" } th { "Properties" } th { "Source" } } }
-                    tbody { @for event in &page.events { (event_row(event)) } }
-                } }
-            }
-            @if let Some(cursor) = &page.next_cursor {
-                div.pager { a href=(next_link(&q, cursor)) { "Older events →" } }
-            }
+        @if let Some(cursor) = &page.next_cursor {
+            div.pager { a href=(next_link(q, cursor)) { "Older events →" } }
         }
-    };
-    Ok(render(&req, Some(&nav), "Events", body))
+    }
 }
 
 fn event_row(event: &LoggedEvent) -> Markup {

@@ -5,26 +5,22 @@
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
-use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::ingest::{NewEvent, Origin, ingest_with_variables};
+use super::triggers;
 use super::{check_event_name, check_properties};
 use crate::contacts::properties::custom_values;
-use crate::contacts::{
-    ContactError, ContactPatch, Identity, fields, normalize_email, normalize_phone,
-};
+use crate::contacts::{fields, normalize_email, normalize_phone};
 use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
 use crate::http::idempotency;
 use crate::http::json::{object_body, only_fields, opt_string};
 use crate::http::state::AppState;
-use crate::jobs;
 use crate::kinds::WorkspaceId;
 use crate::kinds::time::{iso_time, parse_time};
 use crate::store::StoreError;
-use crate::store::batch::{ItemError, run_isolated};
+
+pub use super::triggers::{QueuedEvent, trigger_json};
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {
@@ -45,38 +41,6 @@ pub fn routes(r: &mut Routes<'_>) {
             Access::Api(Need::Read),
             trigger_workflows,
         );
-}
-
-/// The queued form of an event, stored on its trigger until a worker ingests it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuedEvent {
-    pub event_name: String,
-    pub external_id: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub name: Option<String>,
-    pub custom_fields: Map<String, Value>,
-    pub event_data: Map<String, Value>,
-    pub variables: Map<String, Value>,
-    pub source: Value,
-}
-
-impl QueuedEvent {
-    fn identity(&self) -> Identity {
-        Identity {
-            external_id: self.external_id.clone(),
-            email: self.email.clone(),
-            phone: self.phone.clone(),
-        }
-    }
-
-    fn patch(&self) -> ContactPatch {
-        ContactPatch {
-            name: self.name.clone().map(Some),
-            properties: self.custom_fields.clone(),
-            ..ContactPatch::default()
-        }
-    }
 }
 
 fn object_field(
@@ -108,13 +72,37 @@ pub fn parse(
         ],
         "request",
     )?;
-    let event_name = match body.get("event_name") {
-        Some(Value::String(s)) => check_event_name(s).map_err(ApiError::bad_request)?,
-        None | Some(Value::Null) => return Err(ApiError::bad_request("Event name is required")),
-        Some(_) => return Err(ApiError::bad_request("event_name must be a string")),
+    let event_name = parse_event_name(body)?;
+    let trigger_at = parse_trigger_at(state, body)?;
+    let user = parse_user_info(state, ws, body)?;
+    let source = parse_source(state, body)?;
+    let queued = QueuedEvent {
+        event_name,
+        external_id: user.external_id,
+        email: user.email,
+        phone: user.phone,
+        name: user.name,
+        custom_fields: user.custom_fields,
+        event_data: object_field(body, "event_data", state)?,
+        variables: object_field(body, "variables", state)?,
+        source: Value::Object(source),
     };
-    let trigger_at = match body.get("trigger_at") {
-        None | Some(Value::Null) => None,
+    Ok((queued, trigger_at))
+}
+
+/// `event_name`: required, a string, a valid event name.
+fn parse_event_name(body: &Map<String, Value>) -> Result<String, ApiError> {
+    match body.get("event_name") {
+        Some(Value::String(s)) => check_event_name(s).map_err(ApiError::bad_request),
+        None | Some(Value::Null) => Err(ApiError::bad_request("Event name is required")),
+        Some(_) => Err(ApiError::bad_request("event_name must be a string")),
+    }
+}
+
+/// `trigger_at`: optional, an ISO 8601 date-time in the future.
+fn parse_trigger_at(state: &AppState, body: &Map<String, Value>) -> Result<Option<i64>, ApiError> {
+    match body.get("trigger_at") {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
             let at = parse_time(s)
                 .filter(|_| s.contains('T'))
@@ -122,10 +110,28 @@ pub fn parse(
             if at <= state.clock().now_ms() {
                 return Err(ApiError::bad_request("trigger_at must be a future date"));
             }
-            Some(at)
+            Ok(Some(at))
         }
-        Some(_) => return Err(ApiError::bad_request("Invalid trigger_at format")),
-    };
+        Some(_) => Err(ApiError::bad_request("Invalid trigger_at format")),
+    }
+}
+
+/// The contact part of a v1 body, normalized.
+struct UserInfo {
+    external_id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    name: Option<String>,
+    custom_fields: Map<String, Value>,
+}
+
+/// `user_info`: at least one identity (external id, email or phone), an optional name and
+/// custom fields checked against the workspace's declared fields.
+fn parse_user_info(
+    state: &AppState,
+    ws: WorkspaceId,
+    body: &Map<String, Value>,
+) -> Result<UserInfo, ApiError> {
     let user_info = object_field(body, "user_info", state)?;
     only_fields(
         &user_info,
@@ -160,40 +166,49 @@ pub fn parse(
     let name = opt_string(&user_info, "name", "user_info.")?
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
-    let custom = match user_info.get("custom_fields") {
-        None | Some(Value::Null) => Map::new(),
+    Ok(UserInfo {
+        external_id,
+        email,
+        phone,
+        name,
+        custom_fields: parse_custom_fields(state, ws, &user_info)?,
+    })
+}
+
+/// `user_info.custom_fields`: an object of values for the workspace's declared fields.
+fn parse_custom_fields(
+    state: &AppState,
+    ws: WorkspaceId,
+    user_info: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
+    match user_info.get("custom_fields") {
+        None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => {
             let declared = state.store.read(|conn| fields::list(conn, ws))?;
-            custom_values(
+            Ok(custom_values(
                 m,
                 &declared,
                 state.config.limits.max_string_bytes,
                 "user_info.custom_fields",
-            )?
+            )?)
         }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "user_info.custom_fields must be an object",
-            ));
-        }
-    };
+        Some(_) => Err(ApiError::bad_request(
+            "user_info.custom_fields must be an object",
+        )),
+    }
+}
+
+/// `source`: optional strings `type`, `ip` and `user_agent`.
+fn parse_source(
+    state: &AppState,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
     let source = object_field(body, "source", state)?;
     only_fields(&source, &["type", "ip", "user_agent"], "source")?;
     for key in ["type", "ip", "user_agent"] {
         opt_string(&source, key, "source.")?;
     }
-    let queued = QueuedEvent {
-        event_name,
-        external_id,
-        email,
-        phone,
-        name,
-        custom_fields: custom,
-        event_data: object_field(body, "event_data", state)?,
-        variables: object_field(body, "variables", state)?,
-        source: Value::Object(source),
-    };
-    Ok((queued, trigger_at))
+    Ok(source)
 }
 
 enum Reply {
@@ -222,19 +237,8 @@ async fn send(
             {
                 return Ok(Reply::Replay(stored.status, stored.body));
             }
-            let now = crate::store::here().now_ms();
-            let uid = uuid::Uuid::now_v7().to_string();
-            let status = if trigger_at.is_some() { "scheduled" } else { "queued" };
-            conn.prepare_cached(
-                "INSERT INTO triggers (uid, workspace_id, event_name, status, payload, scheduled_for, due_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .map_err(StoreError::from)?
-            .execute(params![uid, ws, event_name, status, payload, trigger_at, trigger_at.unwrap_or(now), now])
-            .map_err(StoreError::from)?;
             // The trigger row is the queue entry; its id is the job id the seed promises.
-            let job_id = conn.last_insert_rowid();
-            jobs::scheduler::note(jobs::scheduler::Queue::Triggers);
+            let (uid, job_id) = triggers::insert(conn, ws, &event_name, &payload, trigger_at)?;
             let mut body = json!({
                 "success": true,
                 "trigger_id": uid,
@@ -256,160 +260,6 @@ async fn send(
         }
         Reply::Replay(status, body) => super::api::replayed(status, body),
     })
-}
-
-/// Ingests every due queued or scheduled trigger (up to `limit`), each exactly once: its
-/// ingest and its move to `completed` commit together in this transaction. A trigger whose
-/// ingest is refused (e.g. a conflicting contact) is marked failed with the reason.
-/// Returns how many were handled.
-pub fn process_due(conn: &Connection, now: i64, limit: usize) -> Result<usize, StoreError> {
-    let due: Vec<(i64, WorkspaceId, String)> = conn
-        .prepare_cached(
-            "SELECT id, workspace_id, COALESCE(payload, '') FROM triggers
-             WHERE (status = 'queued' OR status = 'scheduled') AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
-        )?
-        .query_map(params![now, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    run_isolated(
-        conn,
-        &due,
-        |conn, (trigger_id, ws, payload)| {
-            ingest_trigger(conn, *trigger_id, *ws, payload).map_err(|e| match e {
-                ProcessError::Store(e) => ItemError::Fatal(e),
-                other => ItemError::Failed(other),
-            })
-        },
-        |conn, (trigger_id, _, _), e| {
-            conn.prepare_cached(
-                "UPDATE triggers SET status = 'failed', completed_at = ?2, failed = 1, total_contacts = 1, error = ?3 WHERE id = ?1",
-            )?
-            .execute(params![trigger_id, crate::store::here().now_ms(), e.to_string()])?;
-            Ok(())
-        },
-    )?;
-    Ok(due.len())
-}
-
-fn ingest_trigger(
-    conn: &Connection,
-    trigger_id: i64,
-    ws: WorkspaceId,
-    payload: &str,
-) -> Result<(), ProcessError> {
-    let queued: QueuedEvent =
-        serde_json::from_str(payload).map_err(|e| ProcessError::Bad(e.to_string()))?;
-    let mut detail = match &queued.source {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
-    if !queued.variables.is_empty() {
-        detail.insert("variables".into(), Value::Object(queued.variables.clone()));
-    }
-    let event = NewEvent {
-        name: queued.event_name.clone(),
-        properties: queued.event_data.clone(),
-        origin: Origin {
-            kind: "api",
-            detail: Some(Value::Object(detail)),
-            trigger_id: Some(trigger_id),
-        },
-    };
-    let started = crate::store::here().now_ms();
-    let done = ingest_with_variables(
-        conn,
-        ws,
-        &queued.identity(),
-        &queued.patch(),
-        &event,
-        &queued.variables,
-    )?;
-    conn.prepare_cached(
-        "UPDATE triggers SET status = 'completed', started_at = ?2, completed_at = ?3, total_contacts = 1, filtered = ?4, payload = NULL WHERE id = ?1",
-    )?
-    .execute(params![trigger_id, started, crate::store::here().now_ms(), done.automations.filtered])?;
-    Ok(())
-}
-
-/// When the next queued or scheduled trigger comes due, if any.
-pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT MIN(due_at) FROM triggers WHERE (status = 'queued' OR status = 'scheduled')",
-        )?
-        .query_row([], |r| r.get(0))?)
-}
-
-/// Why processing a trigger failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
-    #[error("unreadable queued event: {0}")]
-    Bad(String),
-    #[error(transparent)]
-    Contact(#[from] ContactError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for ProcessError {
-    fn from(e: rusqlite::Error) -> Self {
-        ProcessError::Store(StoreError::from(e))
-    }
-}
-
-/// A trigger as the v1 API reports it, with live counts from its enrollments' messages:
-/// `processing` while any of its enrollments is still running.
-pub fn trigger_json(
-    conn: &Connection,
-    ws: WorkspaceId,
-    uid: &str,
-) -> Result<Option<Value>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT t.uid, t.event_name, t.status, t.created_at, t.started_at, t.completed_at, t.scheduled_for,
-                    t.total_contacts, t.filtered, t.error,
-                    (SELECT COUNT(*) FROM arrivals ar JOIN messages m ON m.enrollment_id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
-                     WHERE ar.trigger_id = t.id AND m.status = 'sent'),
-                    (SELECT COUNT(*) FROM arrivals ar JOIN messages m ON m.enrollment_id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
-                     WHERE ar.trigger_id = t.id AND m.status = 'failed'),
-                    (SELECT COUNT(*) FROM arrivals ar JOIN enrollments e ON e.id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
-                     WHERE ar.trigger_id = t.id AND (e.state = 'active' OR e.state = 'waiting'))
-                    + (SELECT COALESCE(SUM(json_array_length(ar.parked)), 0) FROM arrivals ar
-                       WHERE ar.trigger_id = t.id AND ar.parked IS NOT NULL),
-                    t.failed
-             FROM triggers t WHERE t.workspace_id = ?1 AND t.uid = ?2",
-        )?
-        .query_row(params![ws, uid], |r| {
-            let uid: String = r.get(0)?;
-            let time = |v: Option<i64>| v.map(iso_time);
-            let mut status: String = r.get(2)?;
-            let running: i64 = r.get(12)?;
-            if status == "completed" && running > 0 {
-                status = "processing".into();
-            }
-            let failed = r.get::<_, i64>(11)? + r.get::<_, i64>(13)?;
-            Ok(json!({
-                "id": uid,
-                "flow_type": "workflow",
-                "trigger_type": "workflow",
-                "event_name": r.get::<_, String>(1)?,
-                "status": status,
-                "created_at": iso_time(r.get(3)?),
-                "started_at": time(r.get(4)?),
-                "completed_at": if running > 0 { None } else { time(r.get(5)?) },
-                "scheduled_for": time(r.get(6)?),
-                "summary": {
-                    "total_contacts": r.get::<_, i64>(7)?,
-                    "sent": r.get::<_, i64>(10)?,
-                    "failed": failed,
-                    "filtered": r.get::<_, i64>(8)?,
-                },
-                "error": r.get::<_, Option<String>>(9)?,
-                "details_endpoint": format!("/api/v1/triggers/{uid}/workflow"),
-            }))
-        })
-        .optional()?)
 }
 
 async fn trigger(
@@ -437,11 +287,7 @@ async fn trigger_workflows(
             let Some(trigger) = trigger_json(conn, ws, &id)? else {
                 return Ok(None);
             };
-            let internal: i64 = conn.query_row(
-                "SELECT id FROM triggers WHERE workspace_id = ?1 AND uid = ?2",
-                params![ws, id.as_str()],
-                |r| r.get(0),
-            )?;
+            let internal = triggers::internal_id(conn, ws, &id)?;
             Ok(Some(json!({
                 "trigger_id": trigger["id"],
                 "status": trigger["status"],
