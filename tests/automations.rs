@@ -3,13 +3,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use herald::kinds::time::parse_time;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use support::api::{Api, wait_until};
+use support::api::{Api, wait_for, wait_until};
 use support::smtp::{Mode, SmtpSink};
-use support::{Herald, free_port, get_text};
+use support::{Herald, InProcessHerald, free_port, get_text};
 
 fn create_template(api: &Api, name: &str, subject: &str, html: &str) -> String {
     let r = api.post(
@@ -50,17 +51,39 @@ fn enrollments(api: &Api, automation: &Value) -> Vec<Value> {
         .clone()
 }
 
-fn with_sink() -> (Herald, SmtpSink) {
+/// Herald in this process on a manual clock, sending its mail to a fresh SMTP sink.
+fn with_sink() -> (InProcessHerald, SmtpSink) {
     let sink = SmtpSink::start();
-    let herald = Herald::start_with_smtp(
-        sink.port,
-        &[
-            ("HERALD_SMTP__FROM_ADDRESS", "hello@acme.test"),
-            ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
-            ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
-        ],
-    );
+    let herald = InProcessHerald::start_with_smtp(sink.port, |config| {
+        config.ratelimit.requests_per_second = 0.0;
+        config.webhooks.allow_private_targets = true;
+    });
     (herald, sink)
+}
+
+fn count(herald: &InProcessHerald, sql: &str) -> i64 {
+    herald.query(sql)
+}
+
+/// Waits until every message has its final status and no delivery or automation job is
+/// left to run: from then on nothing more can be sent, so counting the mail received is
+/// counting all the mail there will be.
+fn wait_until_settled(herald: &InProcessHerald) {
+    wait_until("deliveries to settle", Duration::from_secs(10), || {
+        count(
+            herald,
+            "SELECT COUNT(*) FROM messages WHERE status = 'queued' OR status = 'sending'",
+        ) == 0
+            && count(
+                herald,
+                "SELECT COUNT(*) FROM jobs WHERE kind != 'maintenance' AND (status = 'pending' OR status = 'running')",
+            ) == 0
+    });
+}
+
+/// When a listed enrollment wakes, as Unix ms.
+fn wake_at_ms(enrollment: &Value) -> i64 {
+    parse_time(enrollment["wakeAt"].as_str().expect("a wake time")).unwrap()
 }
 
 #[test]
@@ -114,7 +137,7 @@ fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
         "HTML-escaped by default: {body}"
     );
     assert!(body.contains("Hi Ada"));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_settled(&herald);
     assert_eq!(sink.messages().len(), 1, "sent once");
 }
 
@@ -132,32 +155,32 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
             "steps": [{"type": "wait", "duration": "2s"}, {"type": "email", "template": tips}]
         }),
     );
-    let started = Instant::now();
-    assert_eq!(
-        send_event(&api, "stay@example.com", "signUp", json!({}))["enrolled"],
-        1
-    );
-    assert_eq!(
-        send_event(&api, "leave@example.com", "signUp", json!({}))["enrolled"],
-        1
-    );
-    std::thread::sleep(Duration::from_millis(300));
+    let started = herald.now_ms();
+    for email in ["stay@example.com", "leave@example.com"] {
+        assert_eq!(send_event(&api, email, "signUp", json!({}))["enrolled"], 1);
+    }
     let waiting = enrollments(&api, &automation);
     assert!(
-        waiting.iter().all(|e| e["state"] == "waiting"),
-        "{waiting:?}"
+        waiting
+            .iter()
+            .all(|e| e["state"] == "waiting" && wake_at_ms(e) == started + 2000),
+        "both wait two seconds: {waiting:?}"
     );
     assert_eq!(
         send_event(&api, "leave@example.com", "upgraded", json!({})),
         json!({"enrolled": 0, "exited": 1})
     );
-    let got = sink.wait_for(1, Duration::from_secs(10));
-    assert!(
-        started.elapsed() >= Duration::from_secs(2),
-        "not before the wait ends"
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    let got = if got.len() > 1 { got } else { sink.messages() };
+    herald.advance(Duration::from_millis(1999));
+    assert!(sink.messages().is_empty(), "not before the wait ends");
+    herald.advance(Duration::from_millis(1));
+    sink.wait_for(1, Duration::from_secs(10));
+    wait_until("completion", Duration::from_secs(5), || {
+        enrollments(&api, &automation)
+            .iter()
+            .any(|e| e["state"] == "completed")
+    });
+    wait_until_settled(&herald);
+    let got = sink.messages();
     assert_eq!(got.len(), 1, "only the contact that stayed gets the email");
     assert!(got[0].to[0].contains("stay@example.com"));
     let states: Vec<(String, String)> = enrollments(&api, &automation)
@@ -170,11 +193,7 @@ fn wait_then_send_and_exit_events_cancel_waiting_enrollments() {
         })
         .collect();
     assert!(states.contains(&("leave@example.com".into(), "exited".into())));
-    wait_until("completion", Duration::from_secs(5), || {
-        enrollments(&api, &automation)
-            .iter()
-            .any(|e| e["state"] == "completed")
-    });
+    assert!(states.contains(&("stay@example.com".into(), "completed".into())));
     let listed = api.get(&format!(
         "/api/automations/{}",
         automation["id"].as_str().unwrap()
@@ -210,9 +229,21 @@ fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
             .status(),
         200
     );
-    // Well past the wait: nothing goes out while paused, and the wake time is kept.
-    std::thread::sleep(Duration::from_millis(1800));
+    // Well past the wait, the timer takes the enrollment up and holds it, wake time
+    // kept, instead of running it: nothing goes out while paused.
+    herald.advance(Duration::from_millis(1800));
+    wait_until(
+        "the due enrollment to be held",
+        Duration::from_secs(10),
+        || {
+            count(
+                &herald,
+                "SELECT COUNT(*) FROM enrollments WHERE state = 'waiting' AND wake_at IS NULL AND held_wake_at IS NOT NULL",
+            ) == 1
+        },
+    );
     assert!(sink.messages().is_empty(), "no mail while paused");
+    assert_eq!(count(&herald, "SELECT COUNT(*) FROM messages"), 0);
     let held = enrollments(&api, &automation);
     assert_eq!(held[0]["state"], "waiting");
     assert_eq!(held[0]["wakeAt"], wake_at);
@@ -226,7 +257,7 @@ fn a_paused_automation_holds_its_waits_and_resume_lets_them_run() {
     wait_until("completion", Duration::from_secs(5), || {
         enrollments(&api, &automation)[0]["state"] == "completed"
     });
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_settled(&herald);
     assert_eq!(sink.messages().len(), 1, "sent once");
 }
 
@@ -341,7 +372,7 @@ fn branches_go_both_ways() {
 #[test]
 fn smtp_down_then_up_sends_exactly_once() {
     let port = free_port();
-    let herald = Herald::start_with_smtp(port, &[("HERALD_SMTP__TIMEOUT_SECS", "2")]);
+    let herald = InProcessHerald::start_with_smtp(port, |config| config.smtp.timeout_secs = 2);
     let api = Api::new(&herald, "Acme");
     let t = create_template(&api, "Hello", "hello", "<p>hi</p>");
     create_automation(
@@ -349,18 +380,27 @@ fn smtp_down_then_up_sends_exactly_once() {
         json!({"name": "Hi", "status": "active", "trigger": {"type": "event", "event": "hi"}, "steps": [{"type": "email", "template": t}]}),
     );
     send_event(&api, "down@example.com", "hi", json!({}));
-    wait_until("a failed attempt", Duration::from_secs(10), || {
-        let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
-        conn.query_row(
-            "SELECT status = 'queued' AND reason IS NOT NULL FROM messages",
-            [],
-            |r| r.get::<_, bool>(0),
-        )
-        .unwrap_or(false)
-    });
+    let retry_at: i64 = wait_for(
+        "a failed attempt, queued for a retry",
+        Duration::from_secs(10),
+        || {
+            let failed = count(
+                &herald,
+                "SELECT COUNT(*) FROM messages WHERE status = 'queued' AND reason IS NOT NULL",
+            );
+            let retry = count(
+                &herald,
+                "SELECT COALESCE(MAX(due_at), 0) FROM jobs WHERE kind = 'send_message' AND status = 'pending' AND attempts > 0",
+            );
+            (failed == 1).then_some(retry).unwrap_or(0)
+        },
+        |retry| *retry > 0,
+    );
+    assert!(retry_at > herald.now_ms(), "the retry waits its backoff");
     let sink = SmtpSink::start_on(port);
+    herald.advance(Duration::from_millis((retry_at - herald.now_ms()) as u64));
     sink.wait_for(1, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(3));
+    wait_until_settled(&herald);
     assert_eq!(
         sink.messages().len(),
         1,
@@ -450,7 +490,17 @@ fn one_click_unsubscribe_stops_further_mail() {
         .unwrap();
     assert_eq!(forged.status(), 410);
     send_event(&api, "reader@example.com", "news", json!({}));
-    std::thread::sleep(Duration::from_millis(800));
+    wait_until(
+        "the second email to be skipped",
+        Duration::from_secs(10),
+        || {
+            count(
+                &herald,
+                "SELECT COUNT(*) FROM messages WHERE status = 'skipped'",
+            ) == 1
+        },
+    );
+    wait_until_settled(&herald);
     assert_eq!(sink.messages().len(), 1, "no more mail after unsubscribing");
 }
 
@@ -733,6 +783,7 @@ fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
         "every enrollment has its own id: {all:?}"
     );
 
+    herald.advance(Duration::from_secs(1));
     wait_until("the 1 s waits to complete", Duration::from_secs(10), || {
         counts(&api, &every)["completed"] == 3 && counts(&api, &once)["completed"] == 2
     });

@@ -83,13 +83,24 @@ fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
     herald.crash();
     herald.spawn();
 
-    let got = sink.wait_for(1000, Duration::from_secs(60));
-    std::thread::sleep(Duration::from_secs(2));
-    let got = if sink.messages().len() > got.len() {
-        sink.messages()
-    } else {
-        got
-    };
+    sink.wait_for(1000, Duration::from_secs(60));
+    // Once every message is final and no send or enrollment job is left, nothing more can
+    // go out: what the sink holds is all the mail there will be.
+    wait_for(
+        "deliveries to settle",
+        Duration::from_secs(30),
+        || {
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM messages WHERE status = 'queued' OR status = 'sending'",
+            ) + count(
+                &conn,
+                "SELECT COUNT(*) FROM jobs WHERE kind != 'maintenance' AND (status = 'pending' OR status = 'running')",
+            )
+        },
+        |pending| *pending == 0,
+    );
+    let got = sink.messages();
     assert_eq!(
         got.len(),
         1000,

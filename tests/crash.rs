@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,20 +11,23 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use support::Herald;
-use support::api::{Api, wait_for};
+use support::api::{Api, wait_for, wait_until};
 
 /// Eight clients send events as fast as they can until `stop`, keeping the trigger id
 /// of every 201 in `acknowledged`; after a request that fails (the server is down) a
-/// client pauses briefly and sends the next.
+/// client counts it in `refused`, pauses briefly (pacing, not waiting for a state) and
+/// sends the next.
 fn keep_sending(
     api: &Api,
     acknowledged: &Arc<Mutex<Vec<String>>>,
+    refused: &Arc<AtomicUsize>,
     stop: &Arc<AtomicBool>,
 ) -> Vec<JoinHandle<()>> {
     let url = format!("{}/api/v1/events/send", api.base);
     (0..8)
         .map(|worker| {
-            let (acknowledged, stop, url, key) = (acknowledged.clone(), stop.clone(), url.clone(), api.key.clone());
+            let (acknowledged, refused, stop) = (acknowledged.clone(), refused.clone(), stop.clone());
+            let (url, key) = (url.clone(), api.key.clone());
             std::thread::spawn(move || {
                 let client = Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
                 let mut n = 0;
@@ -41,7 +44,10 @@ fn keep_sending(
                             acknowledged.lock().unwrap().push(v["trigger_id"].as_str().unwrap().to_string());
                         }
                         Ok(r) => panic!("unexpected status {}", r.status()),
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                        Err(_) => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
                     }
                 }
             })
@@ -86,13 +92,22 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_runs_each_once() {
     let mut herald = Herald::start_with(&[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0")]);
     let api = Api::new(&herald, "Acme");
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let refused = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let clients = keep_sending(&api, &acknowledged, &stop);
+    let clients = keep_sending(&api, &acknowledged, &refused, &stop);
 
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_until(
+        "the server to be under load",
+        Duration::from_secs(30),
+        || acknowledged.lock().unwrap().len() > 300,
+    );
     let before_kill = acknowledged.lock().unwrap().len();
     herald.crash();
-    std::thread::sleep(Duration::from_millis(200));
+    wait_until(
+        "the clients to find the server gone",
+        Duration::from_secs(10),
+        || refused.load(Ordering::Relaxed) >= 8,
+    );
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().unwrap();

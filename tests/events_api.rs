@@ -5,10 +5,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use herald::kinds::time::{iso_time, parse_time};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
-use support::Herald;
 use support::api::{Api, wait_for};
+use support::{Herald, InProcessHerald};
 
 fn send_event(api: &Api, body: Value) -> Response {
     api.post("/api/events/send", &body)
@@ -348,13 +349,10 @@ fn v1_validation_uses_the_seed_messages() {
 
 #[test]
 fn a_scheduled_event_runs_at_its_time_and_not_before() {
-    let herald = Herald::start();
+    let herald = InProcessHerald::start();
     let api = Api::new(&herald, "Acme");
-    let at = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
-    let at_text = at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let r = api.post("/api/v1/events/send", &json!({"event_name": "renewal_reminder", "user_info": {"email": "c@example.com"}, "trigger_at": at_text}));
+    let at = herald.now_ms() + 1500;
+    let r = api.post("/api/v1/events/send", &json!({"event_name": "renewal_reminder", "user_info": {"email": "c@example.com"}, "trigger_at": iso_time(at)}));
     assert_eq!(r.status(), 201);
     let body: Value = r.json().unwrap();
     assert!(
@@ -366,23 +364,20 @@ fn a_scheduled_event_runs_at_its_time_and_not_before() {
     assert!(body["scheduled_for"].is_string());
     let id = body["trigger_id"].as_str().unwrap().to_string();
     assert_eq!(trigger(&api, &id)["status"], "scheduled");
-    std::thread::sleep(Duration::from_millis(900));
+    herald.advance(Duration::from_millis(1499));
     assert_eq!(
         trigger(&api, &id)["status"],
         "scheduled",
         "not before its time"
     );
     assert!(api.events("eventName=renewal_reminder").is_empty());
+    herald.advance(Duration::from_millis(1));
     let done = wait_for_status(&api, &id, "completed", Duration::from_secs(5));
-    let completed = time::OffsetDateTime::parse(
-        done["completed_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let completed = parse_time(done["completed_at"].as_str().unwrap()).unwrap();
     assert!(completed >= at, "ran at or after trigger_at");
     assert!(
-        completed - at < time::Duration::seconds(1),
-        "and on time: {}",
+        completed - at < 1000,
+        "and on time: {} ms late",
         completed - at
     );
     assert_eq!(api.events("eventName=renewal_reminder").len(), 1);
@@ -390,12 +385,9 @@ fn a_scheduled_event_runs_at_its_time_and_not_before() {
 
 #[test]
 fn one_unreadable_queued_event_fails_alone_and_its_batch_completes() {
-    let herald = Herald::start();
+    let herald = InProcessHerald::start();
     let api = Api::new(&herald, "Acme");
-    let at = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(2000);
-    let at_text = at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let at_text = iso_time(herald.now_ms() + 2000);
     let ids: Vec<String> = (0..3)
         .map(|i| {
             let r = api.post("/api/v1/events/send", &json!({"event_name": "batch_member", "user_info": {"email": format!("b{i}@example.com")}, "trigger_at": at_text}));
@@ -418,6 +410,7 @@ fn one_unreadable_queued_event_fails_alone_and_its_batch_completes() {
         .unwrap();
     assert_eq!(damaged, 1, "damaged while still scheduled");
     drop(conn);
+    herald.advance(Duration::from_secs(2));
     wait_for_status(&api, &ids[0], "completed", Duration::from_secs(6));
     wait_for_status(&api, &ids[2], "completed", Duration::from_secs(6));
     let failed = wait_for_status(&api, &ids[1], "failed", Duration::from_secs(6));
@@ -549,10 +542,10 @@ fn idempotency_key_replays_the_first_response_and_refuses_another_body() {
 
 #[test]
 fn over_the_rate_limit_gets_429_with_retry_after() {
-    let herald = Herald::start_with(&[
-        ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "1"),
-        ("HERALD_RATELIMIT__BURST", "3"),
-    ]);
+    let herald = InProcessHerald::start_with(|config| {
+        config.ratelimit.requests_per_second = 1.0;
+        config.ratelimit.burst = 3.0;
+    });
     let api = Api::new(&herald, "Acme");
     let body = json!({"email": "a@example.com", "eventName": "x"});
     for _ in 0..3 {
@@ -578,7 +571,8 @@ fn over_the_rate_limit_gets_429_with_retry_after() {
         })
         .unwrap();
     assert_eq!(stored, 3, "the refused request stored nothing");
-    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(send_event(&api, body.clone()).status(), 429, "still empty");
+    herald.advance(Duration::from_secs(1));
     assert_eq!(send_event(&api, body).status(), 200, "tokens refill");
 }
 

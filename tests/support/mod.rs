@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod in_process;
 pub mod receiver;
 pub mod smtp;
 
@@ -16,6 +17,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 
 use api::Api;
+pub use in_process::InProcessHerald;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
 
@@ -41,6 +43,18 @@ impl Herald {
     /// Starts a server with default configuration.
     pub fn start() -> Herald {
         Self::start_with(&[])
+    }
+
+    /// A temporary data directory and no server yet: for a server started another way
+    /// (in this process, say), whose `base` and `port` the caller fills in.
+    pub fn without_process() -> Herald {
+        Herald {
+            dir: tempfile::tempdir().unwrap(),
+            port: 0,
+            base: String::new(),
+            child: None,
+            env: Vec::new(),
+        }
     }
 
     /// Starts a server with extra `HERALD_…` environment settings.
