@@ -392,7 +392,7 @@ fn smtp_down_then_up_sends_exactly_once() {
                 &herald,
                 "SELECT COALESCE(MAX(due_at), 0) FROM jobs WHERE kind = 'send_message' AND status = 'pending' AND attempts > 0",
             );
-            (failed == 1).then_some(retry).unwrap_or(0)
+            if failed == 1 { retry } else { 0 }
         },
         |retry| *retry > 0,
     );
