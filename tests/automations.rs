@@ -392,7 +392,7 @@ fn smtp_down_then_up_sends_exactly_once() {
                 &herald,
                 "SELECT COALESCE(MAX(due_at), 0) FROM jobs WHERE kind = 'send_message' AND status = 'pending' AND attempts > 0",
             );
-            (failed == 1).then_some(retry).unwrap_or(0)
+            if failed == 1 { retry } else { 0 }
         },
         |retry| *retry > 0,
     );
@@ -739,6 +739,7 @@ fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
             }),
         )
     };
+    let start = herald.now_ms();
     let every = wait_then_tag("every", "every_time");
     let once = wait_then_tag("once", "once_per_contact");
     let later = create_automation(
@@ -767,11 +768,8 @@ fn enrollments_parked_at_a_first_wait_count_list_and_keep_their_ids() {
     assert_eq!(counts(&api, &later)["waiting"], 3);
     let parked = enrollments(&api, &every);
     assert_eq!(parked.len(), 3);
-    assert!(
-        parked
-            .iter()
-            .all(|e| e["state"] == "waiting" && e["wakeAt"].is_string())
-    );
+    let wakes_in_a_second = |e: &Value| e["state"] == "waiting" && wake_at_ms(e) == start + 1000;
+    assert!(parked.iter().all(wakes_in_a_second), "{parked:?}");
     let all: Vec<String> = [&every, &once, &later]
         .iter()
         .flat_map(|a| ids(&enrollments(&api, a)))

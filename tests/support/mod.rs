@@ -17,6 +17,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 
 use api::Api;
+#[allow(unused_imports)] // not every test file starts one
 pub use in_process::InProcessHerald;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
