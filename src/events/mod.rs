@@ -8,6 +8,7 @@ pub mod occurrence;
 pub mod pages;
 pub mod patterns;
 pub mod sources;
+pub mod triggers;
 pub mod v1;
 pub mod v1_sync;
 
