@@ -2,7 +2,6 @@
 
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
@@ -13,6 +12,7 @@ use crate::auth::{api_keys, sessions};
 use crate::http::ApiError;
 use crate::http::extract::{ApiCaller, SignedIn};
 use crate::http::state::AppState;
+use crate::ui::components::see_other;
 use crate::ui::{PageError, render};
 
 /// Routes of this module.
@@ -101,7 +101,5 @@ async fn switch(
         .store
         .write(move |conn| sessions::switch_workspace_by_uid(conn, session_id, user_id, &target))
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
-        .finish())
+    Ok(see_other("/").finish())
 }

@@ -3,7 +3,7 @@
 use crate::http::routes::{Access, Routes};
 use crate::ui::csrf::CsrfForm;
 use actix_web::cookie::Cookie;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use super::{AuthError, Role, accounts, normalize_email, sessions, setup};
 use crate::http::client_addr::client_ip;
 use crate::http::extract::{SignedIn, session_cookie, session_of};
 use crate::http::state::AppState;
+use crate::ui::components::{csrf_input, see_other};
 use crate::ui::csrf;
 use crate::ui::layout::render_with_status;
 use crate::ui::return_path::same_origin_path;
@@ -33,12 +34,6 @@ fn session_ttl_ms(state: &AppState) -> i64 {
     state.config.auth.session_ttl_hours as i64 * 3_600_000
 }
 
-fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
-}
-
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
@@ -48,7 +43,7 @@ fn login_form(token: &str, next: &str, email: &str, error: Option<&str>) -> Mark
     html! {
         form.card.narrow method="post" action="/login" {
             @if let Some(error) = error { p.error role="alert" { (error) } }
-            input type="hidden" name=(csrf::FIELD) value=(token);
+            (csrf_input(token))
             input type="hidden" name="next" value=(next);
             label { "Email" input type="email" name="email" value=(email) required autocomplete="username" autofocus; }
             label { "Password" input type="password" name="password" required autocomplete="current-password"; }
@@ -64,7 +59,7 @@ async fn login_page(
 ) -> Result<HttpResponse, PageError> {
     let next = same_origin_path(query.next.as_deref().unwrap_or("/")).to_string();
     if session_of(&state, &req)?.is_some() {
-        return Ok(redirect(&next));
+        return Ok(see_other(&next).finish());
     }
     let (token, cookie) = csrf::anonymous_token(&req, state.config.secure_cookies());
     let mut response = render(&req, None, "Sign in", login_form(&token, &next, "", None));
@@ -156,8 +151,7 @@ async fn login(
         ));
     };
     tracing::info!(%email, "signed in");
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, next))
+    Ok(see_other(&next)
         .cookie(session_cookie(&state, token))
         .finish())
 }
@@ -175,8 +169,7 @@ async fn logout(
         .await?;
     let mut gone = Cookie::build(sessions::COOKIE, "").path("/").finish();
     gone.make_removal();
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/login"))
+    Ok(see_other("/login")
         .cookie(gone)
         .cookie(Flash::success("You are signed out.").cookie())
         .finish())
@@ -187,7 +180,7 @@ fn setup_form(csrf_token: &str, email: &str, workspace: &str, error: Option<&str
         p { "Create the owner account of this Herald. This link works once." }
         form.card.narrow method="post" {
             @if let Some(error) = error { p.error role="alert" { (error) } }
-            input type="hidden" name=(csrf::FIELD) value=(csrf_token);
+            (csrf_input(csrf_token))
             label { "Your email" input type="email" name="email" value=(email) required autocomplete="username"; }
             label { "Workspace name" input type="text" name="workspace" value=(workspace) required maxlength="100"; }
             label { "Password" input type="password" name="password" required minlength="8" autocomplete="new-password"; }
@@ -295,8 +288,7 @@ async fn setup_submit(
         return Err(setup_gone());
     };
     tracing::info!("owner account created through the setup link");
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
+    Ok(see_other("/")
         .cookie(session_cookie(&state, session_token))
         .cookie(Flash::success("Welcome to Herald. Your owner account is ready.").cookie())
         .finish())

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::definition::{self, Definition, Status};
+use super::engine;
 use super::listing::{Listing, enrollments_json};
 use super::signing;
 use super::store;
@@ -13,7 +14,6 @@ use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
 use crate::http::json::object_body;
 use crate::http::state::AppState;
-use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
 
@@ -166,7 +166,7 @@ async fn update(
             let def = parse_definition(conn, ws, body)?;
             let a = store::update(conn, ws, &uid, &def)?
                 .ok_or_else(|| ApiError::not_found("Automation not found"))?;
-            requeue_if_active(conn, &a)?;
+            engine::requeue_if_active(conn, &a)?;
             Ok(render(conn, &a)?)
         })
         .await?;
@@ -191,31 +191,6 @@ async fn delete(
     }
 }
 
-/// After a resume, queue a run for every enrollment that stalled mid-run while paused
-/// (waiting ones are back on the timer queue already).
-pub fn requeue_if_active(
-    conn: &rusqlite::Connection,
-    a: &store::Automation,
-) -> Result<(), StoreError> {
-    if a.def.status != Status::Active {
-        return Ok(());
-    }
-    let mut stmt = conn.prepare_cached("SELECT id, workspace_id, COALESCE(wake_at, 0) FROM enrollments WHERE automation_id = ?1 AND state = 'active'")?;
-    let rows: Vec<(i64, WorkspaceId, i64)> = stmt
-        .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    for (id, ws, wake) in rows {
-        jobs::enqueue(
-            conn,
-            Some(ws),
-            &JobKind::RunEnrollment { enrollment_id: id },
-            wake.max(crate::store::here().now_ms()),
-            jobs::max_attempts(),
-        )?;
-    }
-    Ok(())
-}
-
 async fn set_status(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -228,7 +203,7 @@ async fn set_status(
         .write(move |conn| -> Result<Value, ApiError> {
             let a = store::set_status(conn, ws, &id, status)?
                 .ok_or_else(|| ApiError::not_found("Automation not found"))?;
-            requeue_if_active(conn, &a)?;
+            engine::requeue_if_active(conn, &a)?;
             Ok(render(conn, &a)?)
         })
         .await?;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::arrivals::{self, NewArrival, Parked, SPAN, Unpack};
 use super::conditions::{Subject, holds};
-use super::definition::{Definition, Frequency, Step, TriggerType, parse_duration};
+use super::definition::{Definition, Frequency, Status, Step, TriggerType, parse_duration};
 use super::store::{self, Automation};
 use super::{Occurrence, Outcome, Scope};
 use crate::contacts::Contact;
@@ -314,4 +314,22 @@ impl<'a> Enrollments<'a> {
         }
         Ok(())
     }
+}
+
+/// After a resume, queue a run for every enrollment that stalled mid-run while paused
+/// (waiting ones are back on the timer queue already).
+pub fn requeue_if_active(conn: &Connection, a: &Automation) -> Result<(), StoreError> {
+    if a.def.status != Status::Active {
+        return Ok(());
+    }
+    for (id, ws, wake) in store::active_enrollments(conn, a.id)? {
+        jobs::enqueue(
+            conn,
+            Some(ws),
+            &JobKind::RunEnrollment { enrollment_id: id },
+            wake.max(crate::store::here().now_ms()),
+            jobs::max_attempts(),
+        )?;
+    }
+    Ok(())
 }

@@ -410,3 +410,16 @@ pub fn ever_enrolled(
         .optional()?
         .is_some())
 }
+
+/// The enrollments of an automation in state `active`, as `(id, workspace, wake_at)`
+/// with a missing `wake_at` read as 0.
+pub fn active_enrollments(
+    conn: &Connection,
+    automation_id: i64,
+) -> Result<Vec<(i64, WorkspaceId, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, workspace_id, COALESCE(wake_at, 0) FROM enrollments WHERE automation_id = ?1 AND state = 'active'",
+    )?;
+    let rows = stmt.query_map([automation_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -584,3 +584,12 @@ pub fn count(conn: &Connection, ws: WorkspaceId) -> Result<i64, ContactError> {
         .prepare_cached("SELECT COUNT(*) FROM contacts WHERE workspace_id = ?1")?
         .query_row([ws], |r| r.get(0))?)
 }
+
+/// The workspace of the contact with this uid, in any workspace (for signed links that
+/// carry only the uid).
+pub fn workspace_of(conn: &Connection, uid: &str) -> Result<Option<WorkspaceId>, ContactError> {
+    Ok(conn
+        .prepare_cached("SELECT workspace_id FROM contacts WHERE uid = ?1")?
+        .query_row([uid], |r| r.get(0))
+        .optional()?)
+}

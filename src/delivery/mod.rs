@@ -4,6 +4,7 @@
 pub mod links;
 pub mod mailer;
 pub mod messages;
+pub mod optout;
 pub mod pages;
 pub mod send;
 pub mod test_send;

@@ -4,12 +4,9 @@
 use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
-use rusqlite::{Connection, OptionalExtension};
 
-use crate::contacts::{ContactError, ContactPatch, store as contacts};
-use crate::events::ingest::{Origin, record_contact_change};
+use super::optout::unsubscribe_contact;
 use crate::http::state::AppState;
-use crate::kinds::WorkspaceId;
 use crate::ui::{PageError, render};
 
 /// Routes of this module.
@@ -41,28 +38,6 @@ async fn confirm_page(
         }
     };
     Ok(render(&req, None, "Unsubscribe", body))
-}
-
-/// Marks the contact unsubscribed (recording `contact_updated`) and suppresses marketing.
-pub fn unsubscribe_contact(conn: &Connection, uid: &str) -> Result<bool, ContactError> {
-    let ws: Option<WorkspaceId> = conn
-        .prepare_cached("SELECT workspace_id FROM contacts WHERE uid = ?1")?
-        .query_row([uid], |r| r.get(0))
-        .optional()?;
-    let Some(ws) = ws else { return Ok(false) };
-    let contact = contacts::get(conn, ws, uid)?;
-    let patch = ContactPatch {
-        subscribed: Some(false),
-        ..ContactPatch::default()
-    };
-    let (contact, changes) = contacts::apply(conn, contact, &patch)?;
-    let origin = Origin {
-        kind: "unsubscribe",
-        detail: None,
-        trigger_id: None,
-    };
-    record_contact_change(conn, ws, &contact, false, &changes, &origin)?;
-    Ok(true)
 }
 
 async fn unsubscribe(

@@ -3,10 +3,11 @@
 //! for a contact directly. Both are tracked by a trigger like the async endpoint.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use super::ingest::{NewEvent, Origin, ingest_with_variables};
+use super::triggers;
 use super::v1::{QueuedEvent, parse, trigger_json};
 use crate::automations::{Scope, engine, store as automations};
 use crate::contacts::{ContactPatch, store as contacts};
@@ -15,27 +16,6 @@ use crate::http::extract::ApiCaller;
 use crate::http::json::object_body;
 use crate::http::state::AppState;
 use crate::store::StoreError;
-
-fn new_trigger(
-    conn: &Connection,
-    ws: crate::kinds::WorkspaceId,
-    kind: &str,
-    name: &str,
-) -> Result<(i64, String), StoreError> {
-    let uid = uuid::Uuid::now_v7().to_string();
-    let now = crate::store::here().now_ms();
-    conn.prepare_cached(
-        "INSERT INTO triggers (uid, workspace_id, kind, event_name, status, created_at, started_at) VALUES (?1, ?2, ?3, ?4, 'processing', ?5, ?5)",
-    )?
-    .execute(params![uid, ws, kind, name, now])?;
-    Ok((conn.last_insert_rowid(), uid))
-}
-
-fn complete_trigger(conn: &Connection, id: i64, filtered: u32) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE triggers SET status = 'completed', completed_at = ?2, total_contacts = 1, filtered = ?3 WHERE id = ?1")?
-        .execute(params![id, crate::store::here().now_ms(), filtered])?;
-    Ok(())
-}
 
 /// Per-automation detail of a trigger: its enrollments with step states and messages.
 pub fn workflows_of(conn: &Connection, trigger_id: i64) -> Result<Vec<Value>, StoreError> {
@@ -83,7 +63,8 @@ pub async fn trigger_now(
     let result = state
         .store
         .write(move |conn| -> Result<Value, ApiError> {
-            let (trigger_id, uid) = new_trigger(conn, ws, "event", &queued.event_name)?;
+            let (trigger_id, uid) =
+                triggers::insert_processing(conn, ws, "event", &queued.event_name)?;
             let event = NewEvent {
                 name: queued.event_name.clone(),
                 properties: queued.event_data.clone(),
@@ -106,7 +87,7 @@ pub async fn trigger_now(
                 &event,
                 &queued.variables,
             )?;
-            complete_trigger(conn, trigger_id, done.automations.filtered)?;
+            triggers::complete_sync(conn, trigger_id, done.automations.filtered)?;
             let mut body = trigger_json(conn, ws, &uid)?.unwrap_or(Value::Null);
             body["success"] = json!(true);
             body["trigger_id"] = json!(uid);
@@ -141,7 +122,7 @@ pub async fn start_workflow(
             if automation.def.status != crate::automations::definition::Status::Active {
                 return Err(ApiError::bad_request("Workflow is not active"));
             }
-            let (trigger_id, uid) = new_trigger(conn, ws, "workflow", &automation.def.name)?;
+            let (trigger_id, uid) = triggers::insert_processing(conn, ws, "workflow", &automation.def.name)?;
             let patch = ContactPatch { name: queued.name.clone().map(Some), properties: queued.custom_fields.clone(), ..ContactPatch::default() };
             let upserted = contacts::upsert(conn, ws, &queued_identity(&queued), &patch)?;
             let origin = Origin { kind: "api", detail: None, trigger_id: Some(trigger_id) };
@@ -150,7 +131,7 @@ pub async fn start_workflow(
             let scope = Scope { event: &queued.event_data, variables: &queued.variables, trigger_id: Some(trigger_id), from_automation: false };
             let _ = &empty;
             let enrollment = engine::enroll(conn, ws, &upserted.contact, &automation, None, &scope)?;
-            complete_trigger(conn, trigger_id, 0)?;
+            triggers::complete_sync(conn, trigger_id, 0)?;
             Ok(json!({"success": true, "trigger_id": uid, "enrollment_id": format!("enr_{enrollment}"), "message": "Workflow started"}))
         })
         .await?;

@@ -47,6 +47,24 @@ impl SignedIn {
         })
     }
 
+    /// Runs `f` in a write transaction with this user's workspace and the item `uid` from
+    /// the path: the store call of a one-button form (delete, rotate, enable…), made
+    /// once its CSRF token has been checked.
+    pub async fn write_on<T, E>(
+        &self,
+        state: &AppState,
+        uid: &str,
+        f: impl FnOnce(&rusqlite::Connection, WorkspaceId, &str) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<crate::store::StoreError> + Send + 'static,
+    {
+        let ws = self.0.workspace.id;
+        let uid = uid.to_string();
+        state.store.write(move |conn| f(conn, ws, &uid)).await
+    }
+
     /// Refuses a state-changing form whose CSRF token is not this session's.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
         if crate::ui::csrf::verify_session(&self.0.csrf_token, submitted) {

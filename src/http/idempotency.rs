@@ -5,15 +5,14 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
-
-/// How long a key is remembered.
-pub const WINDOW_MS: i64 = 24 * 3_600_000;
+use crate::store::idempotency as store;
+pub use crate::store::idempotency::{WINDOW_MS, purge};
 
 /// A key presented with a request, with the hash of the body it came with.
 #[derive(Debug, Clone)]
@@ -58,20 +57,12 @@ pub fn lookup(
     ws: WorkspaceId,
     key: &IdempotencyKey,
 ) -> Result<Option<Stored>, ApiError> {
-    let found: Option<(Vec<u8>, u16, String, i64)> = conn
-        .prepare_cached(
-            "SELECT body_hash, status, response, created_at FROM idempotency_keys
-             WHERE workspace_id = ?1 AND endpoint = ?2 AND key = ?3",
-        )
-        .map_err(StoreError::from)?
-        .query_row(params![ws, key.endpoint, key.key], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()
-        .map_err(StoreError::from)?;
-    match found {
-        Some((_, _, _, created)) if created < crate::store::here().now_ms() - WINDOW_MS => Ok(None),
-        Some((hash, status, body, _)) if hash == key.body_hash => Ok(Some(Stored { status, body })),
+    match store::find(conn, ws, key.endpoint, &key.key)? {
+        Some(r) if r.created_at < crate::store::here().now_ms() - WINDOW_MS => Ok(None),
+        Some(r) if r.body_hash == key.body_hash => Ok(Some(Stored {
+            status: r.status,
+            body: r.response,
+        })),
         Some(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "Idempotency-Key was already used with a different request body",
@@ -88,17 +79,13 @@ pub fn remember(
     status: u16,
     body: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency_keys (workspace_id, endpoint, key, body_hash, status, response, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![ws, key.endpoint, key.key, key.body_hash, status, body, crate::store::here().now_ms()])?;
-    Ok(())
-}
-
-/// Forgets keys older than the window.
-pub fn purge(conn: &Connection) -> Result<usize, StoreError> {
-    Ok(conn
-        .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
-        .execute([crate::store::here().now_ms() - WINDOW_MS])?)
+    store::insert(
+        conn,
+        ws,
+        key.endpoint,
+        &key.key,
+        &key.body_hash,
+        status,
+        body,
+    )
 }

@@ -9,7 +9,7 @@
 //! uses no proxy, so the checked address is the only one it talks to.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
+use std::sync::{LazyLock, mpsc};
 use std::time::Duration;
 
 use ureq::http::Uri;
@@ -171,157 +171,81 @@ impl Resolver for Pinned {
 }
 
 /// IPv4 ranges of the IANA special-purpose registry that are not globally reachable,
-/// plus multicast; the first match names the refusal.
-const V4_REFUSED: &[(Ipv4Addr, u8, &str)] = &[
-    (Ipv4Addr::new(0, 0, 0, 0), 8, "\"this network\" (0.0.0.0/8)"),
-    (Ipv4Addr::new(10, 0, 0, 0), 8, "private-use (10.0.0.0/8)"),
-    (
-        Ipv4Addr::new(100, 64, 0, 0),
-        10,
-        "shared address space (100.64.0.0/10)",
-    ),
-    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback (127.0.0.0/8)"),
-    (
-        Ipv4Addr::new(169, 254, 0, 0),
-        16,
-        "link-local (169.254.0.0/16)",
-    ),
-    (
-        Ipv4Addr::new(172, 16, 0, 0),
-        12,
-        "private-use (172.16.0.0/12)",
-    ),
-    (
-        Ipv4Addr::new(192, 0, 0, 0),
-        24,
-        "IETF protocol assignments (192.0.0.0/24)",
-    ),
-    (
-        Ipv4Addr::new(192, 0, 2, 0),
-        24,
-        "documentation TEST-NET-1 (192.0.2.0/24)",
-    ),
-    (
-        Ipv4Addr::new(192, 88, 99, 0),
-        24,
-        "6to4 relay anycast (192.88.99.0/24)",
-    ),
-    (
-        Ipv4Addr::new(192, 168, 0, 0),
-        16,
-        "private-use (192.168.0.0/16)",
-    ),
-    (
-        Ipv4Addr::new(198, 18, 0, 0),
-        15,
-        "benchmarking (198.18.0.0/15)",
-    ),
-    (
-        Ipv4Addr::new(198, 51, 100, 0),
-        24,
-        "documentation TEST-NET-2 (198.51.100.0/24)",
-    ),
-    (
-        Ipv4Addr::new(203, 0, 113, 0),
-        24,
-        "documentation TEST-NET-3 (203.0.113.0/24)",
-    ),
-    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast (224.0.0.0/4)"),
-    (
-        Ipv4Addr::new(255, 255, 255, 255),
-        32,
-        "limited broadcast (255.255.255.255/32)",
-    ),
-    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved (240.0.0.0/4)"),
+/// plus multicast, each named with its CIDR in final parentheses; the first match names
+/// the refusal.
+const V4_REFUSED: &[&str] = &[
+    "\"this network\" (0.0.0.0/8)",
+    "private-use (10.0.0.0/8)",
+    "shared address space (100.64.0.0/10)",
+    "loopback (127.0.0.0/8)",
+    "link-local (169.254.0.0/16)",
+    "private-use (172.16.0.0/12)",
+    "IETF protocol assignments (192.0.0.0/24)",
+    "documentation TEST-NET-1 (192.0.2.0/24)",
+    "6to4 relay anycast (192.88.99.0/24)",
+    "private-use (192.168.0.0/16)",
+    "benchmarking (198.18.0.0/15)",
+    "documentation TEST-NET-2 (198.51.100.0/24)",
+    "documentation TEST-NET-3 (203.0.113.0/24)",
+    "multicast (224.0.0.0/4)",
+    "limited broadcast (255.255.255.255/32)",
+    "reserved (240.0.0.0/4)",
 ];
 
-const fn v6(s: [u16; 8]) -> Ipv6Addr {
-    Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+/// IPv6 ranges refused by name (same form as [`V4_REFUSED`]); anything else outside
+/// global unicast (2000::/3) is refused too. IPv4-mapped (::ffff:0:0/96) and NAT64
+/// (64:ff9b::/96) addresses are judged by their IPv4 address before this table is read.
+const V6_REFUSED: &[&str] = &[
+    "unspecified (::/128)",
+    "loopback (::1/128)",
+    "IPv4-compatible, deprecated (::/96)",
+    "IPv4-translated (::ffff:0:0:0/96)",
+    "local-use IPv4/IPv6 translation (64:ff9b:1::/48)",
+    "discard-only (100::/64)",
+    "Teredo (2001::/32)",
+    "benchmarking (2001:2::/48)",
+    "ORCHID (2001:10::/28)",
+    "ORCHIDv2 (2001:20::/28)",
+    "IETF protocol assignments (2001::/23)",
+    "documentation (2001:db8::/32)",
+    "6to4 (2002::/16)",
+    "documentation (3fff::/20)",
+    "SRv6 SIDs (5f00::/16)",
+    "unique local (fc00::/7)",
+    "link-local (fe80::/10)",
+    "site-local, deprecated (fec0::/10)",
+    "multicast (ff00::/8)",
+];
+
+/// A refused range: network bits (IPv4 in the low 32), prefix length, name.
+type Range = (u128, u8, &'static str);
+
+/// Reads each name's trailing `(address/length)` into a [`Range`], keeping the order.
+fn ranges(names: &'static [&'static str]) -> Vec<Range> {
+    names
+        .iter()
+        .map(|name| {
+            let cidr = name
+                .rsplit_once('(')
+                .and_then(|(_, rest)| rest.strip_suffix(')'))
+                .and_then(|cidr| cidr.split_once('/'));
+            let (net, len) = cidr
+                .and_then(|(addr, len)| Some((addr.parse::<IpAddr>().ok()?, len.parse().ok()?)))
+                .unwrap_or_else(|| panic!("range name without a valid CIDR: {name}"));
+            let net = match net {
+                IpAddr::V4(v4) => u128::from(v4.to_bits()),
+                IpAddr::V6(v6) => v6.to_bits(),
+            };
+            (net, len, *name)
+        })
+        .collect()
 }
 
-/// IPv6 ranges refused by name; anything else outside global unicast (2000::/3) is
-/// refused too. IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) addresses are
-/// judged by their IPv4 address before this table is read.
-const V6_REFUSED: &[(Ipv6Addr, u8, &str)] = &[
-    (v6([0, 0, 0, 0, 0, 0, 0, 0]), 128, "unspecified (::/128)"),
-    (v6([0, 0, 0, 0, 0, 0, 0, 1]), 128, "loopback (::1/128)"),
-    (
-        v6([0, 0, 0, 0, 0, 0, 0, 0]),
-        96,
-        "IPv4-compatible, deprecated (::/96)",
-    ),
-    (
-        v6([0, 0, 0, 0, 0xffff, 0, 0, 0]),
-        96,
-        "IPv4-translated (::ffff:0:0:0/96)",
-    ),
-    (
-        v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]),
-        48,
-        "local-use IPv4/IPv6 translation (64:ff9b:1::/48)",
-    ),
-    (
-        v6([0x100, 0, 0, 0, 0, 0, 0, 0]),
-        64,
-        "discard-only (100::/64)",
-    ),
-    (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32, "Teredo (2001::/32)"),
-    (
-        v6([0x2001, 2, 0, 0, 0, 0, 0, 0]),
-        48,
-        "benchmarking (2001:2::/48)",
-    ),
-    (
-        v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0]),
-        28,
-        "ORCHID (2001:10::/28)",
-    ),
-    (
-        v6([0x2001, 0x20, 0, 0, 0, 0, 0, 0]),
-        28,
-        "ORCHIDv2 (2001:20::/28)",
-    ),
-    (
-        v6([0x2001, 0, 0, 0, 0, 0, 0, 0]),
-        23,
-        "IETF protocol assignments (2001::/23)",
-    ),
-    (
-        v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]),
-        32,
-        "documentation (2001:db8::/32)",
-    ),
-    (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16, "6to4 (2002::/16)"),
-    (
-        v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]),
-        20,
-        "documentation (3fff::/20)",
-    ),
-    (
-        v6([0x5f00, 0, 0, 0, 0, 0, 0, 0]),
-        16,
-        "SRv6 SIDs (5f00::/16)",
-    ),
-    (
-        v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]),
-        7,
-        "unique local (fc00::/7)",
-    ),
-    (
-        v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]),
-        10,
-        "link-local (fe80::/10)",
-    ),
-    (
-        v6([0xfec0, 0, 0, 0, 0, 0, 0, 0]),
-        10,
-        "site-local, deprecated (fec0::/10)",
-    ),
-    (v6([0xff00, 0, 0, 0, 0, 0, 0, 0]), 8, "multicast (ff00::/8)"),
-];
+static V4_RANGES: LazyLock<Vec<Range>> = LazyLock::new(|| ranges(V4_REFUSED));
+static V6_RANGES: LazyLock<Vec<Range>> = LazyLock::new(|| ranges(V6_REFUSED));
 
-const NAT64: Ipv6Addr = v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]);
-const GLOBAL_UNICAST: Ipv6Addr = v6([0x2000, 0, 0, 0, 0, 0, 0, 0]);
+const NAT64: Ipv6Addr = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0);
+const GLOBAL_UNICAST: Ipv6Addr = Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0);
 
 fn within(bits: u128, net: u128, len: u8, width: u32) -> bool {
     len == 0 || (bits ^ net) >> (width - u32::from(len)) == 0
@@ -338,9 +262,9 @@ pub fn non_global(ip: IpAddr) -> Option<&'static str> {
 
 fn non_global_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let bits = u128::from(ip.to_bits());
-    V4_REFUSED
+    V4_RANGES
         .iter()
-        .find(|(net, len, _)| within(bits, u128::from(net.to_bits()), *len, 32))
+        .find(|(net, len, _)| within(bits, *net, *len, 32))
         .map(|(_, _, name)| *name)
 }
 
@@ -352,9 +276,9 @@ fn non_global_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if within(bits, NAT64.to_bits(), 96, 128) {
         return non_global_v4(Ipv4Addr::from_bits(bits as u32));
     }
-    if let Some((_, _, name)) = V6_REFUSED
+    if let Some((_, _, name)) = V6_RANGES
         .iter()
-        .find(|(net, len, _)| within(bits, net.to_bits(), *len, 128))
+        .find(|(net, len, _)| within(bits, *net, *len, 128))
     {
         return Some(name);
     }

@@ -1,16 +1,15 @@
 //! The signed-in user's own account: change password (which ends every other session).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::csrf_input;
 use crate::auth::passwords::{check_password_rules, hash_password, verify_password};
 use crate::auth::{AuthError, accounts, sessions};
 use crate::http::extract::SignedIn;
 use crate::http::extract::session_cookie;
 use crate::http::state::AppState;
+use crate::ui::components::{csrf_input, redirect, see_other};
 use crate::ui::{Flash, PageError, render};
 
 /// The account page.
@@ -47,10 +46,7 @@ pub struct PasswordForm {
 }
 
 fn back(flash: Flash) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/account"))
-        .cookie(flash.cookie())
-        .finish()
+    redirect("/account", flash)
 }
 
 /// Changes the password, revokes all sessions and signs this browser in afresh.
@@ -91,8 +87,7 @@ pub async fn change_password(
             sessions::create(conn, user_id, ws, ttl)
         })
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/account"))
+    Ok(see_other("/account")
         .cookie(session_cookie(&state, token))
         .cookie(
             Flash::success("Password changed. Every other session has been signed out.").cookie(),

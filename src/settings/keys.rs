@@ -1,16 +1,16 @@
 //! API keys on the settings page: list, create (shown once), revoke.
 
 use crate::ui::csrf::CsrfForm;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{csrf_input, members, webhooks};
+use super::{members, webhooks};
 use crate::auth::AuthError;
 use crate::auth::api_keys::{self, ApiKeyInfo};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
+use crate::ui::components::{csrf_input, danger_button, redirect};
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// The settings page: API keys, the webhook signing secret and members of the current
@@ -55,10 +55,7 @@ fn keys_section(user: &SignedIn, keys: &[ApiKeyInfo]) -> Markup {
                                 td { @if key.revoked_at.is_some() { span.badge.bad { "revoked" } } @else { span.badge.good { "active" } } }
                                 td {
                                     @if manager && key.revoked_at.is_none() {
-                                        form.inline method="post" action=(format!("/settings/api-keys/{}/revoke", key.id)) data-confirm=(format!("Revoke the key {}? Programs using it stop working at once.", key.name)) {
-                                            (csrf_input(&user.0.csrf_token))
-                                            button.danger type="submit" { "Revoke" }
-                                        }
+                                        (danger_button(&format!("/settings/api-keys/{}/revoke", key.id), &format!("Revoke the key {}? Programs using it stop working at once.", key.name), &user.0.csrf_token, "Revoke"))
                                     }
                                 }
                             }
@@ -125,8 +122,8 @@ pub async fn revoke(
         .store
         .write(move |conn| -> Result<ApiKeyInfo, AuthError> { api_keys::revoke(conn, ws, &id) })
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/settings"))
-        .cookie(Flash::success(format!("API key {} revoked.", revoked.name)).cookie())
-        .finish())
+    Ok(redirect(
+        "/settings",
+        Flash::success(format!("API key {} revoked.", revoked.name)),
+    ))
 }

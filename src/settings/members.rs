@@ -1,16 +1,15 @@
 //! Members of the workspace: list, add (creating the user if new), remove.
 
 use crate::ui::csrf::CsrfForm;
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::csrf_input;
 use crate::auth::passwords::{check_password_rules, hash_password};
 use crate::auth::{AuthError, Role, accounts, normalize_email};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
+use crate::ui::components::{csrf_input, danger_button, redirect};
 use crate::ui::{Flash, PageError, format_time};
 
 /// The members card of the settings page.
@@ -31,10 +30,7 @@ pub fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageError> {
                             td { (format_time(m.created_at)) }
                             td {
                                 @if manager && m.user_id != user.0.user_id {
-                                    form.inline method="post" action=(format!("/settings/members/{}/remove", m.user_id)) data-confirm=(format!("Remove {} from this workspace?", m.email)) {
-                                        (csrf_input(&user.0.csrf_token))
-                                        button.danger type="submit" { "Remove" }
-                                    }
+                                    (danger_button(&format!("/settings/members/{}/remove", m.user_id), &format!("Remove {} from this workspace?", m.email), &user.0.csrf_token, "Remove"))
                                 }
                             }
                         }
@@ -56,10 +52,7 @@ pub fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageError> {
 }
 
 fn back(flash: Flash) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/settings"))
-        .cookie(flash.cookie())
-        .finish()
+    redirect("/settings", flash)
 }
 
 #[derive(Deserialize)]

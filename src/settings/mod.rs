@@ -8,9 +8,6 @@ mod webhooks;
 
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
-use maud::{Markup, html};
-
-use crate::ui::csrf;
 
 /// Routes of this module.
 pub fn routes(r: &mut Routes<'_>) {
@@ -46,9 +43,4 @@ pub fn routes(r: &mut Routes<'_>) {
             Access::Page(Need::Read),
             account::change_password,
         );
-}
-
-/// Hidden CSRF input for a signed-in form.
-fn csrf_input(token: &str) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
 }

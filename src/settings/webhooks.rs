@@ -1,14 +1,13 @@
 //! The webhook signing secret on the settings page: owners and admins see it (receivers
 //! need it to verify calls) and may rotate it; members are told who can.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 
-use super::csrf_input;
 use crate::automations::signing;
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
+use crate::ui::components::{danger_button, redirect};
 use crate::ui::csrf::CsrfForm;
 use crate::ui::{Flash, PageError};
 
@@ -39,10 +38,7 @@ pub async fn section(state: &AppState, user: &SignedIn) -> Result<Markup, PageEr
                 "Give this secret to the receiver and verify with any Standard Webhooks library."
             }
             p { code.secret data-copy data-webhook-secret { (secret) } }
-            form.inline method="post" action=(ROTATE_PATH) data-confirm="Rotate the signing secret? Receivers must switch to the new one: calls signed from now on no longer verify with the old one." {
-                (csrf_input(&user.0.csrf_token))
-                button.danger type="submit" { "Rotate secret" }
-            }
+            (danger_button(ROTATE_PATH, "Rotate the signing secret? Receivers must switch to the new one: calls signed from now on no longer verify with the old one.", &user.0.csrf_token, "Rotate secret"))
         }
     })
 }
@@ -59,10 +55,8 @@ pub async fn rotate(
         .store
         .write(move |conn| signing::rotate_secret(conn, ws))
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/settings#webhook-secret"))
-        .cookie(
-            Flash::success("Webhook signing secret rotated; give receivers the new one.").cookie(),
-        )
-        .finish())
+    Ok(redirect(
+        "/settings#webhook-secret",
+        Flash::success("Webhook signing secret rotated; give receivers the new one."),
+    ))
 }

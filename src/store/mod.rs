@@ -6,6 +6,7 @@
 mod backup;
 pub mod batch;
 pub mod freshness;
+pub mod idempotency;
 pub mod instance;
 mod migrate;
 pub mod page_cache;

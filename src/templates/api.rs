@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::sample_contact;
-use super::store::{self, TemplateInput};
+use super::store::{self, Deletion, TemplateInput};
 use crate::delivery::test_send::{self, TestSendError};
 use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
@@ -108,23 +108,20 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
     let uid = id.into_inner();
-    state
+    let outcome = state
         .store
-        .write(move |conn| -> Result<(), ApiError> {
-            let users = store::used_by(conn, ws, &uid)?;
-            if !users.is_empty() {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::CONFLICT,
-                    format!("Template is used by automation(s): {}", users.join(", ")),
-                ));
-            }
-            if store::delete(conn, ws, &uid)? {
-                Ok(())
-            } else {
-                Err(ApiError::not_found("Template not found"))
-            }
-        })
+        .write(move |conn| store::delete_unused(conn, ws, &uid))
         .await?;
+    match outcome {
+        Deletion::Deleted => {}
+        Deletion::NotFound => return Err(ApiError::not_found("Template not found")),
+        Deletion::InUse(users) => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::CONFLICT,
+                format!("Template is used by automation(s): {}", users.join(", ")),
+            ));
+        }
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -184,3 +184,45 @@ pub fn delete(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<bool, Sto
         .execute(params![ws, uid])?
         > 0)
 }
+
+/// What [`delete_unused`] did.
+#[derive(Debug)]
+pub enum Deletion {
+    /// The template is gone.
+    Deleted,
+    /// No such template in the workspace.
+    NotFound,
+    /// Kept: these automations (by name) use it.
+    InUse(Vec<String>),
+}
+
+/// Deletes a template unless an automation's steps still use it.
+pub fn delete_unused(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Deletion, StoreError> {
+    let users = used_by(conn, ws, uid)?;
+    if !users.is_empty() {
+        return Ok(Deletion::InUse(users));
+    }
+    Ok(if delete(conn, ws, uid)? {
+        Deletion::Deleted
+    } else {
+        Deletion::NotFound
+    })
+}
+
+/// The workspace's templates, each with the names of the automations that use it.
+pub fn list_with_users(
+    conn: &Connection,
+    ws: WorkspaceId,
+) -> Result<Vec<(Template, Vec<String>)>, StoreError> {
+    list(conn, ws)?
+        .into_iter()
+        .map(|t| {
+            let users = used_by(conn, ws, &t.uid)?;
+            Ok((t, users))
+        })
+        .collect()
+}

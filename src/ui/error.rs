@@ -6,6 +6,7 @@ use maud::html;
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
+use crate::ui::components::see_other;
 use crate::ui::return_path::same_origin_path;
 
 /// Why a page could not be shown.
@@ -47,9 +48,7 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         if let PageError::LoginRequired(next) = self {
             let target = format!("/login?next={}", form_urlencoded_path(next));
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, target))
-                .finish();
+            return see_other(&target).finish();
         }
         let (title, message) = match self {
             PageError::BadRequest(m) => ("Something is wrong with that request", m.clone()),

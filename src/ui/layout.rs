@@ -4,10 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{DOCTYPE, Markup, html};
 
+use super::components::csrf_input;
 use super::{Flash, assets};
 use crate::auth::accounts::Membership;
 use crate::auth::sessions::Session;
-use crate::ui::csrf;
 use crate::ui::flash::FlashKind;
 
 /// What the header needs to know about the signed-in user.
@@ -75,7 +75,7 @@ pub fn page(nav: Option<&Nav>, title: &str, flash: Option<&Flash>, content: Mark
                     @if let Some(nav) = nav {
                         (switcher(nav))
                         form.logout method="post" action="/logout" {
-                            input type="hidden" name=(csrf::FIELD) value=(nav.session.csrf_token);
+                            (csrf_input(&nav.session.csrf_token))
                             span.who { (nav.session.email) }
                             button.link type="submit" { "Sign out" }
                         }
@@ -108,7 +108,7 @@ fn switcher(nav: &Nav) -> Markup {
     html! {
         @if nav.memberships.len() > 1 {
             form.switcher method="post" action="/workspaces/switch" {
-                input type="hidden" name=(csrf::FIELD) value=(nav.session.csrf_token);
+                (csrf_input(&nav.session.csrf_token))
                 label for="workspace-switch" class="sr-only" { "Workspace" }
                 select id="workspace-switch" name="workspace_id" data-autosubmit {
                     @for m in &nav.memberships {

@@ -1,6 +1,7 @@
 //! The server-rendered UI shell: layout, navigation, flash messages, assets, error pages.
 
 pub mod assets;
+pub mod components;
 pub mod csrf;
 pub mod error;
 pub mod flash;

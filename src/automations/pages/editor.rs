@@ -8,16 +8,17 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::form::{self, Action, Draft, Fields};
+use super::ops;
 use super::sections::{Catalog, catalog, filters_section, trigger_section};
 use super::steps::{StepCtx, block};
-use super::{csrf_input, ops, redirect};
 use crate::automations::definition::TriggerType;
-use crate::automations::{api, store};
+use crate::automations::{api, engine, store};
 use crate::events::patterns;
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
+use crate::ui::components::{csrf_input, redirect};
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError};
 
@@ -296,7 +297,7 @@ async fn save(
                 Some(uid) => store::update(conn, ws, &uid, &def)?.ok_or(PageError::NotFound)?,
                 None => store::create(conn, ws, &def)?,
             };
-            api::requeue_if_active(conn, &a)?;
+            engine::requeue_if_active(conn, &a)?;
             Ok(Ok(a.uid.clone()))
         })
         .await

@@ -13,17 +13,16 @@ mod view;
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
 use crate::ui::csrf::CsrfForm;
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::api::requeue_if_active;
 use super::definition::Status;
+use super::engine::requeue_if_active;
 use super::store;
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
-use crate::ui::csrf;
+use crate::ui::components::{csrf_input, redirect};
 use crate::ui::{Flash, PageError};
 
 /// Routes of this module; fixed paths come before `/automations/{id}`.
@@ -65,18 +64,6 @@ pub fn routes(r: &mut Routes<'_>) {
             Access::Page(Need::Manage),
             delete,
         );
-}
-
-fn csrf_input(token: &str) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
-}
-
-/// A 303 to `path` carrying a one-time message.
-fn redirect(path: &str, flash: Flash) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path.to_string()))
-        .cookie(flash.cookie())
-        .finish()
 }
 
 /// `/events?eventName=…`: the event log pre-filtered to one name.
@@ -181,12 +168,7 @@ async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    let ws = user.0.workspace.id;
-    let uid = id.into_inner();
-    let gone = state
-        .store
-        .write(move |conn| store::delete(conn, ws, &uid))
-        .await?;
+    let gone = user.write_on(&state, &id, store::delete).await?;
     if gone {
         Ok(redirect(
             "/automations",

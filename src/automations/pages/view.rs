@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::form::{join, value_text};
 use super::list::trigger_label;
-use super::{csrf_input, log_url, state_badge, status_badge, status_buttons};
+use super::{log_url, state_badge, status_badge, status_buttons};
 use crate::automations::definition::{Condition, Definition, Frequency, Step, TriggerType};
 use crate::automations::listing::{Listing, enrollments_json};
 use crate::automations::store::{self, Automation, Counts};
@@ -19,6 +19,7 @@ use crate::contacts::ContactError;
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
 use crate::store::StoreError;
+use crate::ui::components::danger_button;
 use crate::ui::{PageError, render};
 
 /// A condition in words: `contact.tags contains "vip" and event.plan eq "pro"`.
@@ -232,10 +233,7 @@ pub(super) async fn page(
             @if manager {
                 (status_buttons(token, &a.uid, a.def.status, "view"))
                 a.button href=(format!("/automations/{}/edit", a.uid)) { "Edit" }
-                form.inline method="post" action=(format!("/automations/{}/delete", a.uid)) data-confirm=(format!("Delete the automation {} and its enrollments?", a.def.name)) {
-                    (csrf_input(token))
-                    button.danger type="submit" { "Delete" }
-                }
+                (danger_button(&format!("/automations/{}/delete", a.uid), &format!("Delete the automation {} and its enrollments?", a.def.name), token, "Delete"))
             }
         }
         div.stats {

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{csrf_input, field, redirect, tabs};
+use super::{field, tabs};
 use crate::contacts::fields::{self, Field, FieldType};
 use crate::contacts::{
     Contact, ContactError, ContactPatch, Identity, normalize_email, normalize_phone,
@@ -15,6 +15,7 @@ use crate::contacts::{
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
+use crate::ui::components::{csrf_input, redirect};
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, render};
 use actix_web::http::StatusCode;
@@ -392,12 +393,7 @@ pub async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    let ws = user.0.workspace.id;
-    let uid = id.into_inner();
-    let erased = state
-        .store
-        .write(move |conn| store::erase(conn, ws, &uid))
-        .await?;
+    let erased = user.write_on(&state, &id, store::erase).await?;
     let who = erased.email.unwrap_or_else(|| erased.uid.clone());
     Ok(redirect(
         "/contacts",

@@ -5,11 +5,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::{back_with_error, csrf_input, redirect, tabs};
+use super::{back_with_error, tabs};
 use crate::contacts::ContactError;
 use crate::contacts::fields::{self, FieldType};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
+use crate::ui::components::{csrf_input, danger_button, redirect};
 use crate::ui::{Flash, PageError, render};
 
 /// The list of declared fields with the forms to change it.
@@ -39,10 +40,7 @@ pub async fn page(
                                 td { (f.field_type.as_str()) }
                                 td {
                                     @if manager {
-                                        form.inline method="post" action=(format!("/contacts/fields/{}/delete", f.key)) data-confirm=(format!("Remove the field {}? Values already stored stay on contacts.", f.key)) {
-                                            (csrf_input(&user.0.csrf_token))
-                                            button.danger type="submit" { "Remove" }
-                                        }
+                                        (danger_button(&format!("/contacts/fields/{}/delete", f.key), &format!("Remove the field {}? Values already stored stay on contacts.", f.key), &user.0.csrf_token, "Remove"))
                                     }
                                 }
                             }

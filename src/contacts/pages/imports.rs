@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use maud::{Markup, html};
 
-use super::{back_with_error, csrf_input, field, redirect, tabs};
+use super::{back_with_error, field, tabs};
 use crate::contacts::ContactError;
 use crate::contacts::fields;
 use crate::http::extract::SignedIn;
@@ -16,6 +16,7 @@ use crate::imports::mapping::{self, Target};
 use crate::imports::store::{self, Import};
 use crate::imports::upload::{self, Pending, Upload, UploadError};
 use crate::imports::{begin, inspect};
+use crate::ui::components::{csrf_input, redirect};
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, format_time, render};
 

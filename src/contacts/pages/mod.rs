@@ -11,14 +11,13 @@ mod list;
 
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 
 use crate::contacts::ContactError;
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
-use crate::ui::csrf;
+use crate::ui::components::redirect;
 use crate::ui::{Flash, PageError};
 
 /// Routes of this module; fixed paths come before `/contacts/{id}`.
@@ -100,18 +99,6 @@ fn tabs(active: &str) -> Markup {
             }
         }
     }
-}
-
-fn csrf_input(token: &str) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
-}
-
-/// A 303 to `path` carrying a one-time message.
-fn redirect(path: &str, flash: Flash) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path.to_string()))
-        .cookie(flash.cookie())
-        .finish()
 }
 
 /// A form mistake goes back to the form as a message; only store failures are errors.

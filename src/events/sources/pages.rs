@@ -5,7 +5,6 @@
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
 use crate::ui::csrf::CsrfForm;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use serde::Deserialize;
@@ -17,6 +16,7 @@ use crate::events::pages::tabs;
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
 use crate::store::StoreError;
+use crate::ui::components::redirect;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Deliveries per page in the UI.
@@ -51,13 +51,6 @@ pub fn routes(r: &mut Routes<'_>) {
             Access::Page(Need::Manage),
             delete,
         );
-}
-
-fn back_to(path: &str, flash: Flash) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path.to_string()))
-        .cookie(flash.cookie())
-        .finish()
 }
 
 async fn list_page(
@@ -157,7 +150,7 @@ async fn create(
     };
     let spec = match SourceSpec::validate(&input) {
         Ok(spec) => spec,
-        Err(problem) => return Ok(back_to("/events/sources", Flash::error(problem))),
+        Err(problem) => return Ok(redirect("/events/sources", Flash::error(problem))),
     };
     let ws = user.0.workspace.id;
     let (source, token) = state
@@ -236,15 +229,15 @@ async fn toggle(
     uid: String,
     enabled: bool,
 ) -> Result<HttpResponse, PageError> {
-    let ws = user.0.workspace.id;
     let path = format!("/events/sources/{uid}");
-    let source = state
-        .store
-        .write(move |conn| store::set_enabled(conn, ws, &uid, enabled))
+    let source = user
+        .write_on(state, &uid, move |conn, ws, uid| {
+            store::set_enabled(conn, ws, uid, enabled)
+        })
         .await?
         .ok_or(PageError::NotFound)?;
     let word = if enabled { "enabled" } else { "disabled" };
-    Ok(back_to(
+    Ok(redirect(
         &path,
         Flash::success(format!("{} {word}.", source.name)),
     ))
@@ -278,11 +271,8 @@ async fn rotate(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     allowed(&user, &form)?;
-    let ws = user.0.workspace.id;
-    let uid = id.into_inner();
-    let (source, token) = state
-        .store
-        .write(move |conn| store::rotate(conn, ws, &uid))
+    let (source, token) = user
+        .write_on(&state, &id, store::rotate)
         .await?
         .ok_or(PageError::NotFound)?;
     url_page(
@@ -302,16 +292,11 @@ async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     allowed(&user, &form)?;
-    let ws = user.0.workspace.id;
-    let uid = id.into_inner();
-    let removed = state
-        .store
-        .write(move |conn| store::delete(conn, ws, &uid))
-        .await?;
+    let removed = user.write_on(&state, &id, store::delete).await?;
     if !removed {
         return Err(PageError::NotFound);
     }
-    Ok(back_to(
+    Ok(redirect(
         "/events/sources",
         Flash::success("Event source deleted."),
     ))

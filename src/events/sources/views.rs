@@ -5,16 +5,11 @@ use maud::{Markup, html};
 use super::store::{Counts, Delivery, Source};
 use super::{EventNameRule, Scheme};
 use crate::http::extract::SignedIn;
-use crate::ui::csrf;
+use crate::ui::components::{csrf_input, danger_button};
 use crate::ui::format_time;
 
 /// Payload characters shown before "show all".
 const PAYLOAD_PREVIEW: usize = 200;
-
-/// The hidden CSRF field every form of these pages carries.
-pub(super) fn csrf_input(user: &SignedIn) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(user.0.csrf_token); }
-}
 
 /// How a source reads its payload: the email path and the event name rule.
 pub(super) fn mapping(source: &Source) -> Markup {
@@ -46,19 +41,17 @@ pub(super) fn actions(user: &SignedIn, source: &Source) -> Markup {
         div.row {
             @if source.enabled {
                 form.inline method="post" action=(format!("{base}/disable")) {
-                    (csrf_input(user)) button type="submit" { "Disable" }
+                    (csrf_input(&user.0.csrf_token)) button type="submit" { "Disable" }
                 }
             } @else {
                 form.inline method="post" action=(format!("{base}/enable")) {
-                    (csrf_input(user)) button type="submit" { "Enable" }
+                    (csrf_input(&user.0.csrf_token)) button type="submit" { "Enable" }
                 }
             }
             form.inline method="post" action=(format!("{base}/rotate")) data-confirm=(format!("Rotate the URL of {}? The current URL stops working at once.", source.name)) {
-                (csrf_input(user)) button type="submit" { "Rotate URL" }
+                (csrf_input(&user.0.csrf_token)) button type="submit" { "Rotate URL" }
             }
-            form.inline method="post" action=(format!("{base}/delete")) data-confirm=(format!("Delete the event source {} and its delivery log?", source.name)) {
-                (csrf_input(user)) button.danger type="submit" { "Delete" }
-            }
+            (danger_button(&format!("{base}/delete"), &format!("Delete the event source {} and its delivery log?", source.name), &user.0.csrf_token, "Delete"))
         }
     }
 }
@@ -96,7 +89,7 @@ pub(super) fn create_form(user: &SignedIn) -> Markup {
         section.card {
             h2 { "New event source" }
             form method="post" action="/events/sources" {
-                (csrf_input(user))
+                (csrf_input(&user.0.csrf_token))
                 label { "Name" input type="text" name="name" required maxlength="100" placeholder="Stripe checkout"; }
                 label { "Email path" input type="text" name="email_path" required maxlength="300" placeholder="data.object.customer_email"; }
                 p.muted { "Fill exactly one of the next two: a fixed event name, or the dot-path of a field holding it. Dot-paths reach into nested objects and arrays, like " code { "items.0.email" } "." }

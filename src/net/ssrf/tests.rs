@@ -1,7 +1,7 @@
 //! The range table, address by address, with no traffic sent anywhere: each special
 //! range is probed at its first and last address and just outside it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use super::{Refusal, Target, non_global, resolve};
@@ -242,4 +242,21 @@ fn the_agent_connects_to_the_checked_address_and_never_looks_the_name_up_again()
         .get("http://elsewhere.invalid/")
         .call();
     assert!(other.is_err(), "another host is not pinned");
+}
+
+#[test]
+fn every_range_name_carries_its_cidr() {
+    assert_eq!(
+        super::ranges(super::V4_REFUSED).len(),
+        super::V4_REFUSED.len()
+    );
+    assert_eq!(
+        super::ranges(super::V6_REFUSED).len(),
+        super::V6_REFUSED.len()
+    );
+    let (net, len, _) = super::V6_RANGES[3];
+    assert_eq!(
+        (net, len),
+        (Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0).to_bits(), 96)
+    );
 }

@@ -7,13 +7,13 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, json};
 
-use super::{csrf_input, redirect};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
 use crate::store::StoreError;
 use crate::templates::sample_contact;
 use crate::templates::store::{self, Template, TemplateInput};
 use crate::templates::{RenderedEmail, context, render_email};
+use crate::ui::components::{csrf_input, danger_button, redirect};
 use crate::ui::layout::render_with_status;
 use crate::ui::{Flash, PageError, assets, render};
 
@@ -140,10 +140,7 @@ fn editor(
                 } @else {
                     p { "Used by: " (stored.used_by.join(", ")) ". It cannot be deleted while automations use it." }
                 }
-                form.inline method="post" action=(format!("/templates/{uid}/delete")) data-confirm=(format!("Delete the template {}?", input.name)) {
-                    (csrf_input(token))
-                    button.danger type="submit" { "Delete template" }
-                }
+                (danger_button(&format!("/templates/{uid}/delete"), &format!("Delete the template {}?", input.name), token, "Delete template"))
             }
         }
         script src=(assets::url("builder.js")) defer {}

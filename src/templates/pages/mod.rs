@@ -7,17 +7,15 @@ mod form;
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
 use crate::ui::csrf::CsrfForm;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use maud::{Markup, html};
+use maud::html;
 use serde::Deserialize;
 
-use super::store::{self, Template};
+use super::store::{self, Deletion};
 use crate::delivery::test_send::{self, TestSendError};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
-use crate::store::StoreError;
-use crate::ui::csrf;
+use crate::ui::components::redirect;
 use crate::ui::{Flash, PageError, format_time, render};
 
 /// Routes of this module; fixed paths come before `/templates/{id}`.
@@ -48,18 +46,6 @@ pub fn routes(r: &mut Routes<'_>) {
         .post("/templates/{id}/delete", Access::Page(Need::Manage), delete);
 }
 
-fn csrf_input(token: &str) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
-}
-
-/// A 303 to `path` carrying a one-time message.
-fn redirect(path: &str, flash: Flash) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path.to_string()))
-        .cookie(flash.cookie())
-        .finish()
-}
-
 async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -67,17 +53,7 @@ async fn list(
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "templates")?;
     let ws = user.0.workspace.id;
-    let rows = state
-        .store
-        .read(|conn| -> Result<Vec<(Template, Vec<String>)>, StoreError> {
-            store::list(conn, ws)?
-                .into_iter()
-                .map(|t| {
-                    let users = store::used_by(conn, ws, &t.uid)?;
-                    Ok((t, users))
-                })
-                .collect()
-        })?;
+    let rows = state.store.read(|conn| store::list_with_users(conn, ws))?;
     let body = html! {
         p { a.button href="/templates/new" { "New template" } }
         @if rows.is_empty() {
@@ -154,25 +130,12 @@ async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(&form.csrf_token)?;
-    let ws = user.0.workspace.id;
     let uid = id.into_inner();
-    let target = uid.clone();
-    let outcome = state
-        .store
-        .write(
-            move |conn| -> Result<Result<bool, Vec<String>>, StoreError> {
-                let users = store::used_by(conn, ws, &target)?;
-                if !users.is_empty() {
-                    return Ok(Err(users));
-                }
-                Ok(Ok(store::delete(conn, ws, &target)?))
-            },
-        )
-        .await?;
+    let outcome = user.write_on(&state, &uid, store::delete_unused).await?;
     match outcome {
-        Ok(true) => Ok(redirect("/templates", Flash::success("Template deleted."))),
-        Ok(false) => Err(PageError::NotFound),
-        Err(users) => Ok(redirect(
+        Deletion::Deleted => Ok(redirect("/templates", Flash::success("Template deleted."))),
+        Deletion::NotFound => Err(PageError::NotFound),
+        Deletion::InUse(users) => Ok(redirect(
             &format!("/templates/{uid}"),
             Flash::error(format!(
                 "This template is used by automation(s): {}. Remove it from their steps before deleting it.",
