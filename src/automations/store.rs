@@ -59,12 +59,10 @@ fn caches() -> Arc<Caches> {
 
 /// Changes whenever an automation is written or any write is rolled back (which may
 /// have shown an automation that never committed to a cache filled in the same batch).
-fn generation() -> u64 {
-    let here = crate::store::here();
-    here.cache::<Caches>()
-        .written
-        .load(std::sync::atomic::Ordering::Acquire)
-        + here.freshness().rollbacks()
+/// Takes the caches already looked up, so the hot path asks the store instance once.
+fn generation(caches: &Caches) -> u64 {
+    caches.written.load(std::sync::atomic::Ordering::Acquire)
+        + crate::store::here().freshness().rollbacks()
 }
 
 /// Invalidates [`workspace_has_automations`] answers; called on every automation write
@@ -80,7 +78,7 @@ fn bump() {
 pub fn workspace_has_automations(conn: &Connection, ws: WorkspaceId) -> Result<bool, StoreError> {
     let caches = caches();
     let cache = &caches.presence;
-    let generation = generation();
+    let generation = generation(&caches);
     if let Some((at, answer)) = cache
         .lock()
         .expect("automation presence cache")
@@ -308,7 +306,7 @@ fn concerned(
 ) -> Result<Concerning, StoreError> {
     let caches = caches();
     let cache = &caches.concerned;
-    let generation = generation();
+    let generation = generation(&caches);
     let key = (ws, kind, event.map(String::from));
     if let Some(hit) = cache.lock().expect("automation match cache").get(&key)
         && hit.generation == generation
