@@ -1,5 +1,8 @@
 //! Waits are durable timers: kill -9 while 1,000 enrollments wait; after a restart every
 //! one completes and no email is sent twice.
+//!
+//! The server runs on a clock read from a file (`HERALD_CLOCK_FILE`), so the day-long wait
+//! ends when the test moves that clock, not after real time passes.
 
 mod support;
 
@@ -11,7 +14,7 @@ use support::Herald;
 use support::api::{Api, wait_for};
 use support::smtp::SmtpSink;
 
-/// An active automation that waits six seconds, then emails; returns its API path.
+/// An active automation that waits a day, then emails; returns its API path.
 fn delayed_email(api: &Api) -> String {
     let template = api.post(
         "/api/templates",
@@ -23,7 +26,7 @@ fn delayed_email(api: &Api) -> String {
         &json!({
             "name": "Delayed", "status": "active",
             "trigger": {"type": "event", "event": "joined"},
-            "steps": [{"type": "wait", "duration": "6s"}, {"type": "email", "template": template["id"]}]
+            "steps": [{"type": "wait", "duration": "1d"}, {"type": "email", "template": template["id"]}]
         }),
     );
     assert_eq!(created.status(), 201);
@@ -60,8 +63,17 @@ fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
 #[test]
 fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
     let sink = SmtpSink::start();
-    let mut herald =
-        Herald::start_with_smtp(sink.port, &[("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0")]);
+    let time = tempfile::tempdir().unwrap();
+    let clock = time.path().join("now");
+    let start_ms: i64 = 1_800_000_000_000;
+    std::fs::write(&clock, start_ms.to_string()).unwrap();
+    let mut herald = Herald::start_with_smtp(
+        sink.port,
+        &[
+            ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
+            ("HERALD_CLOCK_FILE", clock.to_str().unwrap()),
+        ],
+    );
     let api = Api::new(&herald, "Acme");
     let automation = delayed_email(&api);
     a_thousand_join(&api);
@@ -82,6 +94,12 @@ fn kill_9_while_a_thousand_enrollments_wait_then_all_complete_once() {
     );
     herald.crash();
     herald.spawn();
+    assert!(
+        sink.messages().is_empty(),
+        "a restart does not end a wait early"
+    );
+    let day_later = start_ms + 24 * 3600 * 1000 + 1000;
+    std::fs::write(&clock, day_later.to_string()).unwrap();
 
     sink.wait_for(1000, Duration::from_secs(60));
     // Once every message is final and no send or enrollment job is left, nothing more can

@@ -10,6 +10,7 @@ use crate::http::routes::{Access, RouteSpec, Routes};
 use crate::http::{ApiError, limits};
 use crate::ui::PageError;
 
+mod clock_file;
 pub mod jobs;
 mod run;
 

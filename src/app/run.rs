@@ -113,7 +113,7 @@ fn run_server(
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let workers = config.server.workers;
-    let state = start(config, Clock::system()).await?;
+    let state = start(config, super::clock_file::from_environment()?).await?;
     let base_url = state.config.base_url();
     let server = run_server(state, Listen::Addr(listen), workers)?;
     tracing::info!(%listen, %base_url, "herald is listening");

@@ -84,6 +84,17 @@ impl Clock {
         }
     }
 
+    /// Moves a manual clock forward to `at_ms`; a moment already passed leaves it as it is.
+    ///
+    /// # Panics
+    /// On the system clock, which nobody can move.
+    pub fn advance_to(&self, at_ms: i64) {
+        let behind = at_ms - self.now_ms();
+        if behind > 0 {
+            self.advance(Duration::from_millis(behind as u64));
+        }
+    }
+
     /// Waits until this clock reads `at_ms` or later, or `limit` of real time passes,
     /// whichever is first: a loop's safety net against missed wake-ups.
     pub async fn sleep_until(&self, at_ms: i64, limit: Duration) {
