@@ -5,7 +5,8 @@
 //! 0. shared kinds: `kinds`, then `net`, `config`, `logging` (in that order);
 //! 1. storage: `store`, then `jobs`;
 //! 2. domain features, in this order: `auth`, `workspaces`, `contacts`, `events`,
-//!    `templates`, `delivery`, `automations`, `imports` (a feature may import earlier ones);
+//!    `templates`, `delivery`, `lists`, `segments`, `automations`, `forms`, `imports`
+//!    (a feature may import earlier ones);
 //! 3. `ui` (HTML shell), then 4. `http` (web context, extractors, guard, errors);
 //! 5. feature adapters: a feature's `api.rs`, `pages.rs`, `pages/`, and the other files
 //!    listed in [`ADAPTER_FILES`]; `settings/` and `workspaces.rs` are pages only; an
@@ -23,7 +24,10 @@ const FEATURES: &[&str] = &[
     "events",
     "templates",
     "delivery",
+    "lists",
+    "segments",
     "automations",
+    "forms",
     "imports",
     "settings",
 ];
