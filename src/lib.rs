@@ -12,6 +12,7 @@ pub mod http;
 pub mod imports;
 pub mod jobs;
 pub mod kinds;
+pub mod lists;
 pub mod logging;
 pub mod net;
 pub mod ops;

@@ -33,8 +33,9 @@ pub fn on_occurrence(
         Occurrence::ContactAdded => (TriggerType::ContactAdded, None),
         Occurrence::ContactUpdated if scope.from_automation => return Ok(outcome),
         Occurrence::ContactUpdated => (TriggerType::ContactUpdated, None),
+        Occurrence::ListJoined { list } => (TriggerType::ListJoined, Some(list)),
     };
-    if let Some(name) = event_name {
+    if let (TriggerType::Event, Some(name)) = (kind, event_name) {
         for automation_id in store::exiting_on(conn, ws, name)?.iter() {
             outcome.exited += exit_enrollments(conn, contact.id, *automation_id, name)?;
         }

@@ -1,5 +1,7 @@
-//! Signed links Herald puts in what it sends (one-click unsubscribe today): built from
-//! the public origin and the installation's link secret, verified without a lookup.
+//! Signed links Herald puts in what it sends (one-click unsubscribe, the preferences page,
+//! double opt-in confirmation): built from the public origin and the installation's link
+//! secret, verified without a lookup. Each kind of link signs its own purpose, so a token
+//! of one kind never opens another; a confirmation link also signs when it expires.
 
 use std::sync::Arc;
 
@@ -31,15 +33,51 @@ impl Links {
         format!(
             "{}/unsubscribe/{contact_uid}.{}",
             self.base_url,
-            signature(&self.secret, contact_uid)
+            signature(&self.secret, "unsubscribe", contact_uid)
         )
     }
 
     /// The contact uid an unsubscribe token was signed for, if the signature holds.
     pub fn verify_unsubscribe(&self, token: &str) -> Option<String> {
-        let (uid, sig) = token.split_once('.')?;
-        let expected = signature(&self.secret, uid);
-        constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| uid.to_string())
+        self.verify(token, "unsubscribe")
+    }
+
+    /// The preferences page of a contact: its public lists and a way out of everything.
+    pub fn preferences_url(&self, contact_uid: &str) -> String {
+        format!(
+            "{}/preferences/{contact_uid}.{}",
+            self.base_url,
+            signature(&self.secret, "preferences", contact_uid)
+        )
+    }
+
+    /// The contact uid a preferences token was signed for, if the signature holds.
+    pub fn verify_preferences(&self, token: &str) -> Option<String> {
+        self.verify(token, "preferences")
+    }
+
+    /// The double opt-in link for a contact, valid until `expires_ms`.
+    pub fn confirm_url(&self, contact_uid: &str, expires_ms: i64) -> String {
+        let payload = format!("{contact_uid}.{expires_ms}");
+        format!(
+            "{}/confirm/{payload}.{}",
+            self.base_url,
+            signature(&self.secret, "confirm", &payload)
+        )
+    }
+
+    /// The contact uid a confirmation token was signed for and when it expires, if the
+    /// signature holds (expiry is the caller's to judge against its clock).
+    pub fn verify_confirm(&self, token: &str) -> Option<(String, i64)> {
+        let payload = self.verify(token, "confirm")?;
+        let (uid, expires) = payload.rsplit_once('.')?;
+        Some((uid.to_string(), expires.parse().ok()?))
+    }
+
+    fn verify(&self, token: &str, purpose: &str) -> Option<String> {
+        let (payload, sig) = token.rsplit_once('.')?;
+        let expected = signature(&self.secret, purpose, payload);
+        constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| payload.to_string())
     }
 }
 
@@ -63,10 +101,11 @@ pub fn load_secret(conn: &Connection) -> Result<Vec<u8>, StoreError> {
     Ok(secret)
 }
 
-fn signature(secret: &[u8], contact_uid: &str) -> String {
+fn signature(secret: &[u8], purpose: &str, payload: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
-    mac.update(b"unsubscribe:");
-    mac.update(contact_uid.as_bytes());
+    mac.update(purpose.as_bytes());
+    mac.update(b":");
+    mac.update(payload.as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 

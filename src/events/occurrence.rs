@@ -18,6 +18,8 @@ pub enum Occurrence<'a> {
     ContactAdded,
     /// Some of the contact's properties changed.
     ContactUpdated,
+    /// The contact became a confirmed member of the list with this public id.
+    ListJoined { list: &'a str },
 }
 
 /// The data that comes with an occurrence: what templates and conditions can see.

@@ -226,3 +226,28 @@ pub fn list_with_users(
         })
         .collect()
 }
+
+/// The workspace's template for one of Herald's own emails (`confirmation`: the double
+/// opt-in email), created from `default` the first time it is needed; from then on it is
+/// an ordinary template people edit on the templates page.
+pub fn for_purpose(
+    conn: &Connection,
+    ws: WorkspaceId,
+    purpose: &str,
+    default: &TemplateInput,
+) -> Result<Template, StoreError> {
+    let existing: Option<String> = conn
+        .prepare_cached("SELECT uid FROM templates WHERE workspace_id = ?1 AND purpose = ?2")?
+        .query_row(params![ws, purpose], |r| r.get(0))
+        .optional()?;
+    let uid = match existing {
+        Some(uid) => uid,
+        None => {
+            let created = create(conn, ws, default)?;
+            conn.prepare_cached("UPDATE templates SET purpose = ?2 WHERE id = ?1")?
+                .execute(params![created.id, purpose])?;
+            created.uid
+        }
+    };
+    Ok(get(conn, ws, &uid)?.expect("found or just created"))
+}
