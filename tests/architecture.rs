@@ -40,6 +40,7 @@ const ADAPTER_FILES: &[&str] = &[
     "events/sources/views.rs",
     "delivery/unsubscribe.rs",
     "contacts/export.rs",
+    "lists/public.rs",
 ];
 
 /// Where a file sits: its layer and the module that owns it.

@@ -33,6 +33,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::auth::pages::routes(r);
     crate::workspaces::routes(r);
     crate::settings::routes(r);
+    crate::lists::api::routes(r);
     crate::contacts::api::routes(r);
     crate::contacts::pages::routes(r);
     crate::events::pages::routes(r);
@@ -42,6 +43,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::automations::pages::routes(r);
     crate::delivery::pages::routes(r);
     crate::delivery::unsubscribe::routes(r);
+    crate::lists::public::routes(r);
 }
 
 /// The route table, as declared.

@@ -4,14 +4,12 @@ use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::fields::{self, Field, FieldType};
-use super::properties::{custom_values, text};
+use super::properties::patch_from_body;
 use super::store;
-use super::{
-    ContactError, ContactPatch, Identity, normalize_email, normalize_phone, normalize_tags,
-};
+use super::{ContactError, Identity};
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
@@ -77,71 +75,6 @@ const CONTACT_FIELDS: &[&str] = &[
     "tags",
     "subscribed",
 ];
-
-/// Parses a contact body (create or update) into a patch.
-fn patch_from_body(
-    body: &Map<String, Value>,
-    declared: &[Field],
-    max_string: usize,
-) -> Result<ContactPatch, ContactError> {
-    let mut patch = ContactPatch::default();
-    if let Some(v) = body.get("email") {
-        let email = text(v, "email", 254)?
-            .ok_or_else(|| ContactError::Invalid("email cannot be empty".into()))?;
-        patch.email = Some(normalize_email(&email)?);
-    }
-    if let Some(v) = body.get("phone") {
-        patch.phone = Some(
-            text(v, "phone", 32)?
-                .map(|p| normalize_phone(&p))
-                .transpose()?,
-        );
-    }
-    if let Some(v) = body.get("externalId") {
-        patch.external_id = Some(text(v, "externalId", 255)?);
-    }
-    for (key, slot) in [
-        ("firstName", &mut patch.first_name),
-        ("lastName", &mut patch.last_name),
-        ("name", &mut patch.name),
-    ] {
-        if let Some(v) = body.get(key) {
-            *slot = Some(text(v, key, max_string)?);
-        }
-    }
-    match body.get("properties") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(props)) => {
-            patch.properties = custom_values(props, declared, max_string, "properties")?
-        }
-        Some(_) => return Err(ContactError::Invalid("properties must be an object".into())),
-    }
-    match body.get("tags") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            let tags: Option<Vec<String>> =
-                items.iter().map(|t| t.as_str().map(String::from)).collect();
-            let tags = tags
-                .ok_or_else(|| ContactError::Invalid("tags must be an array of strings".into()))?;
-            patch.tags = Some(normalize_tags(&tags)?);
-        }
-        Some(_) => {
-            return Err(ContactError::Invalid(
-                "tags must be an array of strings".into(),
-            ));
-        }
-    }
-    match body.get("subscribed") {
-        None | Some(Value::Null) => {}
-        Some(Value::Bool(b)) => patch.subscribed = Some(*b),
-        Some(_) => {
-            return Err(ContactError::Invalid(
-                "subscribed must be true or false".into(),
-            ));
-        }
-    }
-    Ok(patch)
-}
 
 #[derive(Deserialize)]
 struct ListQuery {

@@ -6,8 +6,10 @@
 //! with its time and source in `list_member_changes`. Signups with consent go through
 //! [`subscribe`]; the emailed confirmation link ends in [`confirm`].
 
+pub mod api;
 pub mod confirm;
 pub mod consent;
+pub mod public;
 pub mod store;
 pub mod subscribe;
 
