@@ -487,10 +487,10 @@ fn send_email(
         )?;
         return Ok(());
     };
-    let unsubscribe = crate::delivery::links::in_store().unsubscribe_url(&contact.uid);
+    let urls = crate::delivery::footer::links_for(&contact.uid);
     // Rendered by the send job, off the writer thread; a template that fails to render
     // fails that message with the reason.
-    let context = crate::templates::context(contact, event, variables, &unsubscribe).to_string();
+    let context = crate::templates::context(contact, event, variables, &urls).to_string();
     let position = pos.render();
     let created = messages::create(
         conn,

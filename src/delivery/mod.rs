@@ -1,6 +1,7 @@
 //! Outgoing messages: the SMTP (or outbox) mailer, message rows with their status,
 //! suppressions, one-click unsubscribe, and the send job.
 
+pub mod footer;
 pub mod links;
 pub mod mailer;
 pub mod messages;

@@ -3,6 +3,7 @@
 //! gone out); temporary failures go back to the queue with backoff; permanent failures
 //! mark the message failed and suppress the address.
 
+use super::footer::{OptOutLinks, html_with_footer, text_with_footer};
 use super::mailer::{Mailer, OutgoingEmail, SendError};
 use super::messages::{self, MessageRow, MessageStatus};
 use crate::jobs::{self, ClaimedJob, JobContext, JobError};
@@ -12,8 +13,8 @@ use crate::store::StoreError;
 enum Prepared {
     Done,
     /// The message still has to be rendered from its template.
-    Render(Box<MessageRow>, Option<String>),
-    Send(Box<MessageRow>, Option<String>),
+    Render(Box<MessageRow>, Option<OptOutLinks>),
+    Send(Box<MessageRow>, Option<OptOutLinks>),
 }
 
 fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreError> {
@@ -114,8 +115,8 @@ pub async fn process(
 
 /// What the checks before a send decided.
 enum Verdict {
-    /// Send it, with this unsubscribe link (marketing mail to a subscribed contact).
-    Go(Option<String>),
+    /// Send it, with these opt-out links (marketing mail to a subscribed contact).
+    Go(Option<OptOutLinks>),
     /// Not this job's to send any more; leave the message as it is.
     Drop,
     /// Never send it: move it to this final status with the reason.
@@ -190,19 +191,26 @@ fn recipient_verdict(
         Some((_, false)) => {
             Verdict::Close(MessageStatus::Skipped, "contact is unsubscribed".into())
         }
-        Some((uid, true)) => Verdict::Go(Some(super::links::in_store().unsubscribe_url(&uid))),
+        Some((uid, true)) => Verdict::Go(Some(super::footer::links_for(&uid))),
         None => Verdict::Close(MessageStatus::Skipped, "contact was deleted".into()),
     })
 }
 
 /// The email the mailer gets for a message.
-fn outgoing(message: &MessageRow, unsubscribe_url: Option<String>) -> OutgoingEmail {
+fn outgoing(message: &MessageRow, opt_out: Option<OptOutLinks>) -> OutgoingEmail {
+    let (html, text) = match &opt_out {
+        Some(links) => (
+            html_with_footer(&message.html, links),
+            text_with_footer(&message.text, links),
+        ),
+        None => (message.html.clone(), message.text.clone()),
+    };
     OutgoingEmail {
         to: message.to_address.clone(),
         subject: message.subject.clone(),
-        html: message.html.clone(),
-        text: message.text.clone(),
-        unsubscribe_url,
+        html,
+        text,
+        unsubscribe_url: opt_out.map(|l| l.unsubscribe),
         uid: message.uid.clone(),
     }
 }

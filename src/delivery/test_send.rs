@@ -41,7 +41,7 @@ pub async fn queue(
             &contact,
             &Map::new(),
             &Map::new(),
-            &format!("{base_url}/unsubscribe/preview"),
+            &templates::OptOutUrls::preview(&base_url),
         );
         templates::render_email(&template, &context)
     })

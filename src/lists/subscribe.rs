@@ -244,7 +244,12 @@ fn queue_confirmation(
         "confirm_url".into(),
         json!(links.confirm_url(&contact.uid, now + CONFIRMATION_VALID_MS)),
     );
-    let context = crate::templates::context(contact, &Map::new(), &variables, "");
+    let context = crate::templates::context(
+        contact,
+        &Map::new(),
+        &variables,
+        &crate::templates::OptOutUrls::default(),
+    );
     let to = contact.email.clone().unwrap_or_default();
     let new = NewMessage {
         contact_id: Some(contact.id),

@@ -169,7 +169,7 @@ async fn preview(
         &contact,
         &object("event"),
         &object("variables"),
-        &format!("{}/unsubscribe/preview", state.config.base_url()),
+        &super::OptOutUrls::preview(&state.config.base_url()),
     );
     // On the blocking pool: a heavy template never holds an HTTP worker.
     let rendered = web::block(move || super::render_email(&t, &context))

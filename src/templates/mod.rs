@@ -57,7 +57,7 @@ pub fn trial_render(template: &store::Template) -> Result<(), String> {
         &sample_contact(),
         &Map::new(),
         &Map::new(),
-        "https://example.invalid/u",
+        &OptOutUrls::preview("https://example.invalid"),
     );
     render_email(template, &data).map(|_| ())
 }
@@ -86,12 +86,13 @@ pub fn render_email(template: &store::Template, context: &Value) -> Result<Rende
 }
 
 /// The data a template sees: `contact.*`, `event.*`, `variables.*`, `unsubscribe_url`,
-/// and top-level shorthands (contact fields, then event properties, then variables).
+/// `preferences_url`, and top-level shorthands (contact fields, then event properties,
+/// then variables).
 pub fn context(
     contact: &Contact,
     event: &Map<String, Value>,
     variables: &Map<String, Value>,
-    unsubscribe_url: &str,
+    opt_out: &OptOutUrls,
 ) -> Value {
     let mut contact_map = Map::new();
     for (k, v) in &contact.properties {
@@ -125,8 +126,27 @@ pub fn context(
     root.insert("contact".into(), Value::Object(contact_map));
     root.insert("event".into(), Value::Object(event.clone()));
     root.insert("variables".into(), Value::Object(variables.clone()));
-    root.insert("unsubscribe_url".into(), json!(unsubscribe_url));
+    root.insert("unsubscribe_url".into(), json!(opt_out.unsubscribe));
+    root.insert("preferences_url".into(), json!(opt_out.preferences));
     Value::Object(root)
+}
+
+/// The signed opt-out links of a marketing email's recipient, which its template may
+/// show and its footer always does (empty for mail that has none).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OptOutUrls {
+    pub unsubscribe: String,
+    pub preferences: String,
+}
+
+impl OptOutUrls {
+    /// Stand-ins for previews and test sends, which have no real recipient.
+    pub fn preview(base_url: &str) -> Self {
+        OptOutUrls {
+            unsubscribe: format!("{base_url}/unsubscribe/preview"),
+            preferences: format!("{base_url}/preferences/preview"),
+        }
+    }
 }
 
 /// A readable plain-text version of an HTML body.

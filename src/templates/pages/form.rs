@@ -10,8 +10,8 @@ use serde_json::{Map, json};
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
 use crate::store::StoreError;
-use crate::templates::sample_contact;
 use crate::templates::store::{self, Template, TemplateInput};
+use crate::templates::{OptOutUrls, sample_contact};
 use crate::templates::{RenderedEmail, context, render_email};
 use crate::ui::components::{csrf_input, danger_button, redirect};
 use crate::ui::layout::render_with_status;
@@ -55,7 +55,7 @@ async fn preview(state: &AppState, input: &TemplateInput) -> Result<RenderedEmai
         &sample_contact(),
         &Map::new(),
         &Map::new(),
-        &format!("{}/unsubscribe/preview", state.config.base_url()),
+        &OptOutUrls::preview(&state.config.base_url()),
     );
     web::block(move || render_email(&template, &data))
         .await
@@ -115,7 +115,7 @@ fn editor(
             label { "Subject" input type="text" name="subject" value=(input.subject) required placeholder="Welcome, {{contact.firstName}}!"; }
             label { "HTML" textarea name="html" rows="14" spellcheck="false" { (input.html) } }
             label { "Text " span.muted { "(optional: derived from the HTML when empty)" } textarea name="text" rows="6" { (input.text.clone().unwrap_or_default()) } }
-            p.muted { "Templates see " code { "contact.*" } ", " code { "event.*" } ", " code { "variables.*" } " and " code { "unsubscribe_url" } "; a missing value renders empty." }
+            p.muted { "Templates see " code { "contact.*" } ", " code { "event.*" } ", " code { "variables.*" } ", " code { "unsubscribe_url" } " and " code { "preferences_url" } "; a missing value renders empty. Marketing emails also get a footer with both links." }
             div.row {
                 button type="submit" name="op" value="save" { "Save" }
                 " "
