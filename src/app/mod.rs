@@ -36,6 +36,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::lists::api::routes(r);
     crate::contacts::api::routes(r);
     crate::contacts::pages::routes(r);
+    crate::lists::pages::routes(r);
     crate::events::pages::routes(r);
     crate::templates::api::routes(r);
     crate::templates::pages::routes(r);

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod confirm;
 pub mod consent;
+pub mod pages;
 pub mod public;
 pub mod store;
 pub mod subscribe;

@@ -22,6 +22,7 @@ pub struct Nav {
 const NAV_ITEMS: &[(&str, &str, &str)] = &[
     ("dashboard", "/", "Dashboard"),
     ("contacts", "/contacts", "Contacts"),
+    ("lists", "/lists", "Lists"),
     ("events", "/events", "Events"),
     ("automations", "/automations", "Automations"),
     ("templates", "/templates", "Templates"),
