@@ -323,10 +323,7 @@ fn a_template_in_use_cannot_be_deleted() {
         &[("csrf_token", &token)],
     );
     assert_eq!(refused.status(), 303);
-    assert!(
-        s.page(&location(&refused))
-            .contains("used by automation(s): Uses it")
-    );
+    assert!(s.page(&location(&refused)).contains("used by: Uses it"));
     assert!(
         s.page("/templates").contains("Uses it"),
         "the list shows who uses it"

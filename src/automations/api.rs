@@ -87,13 +87,23 @@ pub fn parse_definition(
 ) -> Result<Definition, ApiError> {
     let def = definition::parse(body)
         .map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;
-    let exists = |uid: &str| {
+    let template = |uid: &str| {
         crate::templates::store::get(conn, ws, uid)
             .ok()
             .flatten()
             .is_some()
     };
-    definition::validate(&def, &exists)
+    let list = |uid: &str| {
+        crate::lists::store::get(conn, ws, uid)
+            .ok()
+            .flatten()
+            .is_some()
+    };
+    let known = definition::Known {
+        template: &template,
+        list: &list,
+    };
+    definition::validate(&def, &known)
         .map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;
     Ok(def)
 }

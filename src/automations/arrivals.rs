@@ -60,7 +60,7 @@ pub fn occurrence_key(kind: TriggerType, event: Option<&str>) -> String {
 
 /// The occurrence key an automation's trigger matches.
 pub fn trigger_key(trigger: &Trigger) -> String {
-    occurrence_key(trigger.kind, trigger.event.as_deref())
+    occurrence_key(trigger.kind, trigger.key())
 }
 
 /// The arrival of enrollments started directly (`POST /api/v1/workflows/trigger`).

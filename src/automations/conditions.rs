@@ -9,13 +9,20 @@ use crate::contacts::Contact;
 pub struct Subject<'a> {
     pub contact: &'a Contact,
     pub event: &'a Map<String, Value>,
+    /// The store, for conditions on what is kept beside the contact (list memberships).
+    pub conn: &'a rusqlite::Connection,
 }
 
-/// Whether the condition holds.
+/// Whether the condition holds. A membership that cannot be read counts as absent.
 pub fn holds(condition: &Condition, subject: &Subject<'_>) -> bool {
     match condition {
         Condition::All { all } => all.iter().all(|c| holds(c, subject)),
         Condition::Any { any } => any.iter().any(|c| holds(c, subject)),
+        Condition::Not { not } => !holds(not, subject),
+        Condition::MemberOf { member_of } => {
+            crate::lists::store::confirmed_member(subject.conn, member_of, subject.contact.id)
+                .unwrap_or(false)
+        }
         Condition::Compare(cmp) => compare(cmp, lookup(&cmp.field, subject).as_ref()),
     }
 }

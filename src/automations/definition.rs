@@ -58,6 +58,19 @@ pub struct Trigger {
     pub kind: TriggerType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// The list a `list_joined` trigger watches (its public id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
+}
+
+impl Trigger {
+    /// What an occurrence must name to match: the event name, or the list's id.
+    pub fn key(&self) -> Option<&str> {
+        match self.kind {
+            TriggerType::ListJoined => self.list.as_deref().or(self.event.as_deref()),
+            _ => self.event.as_deref(),
+        }
+    }
 }
 
 /// The kinds of trigger.
@@ -94,8 +107,20 @@ pub enum Frequency {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum Condition {
-    All { all: Vec<Condition> },
-    Any { any: Vec<Condition> },
+    All {
+        all: Vec<Condition>,
+    },
+    Any {
+        any: Vec<Condition>,
+    },
+    Not {
+        not: Box<Condition>,
+    },
+    /// The contact is a confirmed member of the list (`{"memberOf": "<list id>"}`).
+    MemberOf {
+        #[serde(rename = "memberOf")]
+        member_of: String,
+    },
     Compare(Comparison),
 }
 
@@ -157,6 +182,14 @@ pub enum Step {
         #[serde(default = "post")]
         method: String,
     },
+    /// Joins the list, confirmed: the automation's owner vouches for the consent.
+    AddToList {
+        list: String,
+    },
+    /// Takes the contact off the list (recorded in the membership history).
+    RemoveFromList {
+        list: String,
+    },
     Exit,
 }
 
@@ -172,6 +205,8 @@ impl Step {
             Step::Branch { .. } => "branch",
             Step::UpdateContact { .. } => "update_contact",
             Step::Webhook { .. } => "webhook",
+            Step::AddToList { .. } => "add_to_list",
+            Step::RemoveFromList { .. } => "remove_from_list",
             Step::Exit => "exit",
         }
     }
@@ -217,8 +252,16 @@ pub fn parse(value: Value) -> Result<Definition, Invalid> {
     })
 }
 
-/// Checks what shape alone cannot: names, durations, depth, known templates and channels.
-pub fn validate(def: &Definition, template_exists: &dyn Fn(&str) -> bool) -> Result<(), Invalid> {
+/// What validation looks up in the workspace: whether a template or a list with this
+/// public id exists there.
+pub struct Known<'a> {
+    pub template: &'a dyn Fn(&str) -> bool,
+    pub list: &'a dyn Fn(&str) -> bool,
+}
+
+/// Checks what shape alone cannot: names, durations, depth, known templates, lists and
+/// channels.
+pub fn validate(def: &Definition, known: &Known<'_>) -> Result<(), Invalid> {
     let fail = |path: &str, message: &str| {
         Err(Invalid {
             path: path.into(),
@@ -235,10 +278,16 @@ pub fn validate(def: &Definition, template_exists: &dyn Fn(&str) -> bool) -> Res
         (TriggerType::Event, Some(e)) if crate::events::check_event_name(e).is_err() => {
             return fail("trigger.event", "is not a valid event name");
         }
-        (TriggerType::ListJoined, None) => {
-            return fail("trigger.event", "names the list for a list_joined trigger");
-        }
         _ => {}
+    }
+    if def.trigger.kind == TriggerType::ListJoined {
+        match def.trigger.key() {
+            None => return fail("trigger.list", "is required for a list_joined trigger"),
+            Some(list) if !(known.list)(list) => {
+                return fail("trigger.list", &format!("no list with id '{list}'"));
+            }
+            Some(_) => {}
+        }
     }
     for (i, name) in def.exit_on.iter().enumerate() {
         if crate::events::check_event_name(name).is_err() {
@@ -246,13 +295,18 @@ pub fn validate(def: &Definition, template_exists: &dyn Fn(&str) -> bool) -> Res
         }
     }
     if let Some(filters) = &def.filters {
-        validate_condition(filters, "filters", 1)?;
+        validate_condition(filters, "filters", 1, known)?;
     }
     let mut count = 0;
-    validate_steps(&def.steps, "steps", 1, &mut count, template_exists)
+    validate_steps(&def.steps, "steps", 1, &mut count, known)
 }
 
-fn validate_condition(c: &Condition, path: &str, depth: usize) -> Result<(), Invalid> {
+fn validate_condition(
+    c: &Condition,
+    path: &str,
+    depth: usize,
+    known: &Known<'_>,
+) -> Result<(), Invalid> {
     if depth > MAX_DEPTH {
         return Err(Invalid {
             path: path.into(),
@@ -267,10 +321,16 @@ fn validate_condition(c: &Condition, path: &str, depth: usize) -> Result<(), Inv
                 "any"
             };
             for (i, item) in items.iter().enumerate() {
-                validate_condition(item, &format!("{path}.{key}[{i}]"), depth + 1)?;
+                validate_condition(item, &format!("{path}.{key}[{i}]"), depth + 1, known)?;
             }
             Ok(())
         }
+        Condition::Not { not } => validate_condition(not, &format!("{path}.not"), depth + 1, known),
+        Condition::MemberOf { member_of } if !(known.list)(member_of) => Err(invalid(
+            format!("{path}.memberOf"),
+            format!("no list with id '{member_of}'"),
+        )),
+        Condition::MemberOf { .. } => Ok(()),
         Condition::Compare(cmp) => {
             let known = cmp.field.starts_with("contact.") || cmp.field.starts_with("event.");
             if !known || cmp.field.len() < 7 {
@@ -295,7 +355,7 @@ fn validate_steps(
     path: &str,
     depth: usize,
     count: &mut usize,
-    template_exists: &dyn Fn(&str) -> bool,
+    known: &Known<'_>,
 ) -> Result<(), Invalid> {
     if depth > MAX_DEPTH {
         return Err(invalid(
@@ -314,7 +374,7 @@ fn validate_steps(
         }
         match step {
             Step::Email { template, channel } => {
-                validate_email(&here, template, channel.as_deref(), template_exists)?
+                validate_email(&here, template, channel.as_deref(), known.template)?
             }
             Step::Wait { duration, until } => {
                 validate_wait(&here, duration.as_deref(), until.as_deref())?
@@ -324,11 +384,11 @@ fn validate_steps(
                 then,
                 otherwise,
             } => {
-                validate_condition(condition, &format!("{here}.if"), 1)?;
+                validate_condition(condition, &format!("{here}.if"), 1, known)?;
                 let nested = format!("{here}.then");
-                validate_steps(then, &nested, depth + 1, count, template_exists)?;
+                validate_steps(then, &nested, depth + 1, count, known)?;
                 let nested = format!("{here}.else");
-                validate_steps(otherwise, &nested, depth + 1, count, template_exists)?;
+                validate_steps(otherwise, &nested, depth + 1, count, known)?;
             }
             Step::UpdateContact {
                 set,
@@ -343,7 +403,13 @@ fn validate_steps(
                 }
             }
             Step::Webhook { url, method } => validate_webhook(&here, url, method)?,
-            Step::Exit => {}
+            Step::AddToList { list } | Step::RemoveFromList { list } if !(known.list)(list) => {
+                return Err(invalid(
+                    format!("{here}.list"),
+                    format!("no list with id '{list}'"),
+                ));
+            }
+            Step::AddToList { .. } | Step::RemoveFromList { .. } | Step::Exit => {}
         }
     }
     Ok(())

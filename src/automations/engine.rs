@@ -111,6 +111,7 @@ fn consider(
             &Subject {
                 contact,
                 event: scope.event,
+                conn,
             },
         )
     {

@@ -11,6 +11,7 @@ pub mod arrivals;
 pub mod conditions;
 pub mod definition;
 pub mod engine;
+pub mod list_steps;
 pub mod listing;
 pub mod pages;
 pub mod runner;

@@ -317,12 +317,27 @@ impl Run<'_> {
                 remove_tags,
             } => self.update_contact(pos, set, add_tags, remove_tags),
             Step::Webhook { .. } => self.webhook(pos),
+            Step::AddToList { list } => self.list_step(pos, list, true),
+            Step::RemoveFromList { list } => self.list_step(pos, list, false),
             Step::Exit => {
                 record(self.conn, self.id, pos, "exit", "done", None)?;
                 finish(self.conn, self.id, EnrollmentState::Completed, None)?;
                 Ok(Flow::Stop)
             }
         }
+    }
+
+    /// Joins or leaves a list; a list deleted since the automation was saved is skipped.
+    fn list_step(&mut self, pos: &Position, list: &str, join: bool) -> Result<Flow, RunError> {
+        let kind = if join {
+            "add_to_list"
+        } else {
+            "remove_from_list"
+        };
+        let done =
+            super::list_steps::apply(self.conn, self.enrollment.ws, &self.contact, list, join)?;
+        record(self.conn, self.id, pos, kind, done.outcome(), done.detail())?;
+        Ok(Flow::Next(definition::next_position(self.steps, pos)))
     }
 
     /// Queues the email (or records why not); stops when that failed the enrollment.
@@ -385,6 +400,7 @@ impl Run<'_> {
             &Subject {
                 contact: &self.contact,
                 event: &self.event,
+                conn: self.conn,
             },
         );
         let outcome = if taken { "then" } else { "else" };

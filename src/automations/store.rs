@@ -192,7 +192,7 @@ pub fn create(
         "INSERT INTO automations (uid, workspace_id, name, status, trigger_type, trigger_event, definition, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )?
-    .execute(params![uid, ws, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
+    .execute(params![uid, ws, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.key(), serde_json::to_string(def).expect("serializes"), now])?;
     let id = conn.last_insert_rowid();
     super::arrivals::start_tally(conn, id)?;
     write_exits_and_bump(conn, ws, id, def)?;
@@ -217,7 +217,7 @@ pub fn update(
     conn.prepare_cached(
         "UPDATE automations SET name = ?2, status = ?3, trigger_type = ?4, trigger_event = ?5, definition = ?6, updated_at = ?7 WHERE id = ?1",
     )?
-    .execute(params![existing.id, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.event, serde_json::to_string(def).expect("serializes"), now])?;
+    .execute(params![existing.id, def.name, def.status.as_str(), def.trigger.kind.as_str(), def.trigger.key(), serde_json::to_string(def).expect("serializes"), now])?;
     write_exits_and_bump(conn, ws, existing.id, def)?;
     let was_active = existing.def.status == Status::Active;
     match (was_active, def.status == Status::Active) {

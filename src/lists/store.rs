@@ -76,8 +76,25 @@ pub fn create(conn: &Connection, ws: WorkspaceId, input: &ListInput) -> Result<L
             input.name
         ))),
         Err(e) => Err(e.into()),
-        Ok(_) => get(conn, ws, &uid)?.ok_or(ListError::NotFound),
+        Ok(_) => {
+            ensure_confirmation_template(conn, ws, input.opt_in)?;
+            get(conn, ws, &uid)?.ok_or(ListError::NotFound)
+        }
     }
+}
+
+/// A double opt-in list needs its confirmation email: it is created with the list, so it
+/// can be edited before the first signup.
+fn ensure_confirmation_template(
+    conn: &Connection,
+    ws: WorkspaceId,
+    opt_in: OptIn,
+) -> Result<(), ListError> {
+    if opt_in == OptIn::Double {
+        let default = super::subscribe::default_confirmation_template();
+        crate::templates::store::for_purpose(conn, ws, "confirmation", &default)?;
+    }
+    Ok(())
 }
 
 /// Replaces a list's editable parts.
@@ -109,7 +126,10 @@ pub fn update(
         ))),
         Err(e) => Err(e.into()),
         Ok(0) => Err(ListError::NotFound),
-        Ok(_) => get(conn, ws, uid)?.ok_or(ListError::NotFound),
+        Ok(_) => {
+            ensure_confirmation_template(conn, ws, input.opt_in)?;
+            get(conn, ws, uid)?.ok_or(ListError::NotFound)
+        }
     }
 }
 
@@ -377,4 +397,20 @@ pub fn awaiting_confirmation(
         .filter(|m| m.status == MemberStatus::Unconfirmed)
         .map(|m| m.list)
         .collect())
+}
+
+/// Whether the contact is a confirmed member of the list with this public id, in the
+/// contact's own workspace (automation filters ask this).
+pub fn confirmed_member(
+    conn: &Connection,
+    list_uid: &str,
+    contact_id: i64,
+) -> Result<bool, ListError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM list_members m JOIN lists l ON l.id = m.list_id
+              WHERE l.uid = ?1 AND m.contact_id = ?2 AND m.status = 'confirmed'
+                AND l.workspace_id = (SELECT workspace_id FROM contacts WHERE id = ?2))",
+        )?
+        .query_row(params![list_uid, contact_id], |r| r.get(0))?)
 }

@@ -118,7 +118,7 @@ async fn delete(
         Deletion::InUse(users) => {
             return Err(ApiError::new(
                 actix_web::http::StatusCode::CONFLICT,
-                format!("Template is used by automation(s): {}", users.join(", ")),
+                format!("Template is used by: {}", users.join(", ")),
             ));
         }
     }

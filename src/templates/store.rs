@@ -167,14 +167,38 @@ pub fn update(
     if n == 0 { Ok(None) } else { get(conn, ws, uid) }
 }
 
-/// Names of automations whose steps use this template.
+/// What uses this template: automations whose steps send it (by name), and, for the
+/// double opt-in confirmation email, each double opt-in list that sends it.
 pub fn used_by(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Vec<String>, StoreError> {
     let needle = format!("%\"template\":\"{uid}\"%");
     let mut stmt = conn.prepare_cached(
         "SELECT name FROM automations WHERE workspace_id = ?1 AND definition LIKE ?2 ORDER BY name",
     )?;
     let rows = stmt.query_map(params![ws, needle], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut users: Vec<String> = rows.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.name FROM templates t JOIN lists l ON l.workspace_id = t.workspace_id
+         WHERE t.workspace_id = ?1 AND t.uid = ?2 AND t.purpose = 'confirmation'
+           AND l.opt_in = 'double' ORDER BY l.name",
+    )?;
+    let lists = stmt.query_map(params![ws, uid], |r| r.get::<_, String>(0))?;
+    for list in lists {
+        users.push(format!("double opt-in list {}", list?));
+    }
+    Ok(users)
+}
+
+/// The purpose of a template Herald sends itself (`confirmation`), if it is one.
+pub fn purpose_of(
+    conn: &Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT purpose FROM templates WHERE workspace_id = ?1 AND uid = ?2")?
+        .query_row(params![ws, uid], |r| r.get(0))
+        .optional()?
+        .flatten())
 }
 
 /// Deletes a template; returns whether it existed.

@@ -48,6 +48,7 @@ fn editor(token: &str, v: &View) -> Markup {
     });
     let ctx = StepCtx {
         templates: &v.catalog.templates,
+        lists: &v.catalog.lists,
         error,
     };
     let draft_json = serde_json::to_string(def).unwrap_or_default();

@@ -94,6 +94,7 @@ pub(super) fn empty_definition() -> Definition {
         trigger: Trigger {
             kind: TriggerType::Event,
             event: None,
+            list: None,
         },
         frequency: Frequency::EveryTime,
         exit_on: Vec::new(),
@@ -196,6 +197,7 @@ pub(super) fn filter_rows(filters: &Option<Condition>) -> Option<(bool, Vec<Comp
         Some(Condition::Compare(c)) => Some((true, vec![c.clone()])),
         Some(Condition::All { all }) => flat(all).map(|rows| (true, rows)),
         Some(Condition::Any { any }) => flat(any).map(|rows| (false, rows)),
+        Some(Condition::Not { .. } | Condition::MemberOf { .. }) => None,
     }
 }
 
@@ -240,6 +242,14 @@ fn overlay(def: &mut Definition, fields: &Fields) {
     }
     if let Some(event) = fields.get("trigger_event") {
         def.trigger.event = Some(event.trim().to_string()).filter(|e| !e.is_empty());
+    }
+    if let Some(list) = fields.get("trigger_list") {
+        def.trigger.list = Some(list.trim().to_string()).filter(|l| !l.is_empty());
+    }
+    if def.trigger.kind == TriggerType::ListJoined {
+        def.trigger.event = None;
+    } else {
+        def.trigger.list = None;
     }
     if let Some(frequency) = fields.get("frequency").and_then(enum_from::<Frequency>) {
         def.frequency = frequency;
@@ -305,6 +315,11 @@ fn overlay_steps(steps: &mut [Step], prefix: &str, fields: &Fields) {
                 }
                 overlay_steps(then, &format!("{pos}.then"), fields);
                 overlay_steps(otherwise, &format!("{pos}.else"), fields);
+            }
+            Step::AddToList { list } | Step::RemoveFromList { list } => {
+                if let Some(v) = get("list") {
+                    *list = v.to_string();
+                }
             }
             Step::UpdateContact {
                 set,

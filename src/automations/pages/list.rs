@@ -14,7 +14,7 @@ use crate::ui::{PageError, format_time, render};
 /// How a trigger reads in a list.
 pub(super) fn trigger_label(a: &Automation) -> String {
     let t = &a.def.trigger;
-    match (t.kind, t.event.as_deref()) {
+    match (t.kind, t.key()) {
         (TriggerType::Event, Some(e)) => format!("Event received: {e}"),
         (TriggerType::Event, None) => "Event received".into(),
         (TriggerType::ContactAdded, _) => "Contact added".into(),

@@ -35,6 +35,12 @@ pub(super) fn new_step(kind: &str) -> Option<Step> {
             url: "https://".into(),
             method: "POST".into(),
         },
+        "add_to_list" => Step::AddToList {
+            list: String::new(),
+        },
+        "remove_from_list" => Step::RemoveFromList {
+            list: String::new(),
+        },
         "exit" => Step::Exit,
         _ => return None,
     })

@@ -15,6 +15,7 @@ use crate::ui::PageError;
 /// Names the editor offers: templates, declared patterns, condition and contact fields.
 pub(super) struct Catalog {
     pub templates: Vec<(String, String)>,
+    pub lists: Vec<(String, String)>,
     pub patterns: Vec<String>,
     pub custom_fields: Vec<String>,
 }
@@ -30,6 +31,11 @@ pub(super) fn catalog(state: &AppState, ws: WorkspaceId) -> Result<Catalog, Page
             templates: crate::templates::store::list(conn, ws)?
                 .into_iter()
                 .map(|t| (t.uid, t.name))
+                .collect(),
+            lists: crate::lists::store::all(conn, ws)
+                .map_err(|_| PageError::Internal)?
+                .into_iter()
+                .map(|l| (l.uid, l.name))
                 .collect(),
             patterns: patterns::list(conn, ws)?
                 .into_iter()
@@ -47,7 +53,9 @@ pub(super) fn trigger_section(def: &Definition, catalog: &Catalog, create_patter
         (TriggerType::Event, "Event received"),
         (TriggerType::ContactAdded, "Contact added"),
         (TriggerType::ContactUpdated, "Contact updated"),
+        (TriggerType::ListJoined, "Contact joined a list"),
     ];
+    let list = def.trigger.key().unwrap_or_default();
     html! {
         section.card {
             h2 { "Trigger" }
@@ -55,11 +63,16 @@ pub(super) fn trigger_section(def: &Definition, catalog: &Catalog, create_patter
                 label { "Starts when"
                     select name="trigger_type" {
                         @for (kind, label) in kinds { option value=(kind.as_str()) selected[def.trigger.kind == kind] { (label) } }
-                        @if def.trigger.kind == TriggerType::ListJoined { option value="list_joined" selected { "Contact joined list" } }
                     }
                 }
                 label { "Event name " span.muted { "(for Event received)" }
                     input type="text" name="trigger_event" value=(event) list="event-patterns" autocomplete="off" placeholder="signUp";
+                }
+                label { "List " span.muted { "(for Contact joined a list)" }
+                    select name="trigger_list" {
+                        option value="" { "— choose a list —" }
+                        @for (uid, name) in &catalog.lists { option value=(uid) selected[def.trigger.kind == TriggerType::ListJoined && uid == list] { (name) } }
+                    }
                 }
             }
             datalist #event-patterns { @for p in &catalog.patterns { option value=(p) {} } }

@@ -10,15 +10,19 @@ use crate::automations::definition::{Comparison, Condition, Op, Step};
 pub(super) struct StepCtx<'a> {
     /// The workspace's templates as (id, name).
     pub templates: &'a [(String, String)],
+    /// The workspace's lists as (id, name).
+    pub lists: &'a [(String, String)],
     /// The position the validation error points into, with the message.
     pub error: Option<(String, String)>,
 }
 
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 8] = [
     ("email", "Email"),
     ("wait", "Wait"),
     ("branch", "Branch"),
     ("update_contact", "Update contact"),
+    ("add_to_list", "Add to list"),
+    ("remove_from_list", "Remove from list"),
     ("webhook", "Webhook"),
     ("exit", "Exit"),
 ];
@@ -165,6 +169,19 @@ fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
                 }
             }
             p.muted { "Signed with the workspace's signing secret (" a href="/settings#webhook-secret" { "Settings" } "); the receiver verifies it with a Standard Webhooks library." }
+        },
+        Step::AddToList { list } | Step::RemoveFromList { list } => html! {
+            label { "List"
+                select name=(name("list")) {
+                    option value="" { "— choose a list —" }
+                    @for (uid, label) in ctx.lists { option value=(uid) selected[uid == list] { (label) } }
+                    @if !list.is_empty() && !ctx.lists.iter().any(|(uid, _)| uid == list) {
+                        option value=(list) selected { "(missing list " (list) ")" }
+                    }
+                }
+            }
+            @if ctx.lists.is_empty() { p.muted { "No lists yet: " a href="/lists" { "create one" } " first." } }
+            @if matches!(step, Step::AddToList { .. }) { p.muted { "The contact joins confirmed: whoever runs this automation vouches for the consent." } }
         },
         Step::Exit => html! { p.muted { "Ends the enrollment here." } },
     }

@@ -34,6 +34,8 @@ fn describe(c: &Condition) -> String {
     match c {
         Condition::All { all } => group(all, " and "),
         Condition::Any { any } => group(any, " or "),
+        Condition::Not { not } => format!("not ({})", describe(not)),
+        Condition::MemberOf { member_of } => format!("member of list {member_of}"),
         Condition::Compare(cmp) => {
             let op = serde_json::to_value(cmp.op)
                 .ok()
@@ -53,14 +55,14 @@ fn inspector(def: &Definition) -> Markup {
         TriggerType::Event => def.trigger.event.clone(),
         TriggerType::ContactAdded => Some("contact_added".into()),
         TriggerType::ContactUpdated => Some("contact_updated".into()),
-        TriggerType::ListJoined => None,
+        TriggerType::ListJoined => Some("list_joined".into()),
     };
     html! {
         section.card #trigger {
             h2 { "Trigger" }
             p {
                 strong { "Starts when: " }
-                @match (def.trigger.kind, &def.trigger.event) {
+                @match (def.trigger.kind, def.trigger.key()) {
                     (TriggerType::Event, Some(e)) => { "Event received " code { (e) } }
                     (TriggerType::ListJoined, Some(l)) => { "Contact joined list " code { (l) } }
                     (TriggerType::ContactAdded, _) => { "Contact added" }
@@ -113,6 +115,8 @@ fn step_summary(steps: &[Step], prefix: &str, templates: &HashMap<String, String
                             @if !remove_tags.is_empty() { "; remove tags " (remove_tags.join(", ")) }
                         }
                         Step::Webhook { url, method } => { "Call webhook " (method) " " code { (url) } }
+                        Step::AddToList { list } => { "Add to list " code { (list) } }
+                        Step::RemoveFromList { list } => { "Remove from list " code { (list) } }
                         Step::Exit => { "Exit" }
                     }
                 }

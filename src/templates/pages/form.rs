@@ -68,6 +68,8 @@ struct Stored {
     uid: Option<String>,
     used_by: Vec<String>,
     sent: Option<String>,
+    /// Set for a template Herald sends itself (`confirmation`).
+    purpose: Option<String>,
 }
 
 fn preview_card(rendered: &Result<RenderedEmail, String>) -> Markup {
@@ -106,6 +108,9 @@ fn editor(
         @if let Some(problem) = problem {
             p.error role="alert" { "Not saved: " (problem) }
         }
+        @if stored.purpose.as_deref() == Some("confirmation") {
+            p.notice { "This is the double opt-in confirmation email that signups to double opt-in lists receive. It sees " code { "confirm_url" } " (the signed link, valid 7 days) and " code { "lists" } " (the names of the lists waiting for confirmation)." }
+        }
         @if let (Some(_), Some(message)) = (&stored.uid, &stored.sent) {
             p.card { "Test message queued. " a href=(format!("/outbox/{message}")) { "See it in the Outbox →" } }
         }
@@ -138,7 +143,7 @@ fn editor(
                 @if stored.used_by.is_empty() {
                     p.muted { "No automation uses this template." }
                 } @else {
-                    p { "Used by: " (stored.used_by.join(", ")) ". It cannot be deleted while automations use it." }
+                    p { "Used by: " (stored.used_by.join(", ")) ". It cannot be deleted while it is in use." }
                 }
                 (danger_button(&format!("/templates/{uid}/delete"), &format!("Delete the template {}?", input.name), token, "Delete template"))
             }
@@ -190,16 +195,15 @@ pub(super) async fn edit_page(
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "templates")?;
     let ws = user.0.workspace.id;
-    let found = state.store.read(
-        |conn| -> Result<Option<(Template, Vec<String>)>, StoreError> {
-            let Some(t) = store::get(conn, ws, &id)? else {
-                return Ok(None);
-            };
-            let users = store::used_by(conn, ws, &t.uid)?;
-            Ok(Some((t, users)))
-        },
-    )?;
-    let (t, used_by) = found.ok_or(PageError::NotFound)?;
+    let found = state.store.read(|conn| -> Result<_, StoreError> {
+        let Some(t) = store::get(conn, ws, &id)? else {
+            return Ok(None);
+        };
+        let users = store::used_by(conn, ws, &t.uid)?;
+        let purpose = store::purpose_of(conn, ws, &t.uid)?;
+        Ok(Some((t, users, purpose)))
+    })?;
+    let (t, used_by, purpose) = found.ok_or(PageError::NotFound)?;
     let input = TemplateInput {
         name: t.name.clone(),
         subject: t.subject.clone(),
@@ -214,6 +218,7 @@ pub(super) async fn edit_page(
         uid: Some(t.uid.clone()),
         used_by,
         sent,
+        purpose,
     };
     let rendered = preview(&state, &input).await;
     Ok(render(
@@ -263,14 +268,20 @@ async fn submit(
     } else {
         "New template"
     };
-    let used_by = match &uid {
-        Some(uid) => state.store.read(|conn| store::used_by(conn, ws, uid))?,
-        None => Vec::new(),
+    let (used_by, purpose) = match &uid {
+        Some(uid) => state.store.read(|conn| -> Result<_, StoreError> {
+            Ok((
+                store::used_by(conn, ws, uid)?,
+                store::purpose_of(conn, ws, uid)?,
+            ))
+        })?,
+        None => (Vec::new(), None),
     };
     let stored = Stored {
         uid: uid.clone(),
         used_by,
         sent: None,
+        purpose,
     };
     let problem = if form.op == "preview" {
         None

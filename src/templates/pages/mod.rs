@@ -138,7 +138,7 @@ async fn delete(
         Deletion::InUse(users) => Ok(redirect(
             &format!("/templates/{uid}"),
             Flash::error(format!(
-                "This template is used by automation(s): {}. Remove it from their steps before deleting it.",
+                "This template is used by: {}. Stop using it there before deleting it.",
                 users.join(", ")
             )),
         )),
