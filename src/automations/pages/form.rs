@@ -288,23 +288,7 @@ fn overlay_steps(steps: &mut [Step], prefix: &str, fields: &Fields) {
                     *template = v.to_string();
                 }
             }
-            Step::Wait { duration, until } => {
-                let mode =
-                    get("mode").unwrap_or(if until.is_some() { "until" } else { "duration" });
-                let text = |name: &str, current: &Option<String>| {
-                    get(name)
-                        .map(|v| v.trim().to_string())
-                        .or_else(|| current.clone())
-                        .unwrap_or_default()
-                };
-                if mode == "until" {
-                    *until = Some(text("until", until));
-                    *duration = None;
-                } else {
-                    *duration = Some(text("duration", duration));
-                    *until = None;
-                }
-            }
+            Step::Wait { duration, until } => overlay_wait(duration, until, &get),
             Step::Branch {
                 condition,
                 then,
@@ -325,27 +309,7 @@ fn overlay_steps(steps: &mut [Step], prefix: &str, fields: &Fields) {
                 set,
                 add_tags,
                 remove_tags,
-            } => {
-                if get("set.0.field").is_some() {
-                    let mut rebuilt = Map::new();
-                    for k in 0..=set.len() {
-                        let field = get(&format!("set.{k}.field")).unwrap_or("").trim();
-                        if !field.is_empty() {
-                            rebuilt.insert(
-                                field.to_string(),
-                                parse_value(get(&format!("set.{k}.value")).unwrap_or("")),
-                            );
-                        }
-                    }
-                    *set = rebuilt;
-                }
-                if let Some(tags) = get("add_tags") {
-                    *add_tags = comma_list(tags);
-                }
-                if let Some(tags) = get("remove_tags") {
-                    *remove_tags = comma_list(tags);
-                }
-            }
+            } => overlay_update(set, add_tags, remove_tags, &get),
             Step::Webhook { url, method } => {
                 if let Some(v) = get("url") {
                     *url = v.trim().to_string();
@@ -356,5 +320,55 @@ fn overlay_steps(steps: &mut [Step], prefix: &str, fields: &Fields) {
             }
             Step::Exit => {}
         }
+    }
+}
+
+/// A wait step is either a duration or an until-time; the form's mode picks which one is kept.
+fn overlay_wait<'a>(
+    duration: &mut Option<String>,
+    until: &mut Option<String>,
+    get: &impl Fn(&str) -> Option<&'a str>,
+) {
+    let mode = get("mode").unwrap_or(if until.is_some() { "until" } else { "duration" });
+    let text = |name: &str, current: &Option<String>| {
+        get(name)
+            .map(|v| v.trim().to_string())
+            .or_else(|| current.clone())
+            .unwrap_or_default()
+    };
+    if mode == "until" {
+        *until = Some(text("until", until));
+        *duration = None;
+    } else {
+        *duration = Some(text("duration", duration));
+        *until = None;
+    }
+}
+
+/// The update step's rows are rebuilt from the form, so a row emptied by the user is dropped.
+fn overlay_update<'a>(
+    set: &mut Map<String, serde_json::Value>,
+    add_tags: &mut Vec<String>,
+    remove_tags: &mut Vec<String>,
+    get: &impl Fn(&str) -> Option<&'a str>,
+) {
+    if get("set.0.field").is_some() {
+        let mut rebuilt = Map::new();
+        for k in 0..=set.len() {
+            let field = get(&format!("set.{k}.field")).unwrap_or("").trim();
+            if !field.is_empty() {
+                rebuilt.insert(
+                    field.to_string(),
+                    parse_value(get(&format!("set.{k}.value")).unwrap_or("")),
+                );
+            }
+        }
+        *set = rebuilt;
+    }
+    if let Some(tags) = get("add_tags") {
+        *add_tags = comma_list(tags);
+    }
+    if let Some(tags) = get("remove_tags") {
+        *remove_tags = comma_list(tags);
     }
 }

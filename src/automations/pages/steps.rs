@@ -147,18 +147,7 @@ fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
             set,
             add_tags,
             remove_tags,
-        } => html! {
-            @for (k, (field, value)) in set.iter().map(|(f, v)| (f.as_str(), value_text(v))).chain([("", String::new())]).enumerate() {
-                div.filters {
-                    label { "Set field" input type="text" name=(name(&format!("set.{k}.field"))) value=(field) list="contact-set-fields" placeholder="firstName" autocomplete="off"; }
-                    label { "to" input type="text" name=(name(&format!("set.{k}.value"))) value=(value); }
-                }
-            }
-            div.filters {
-                label { "Add tags" input type="text" name=(name("add_tags")) value=(add_tags.join(", ")) placeholder="customer, vip"; }
-                label { "Remove tags" input type="text" name=(name("remove_tags")) value=(remove_tags.join(", ")) placeholder="trial"; }
-            }
-        },
+        } => update_inputs(set, add_tags, remove_tags, &name),
         Step::Webhook { url, method } => html! {
             div.filters {
                 label { "URL" input type="text" name=(name("url")) value=(url) placeholder="https://example.com/hook"; }
@@ -184,5 +173,26 @@ fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
             @if matches!(step, Step::AddToList { .. }) { p.muted { "The contact joins confirmed: whoever runs this automation vouches for the consent." } }
         },
         Step::Exit => html! { p.muted { "Ends the enrollment here." } },
+    }
+}
+
+/// One row per field to set plus an empty row, so a field is added without JavaScript.
+fn update_inputs(
+    set: &serde_json::Map<String, serde_json::Value>,
+    add_tags: &[String],
+    remove_tags: &[String],
+    name: &impl Fn(&str) -> String,
+) -> Markup {
+    html! {
+        @for (k, (field, value)) in set.iter().map(|(f, v)| (f.as_str(), value_text(v))).chain([("", String::new())]).enumerate() {
+            div.filters {
+                label { "Set field" input type="text" name=(name(&format!("set.{k}.field"))) value=(field) list="contact-set-fields" placeholder="firstName" autocomplete="off"; }
+                label { "to" input type="text" name=(name(&format!("set.{k}.value"))) value=(value); }
+            }
+        }
+        div.filters {
+            label { "Add tags" input type="text" name=(name("add_tags")) value=(add_tags.join(", ")) placeholder="customer, vip"; }
+            label { "Remove tags" input type="text" name=(name("remove_tags")) value=(remove_tags.join(", ")) placeholder="trial"; }
+        }
     }
 }
