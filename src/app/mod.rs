@@ -34,9 +34,11 @@ fn declare(r: &mut Routes<'_>) {
     crate::workspaces::routes(r);
     crate::settings::routes(r);
     crate::lists::api::routes(r);
+    crate::segments::api::routes(r);
     crate::contacts::api::routes(r);
     crate::contacts::pages::routes(r);
     crate::lists::pages::routes(r);
+    crate::segments::pages::routes(r);
     crate::events::pages::routes(r);
     crate::templates::api::routes(r);
     crate::templates::pages::routes(r);

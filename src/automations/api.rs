@@ -99,9 +99,16 @@ pub fn parse_definition(
             .flatten()
             .is_some()
     };
+    let segment = |uid: &str| {
+        crate::segments::store::get(conn, ws, uid)
+            .ok()
+            .flatten()
+            .is_some()
+    };
     let known = definition::Known {
         template: &template,
         list: &list,
+        segment: &segment,
     };
     definition::validate(&def, &known)
         .map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;

@@ -2,8 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use super::definition::{Comparison, Condition, Op};
+use super::definition::{Comparison, Condition, Definition, Op, Step};
 use crate::contacts::Contact;
+use crate::kinds::WorkspaceId;
+use crate::store::StoreError;
 
 /// What a condition can look at.
 pub struct Subject<'a> {
@@ -13,7 +15,8 @@ pub struct Subject<'a> {
     pub conn: &'a rusqlite::Connection,
 }
 
-/// Whether the condition holds. A membership that cannot be read counts as absent.
+/// Whether the condition holds. A membership that cannot be read counts as absent, and so
+/// does a segment that cannot be evaluated (deleted, or its filter no longer valid).
 pub fn holds(condition: &Condition, subject: &Subject<'_>) -> bool {
     match condition {
         Condition::All { all } => all.iter().all(|c| holds(c, subject)),
@@ -23,8 +26,59 @@ pub fn holds(condition: &Condition, subject: &Subject<'_>) -> bool {
             crate::lists::store::confirmed_member(subject.conn, member_of, subject.contact.id)
                 .unwrap_or(false)
         }
+        Condition::Segment { segment } => {
+            crate::segments::store::contact_in_segment(subject.conn, segment, subject.contact.id)
+                .unwrap_or(false)
+        }
         Condition::Compare(cmp) => compare(cmp, lookup(&cmp.field, subject).as_ref()),
     }
+}
+
+/// Whether a condition names the segment with this public id, anywhere inside it.
+fn names_segment(condition: &Condition, uid: &str) -> bool {
+    match condition {
+        Condition::All { all: items } | Condition::Any { any: items } => {
+            items.iter().any(|c| names_segment(c, uid))
+        }
+        Condition::Not { not } => names_segment(not, uid),
+        Condition::Segment { segment } => segment == uid,
+        Condition::MemberOf { .. } | Condition::Compare(_) => false,
+    }
+}
+
+fn steps_name_segment(steps: &[Step], uid: &str) -> bool {
+    steps.iter().any(|step| match step {
+        Step::Branch {
+            condition,
+            then,
+            otherwise,
+        } => {
+            names_segment(condition, uid)
+                || steps_name_segment(then, uid)
+                || steps_name_segment(otherwise, uid)
+        }
+        _ => false,
+    })
+}
+
+/// Whether the automation's filters or any branch read the segment.
+pub fn uses_segment(def: &Definition, uid: &str) -> bool {
+    def.filters.as_ref().is_some_and(|f| names_segment(f, uid))
+        || steps_name_segment(&def.steps, uid)
+}
+
+/// The names of the workspace's automations that read the segment: deleting it would
+/// silently change what they do, so the segment pages and API refuse and name them.
+pub fn segment_users(
+    conn: &rusqlite::Connection,
+    ws: WorkspaceId,
+    uid: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(super::store::list(conn, ws)?
+        .iter()
+        .filter(|a| uses_segment(&a.def, uid))
+        .map(|a| a.def.name.clone())
+        .collect())
 }
 
 fn contact_field(contact: &Contact, name: &str) -> Option<Value> {

@@ -121,6 +121,10 @@ pub enum Condition {
         #[serde(rename = "memberOf")]
         member_of: String,
     },
+    /// The contact is in the saved segment (`{"segment": "<segment id>"}`).
+    Segment {
+        segment: String,
+    },
     Compare(Comparison),
 }
 
@@ -252,11 +256,12 @@ pub fn parse(value: Value) -> Result<Definition, Invalid> {
     })
 }
 
-/// What validation looks up in the workspace: whether a template or a list with this
-/// public id exists there.
+/// What validation looks up in the workspace: whether a template, a list or a segment
+/// with this public id exists there.
 pub struct Known<'a> {
     pub template: &'a dyn Fn(&str) -> bool,
     pub list: &'a dyn Fn(&str) -> bool,
+    pub segment: &'a dyn Fn(&str) -> bool,
 }
 
 /// Checks what shape alone cannot: names, durations, depth, known templates, lists and
@@ -330,7 +335,11 @@ fn validate_condition(
             format!("{path}.memberOf"),
             format!("no list with id '{member_of}'"),
         )),
-        Condition::MemberOf { .. } => Ok(()),
+        Condition::Segment { segment } if !(known.segment)(segment) => Err(invalid(
+            format!("{path}.segment"),
+            format!("no segment with id '{segment}'"),
+        )),
+        Condition::MemberOf { .. } | Condition::Segment { .. } => Ok(()),
         Condition::Compare(cmp) => {
             let known = cmp.field.starts_with("contact.") || cmp.field.starts_with("event.");
             if !known || cmp.field.len() < 7 {

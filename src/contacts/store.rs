@@ -12,7 +12,8 @@ macro_rules! columns {
         "id, uid, email, external_id, phone, first_name, last_name, name, properties, tags, subscribed, created_at, updated_at"
     };
 }
-const COLUMNS: &str = columns!();
+/// Every column of a contact row, in the order [`from_row`] reads them.
+pub const COLUMNS: &str = columns!();
 
 /// A unique key a contact is looked up by.
 #[derive(Clone, Copy)]
@@ -47,7 +48,8 @@ impl Key {
     }
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+/// Reads a contact from a row of [`COLUMNS`] (for other stores that select contacts).
+pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let properties: String = r.get(8)?;
     let tags: String = r.get(9)?;
     Ok(Contact {

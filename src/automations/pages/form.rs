@@ -197,7 +197,9 @@ pub(super) fn filter_rows(filters: &Option<Condition>) -> Option<(bool, Vec<Comp
         Some(Condition::Compare(c)) => Some((true, vec![c.clone()])),
         Some(Condition::All { all }) => flat(all).map(|rows| (true, rows)),
         Some(Condition::Any { any }) => flat(any).map(|rows| (false, rows)),
-        Some(Condition::Not { .. } | Condition::MemberOf { .. }) => None,
+        Some(Condition::Not { .. } | Condition::MemberOf { .. } | Condition::Segment { .. }) => {
+            None
+        }
     }
 }
 

@@ -36,6 +36,7 @@ fn describe(c: &Condition) -> String {
         Condition::Any { any } => group(any, " or "),
         Condition::Not { not } => format!("not ({})", describe(not)),
         Condition::MemberOf { member_of } => format!("member of list {member_of}"),
+        Condition::Segment { segment } => format!("in segment {segment}"),
         Condition::Compare(cmp) => {
             let op = serde_json::to_value(cmp.op)
                 .ok()
