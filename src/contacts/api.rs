@@ -82,6 +82,53 @@ struct ListQuery {
     search: String,
     page: Option<u32>,
     limit: Option<u32>,
+    /// A saved segment's id: only its contacts.
+    segment: Option<String>,
+    /// An ad-hoc segment filter, as JSON.
+    filter: Option<String>,
+    /// A built-in property or declared field to order by, and `asc` / `desc`.
+    sort: Option<String>,
+    order: Option<String>,
+}
+
+impl ListQuery {
+    /// Whether the list is filtered or sorted (and so goes through the segment listing
+    /// rather than the plain newest-first paths).
+    fn shaped(&self) -> bool {
+        [&self.segment, &self.filter, &self.sort, &self.order]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
+    }
+}
+
+/// A filtered or sorted page: the segment listing's query.
+fn shaped_page(
+    conn: &rusqlite::Connection,
+    ws: crate::kinds::WorkspaceId,
+    query: &ListQuery,
+    page: u32,
+    limit: u32,
+) -> Result<(store::Page, String, bool), crate::segments::SegmentError> {
+    use crate::segments::store::{self as segments, listing};
+    let cond = listing::chosen(conn, ws, query.segment.as_deref(), query.filter.as_deref())?;
+    let catalog = segments::catalog(conn, ws)?;
+    let sort = listing::Sort::parse(
+        query.sort.as_deref().unwrap_or(""),
+        query.order.as_deref().unwrap_or(""),
+        &catalog,
+    )?;
+    let shown = listing::Listing {
+        cond: cond.as_ref(),
+        search: &query.search,
+        sort: &sort,
+        page,
+        limit,
+    };
+    Ok((
+        listing::page(conn, ws, &shown)?,
+        sort.key_name(),
+        sort.descending,
+    ))
 }
 
 async fn list(
@@ -96,6 +143,21 @@ async fn list(
         return Err(ApiError::bad_request("limit must be between 1 and 500"));
     }
     let ws = caller.workspace_id;
+    if query.shaped() {
+        let (found, sort, descending) = state
+            .store
+            .read_async(move |conn| shaped_page(conn, ws, &query, page, limit))
+            .await?;
+        return Ok(HttpResponse::Ok().json(json!({
+            "contacts": found.contacts.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+            "total": found.total,
+            "totalCapped": false,
+            "page": page,
+            "limit": limit,
+            "sort": sort,
+            "order": if descending { "desc" } else { "asc" },
+        })));
+    }
     let found = state
         .store
         .read_async(move |conn| store::list(conn, ws, &query.search, page, limit))

@@ -182,3 +182,32 @@ pub fn page(
         capped: false,
     })
 }
+
+/// The filter a listing asks for: a saved segment by public id, or an ad-hoc filter as
+/// JSON text (not both); `None` when it asks for neither.
+pub fn chosen(
+    conn: &Connection,
+    ws: WorkspaceId,
+    segment: Option<&str>,
+    filter: Option<&str>,
+) -> Result<Option<Cond>, SegmentError> {
+    let segment = segment.map(str::trim).filter(|s| !s.is_empty());
+    let filter = filter.map(str::trim).filter(|s| !s.is_empty());
+    match (segment, filter) {
+        (Some(_), Some(_)) => Err(SegmentError::invalid(
+            "segment",
+            "send a segment or a filter, not both",
+        )),
+        (Some(uid), None) => {
+            let saved = super::get(conn, ws, uid)?.ok_or(SegmentError::NotFound)?;
+            Ok(Some(super::resolve(conn, ws, &saved.filter)?))
+        }
+        (None, Some(text)) => {
+            let value = serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+                SegmentError::invalid("filter", format!("must be a JSON filter ({e})"))
+            })?;
+            Ok(Some(super::parse_filter(conn, ws, &value)?.1))
+        }
+        (None, None) => Ok(None),
+    }
+}
