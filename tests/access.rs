@@ -116,6 +116,10 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         .as_str()
         .unwrap()
         .to_string();
+    let segment = id(api.post(
+        "/api/segments",
+        &json!({"name": "Everyone", "filter": {"all": []}}),
+    ));
     let (spare_key, spare_user) = spare_key_and_member(herald);
     HashMap::from([
         ("contact", contact),
@@ -125,6 +129,7 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         ("trigger", trigger),
         ("import", import),
         ("message", message),
+        ("segment", segment),
         ("key", spare_key.to_string()),
         ("user", spare_user.to_string()),
     ])
@@ -168,6 +173,8 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/api/event-sources/", "source"),
         ("/events/sources/", "source"),
         ("/api/v1/triggers/", "trigger"),
+        ("/api/segments/", "segment"),
+        ("/segments/", "segment"),
         ("/outbox/", "message"),
         ("/settings/api-keys/", "key"),
         ("/settings/members/", "user"),
@@ -345,6 +352,8 @@ fn nothing_of_a_changed(
     );
     let automation = api.get(&format!("/api/automations/{}", f["automation"]));
     assert_eq!(automation["status"], "draft");
+    let segment = api.get(&format!("/api/segments/{}", f["segment"]));
+    assert_eq!(segment["name"], "Everyone");
     assert!(api.get(&format!("/api/event-sources/{}", f["source"]))["enabled"] != false);
     assert_eq!(
         keys_and_members(herald),
