@@ -147,7 +147,6 @@ pub async fn page(
         Ok(shown) => (StatusCode::OK, body(&q, &shown, None)),
         Err(SegmentError::Store(e)) => return Err(e.into()),
         Err(e) => {
-            let state = state.clone();
             let fallback = state
                 .store
                 .read_async(move |conn| -> Result<Shown, SegmentError> {

@@ -86,6 +86,34 @@ fn count_cell(count: &Result<i64, String>) -> Markup {
     }
 }
 
+/// A row of the segments table: the segment, its filter in words and its live count
+/// (or why it has none).
+struct Listed {
+    segment: Segment,
+    words: String,
+    count: Result<i64, String>,
+}
+
+fn listed(conn: &rusqlite::Connection, ws: WorkspaceId) -> Result<Vec<Listed>, SegmentError> {
+    let catalog = segments::catalog(conn, ws)?;
+    segments::all(conn, ws)?
+        .into_iter()
+        .map(|segment| {
+            let words = summary::describe(&segment.filter, &catalog);
+            let count = match segments::resolve(conn, ws, &segment.filter) {
+                Ok(cond) => Ok(segments::count(conn, ws, &cond)?),
+                Err(SegmentError::Broken(p)) => Err(p.to_string()),
+                Err(e) => return Err(e),
+            };
+            Ok(Listed {
+                segment,
+                words,
+                count,
+            })
+        })
+        .collect()
+}
+
 async fn index(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -93,26 +121,7 @@ async fn index(
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "segments")?;
     let ws = user.0.workspace.id;
-    let rows = state
-        .store
-        .read_async(
-            move |conn| -> Result<Vec<(Segment, String, Result<i64, String>)>, SegmentError> {
-                let catalog = segments::catalog(conn, ws)?;
-                segments::all(conn, ws)?
-                    .into_iter()
-                    .map(|s| {
-                        let words = summary::describe(&s.filter, &catalog);
-                        let count = match segments::resolve(conn, ws, &s.filter) {
-                            Ok(cond) => Ok(segments::count(conn, ws, &cond)?),
-                            Err(SegmentError::Broken(p)) => Err(p.to_string()),
-                            Err(e) => return Err(e),
-                        };
-                        Ok((s, words, count))
-                    })
-                    .collect()
-            },
-        )
-        .await?;
+    let rows = state.store.read_async(move |conn| listed(conn, ws)).await?;
     let body = html! {
         @if user.0.role.can_manage() { p { a.button href="/segments/new" { "New segment" } } }
         @if rows.is_empty() {
@@ -120,12 +129,12 @@ async fn index(
         } @else {
             div.table-wrap { table {
                 thead { tr { th { "Name" } th { "Filter" } th { "Contacts" } th {} } }
-                tbody { @for (segment, words, count) in &rows {
+                tbody { @for row in &rows {
                     tr {
-                        td { a href=(format!("/segments/{}", segment.uid)) { (segment.name) } }
-                        td { (words) }
-                        td { (count_cell(count)) }
-                        td { a href=(format!("/contacts?segment={}", segment.uid)) { "Show contacts" } }
+                        td { a href=(format!("/segments/{}", row.segment.uid)) { (row.segment.name) } }
+                        td { (row.words) }
+                        td { (count_cell(&row.count)) }
+                        td { a href=(format!("/contacts?segment={}", row.segment.uid)) { "Show contacts" } }
                     }
                 } }
             } }
