@@ -1,5 +1,6 @@
 //! The big workspace the read figures run on: 1,000,000 contacts and 10,000,000 events,
-//! created with the CLI (so the schema is exactly the one the migrations make), filled
+//! with tags, two declared fields (`plan` text, `seats` number) and a list of 300,000
+//! members for the segment figures, created with the CLI (so the schema is exactly the one the migrations make), filled
 //! straight through rusqlite in large transactions (the FTS triggers fire on every contact
 //! insert, as they do in the app), then `ANALYZE`d, and cached under
 //! `target/bigdata-cache/<hash of the migrations and this generator>/`.
@@ -14,7 +15,7 @@ use crate::common::workspace_with_key;
 
 pub const CONTACTS: i64 = 1_000_000;
 const EVENTS: i64 = 10_000_000;
-const GENERATOR_VERSION: u32 = 1;
+const GENERATOR_VERSION: u32 = 2;
 const YEAR_MS: i64 = 365 * 86_400_000;
 
 const FIRST_NAMES: &[&str] = &[
@@ -213,6 +214,7 @@ pub fn big_workspace() -> (PathBuf, String) {
     let mut rng = Rng(0x5EED);
     let mut notes = String::new();
     let first_id = insert_contacts(&conn, ws, year_start, &mut rng, &mut notes);
+    insert_audience(&conn, ws, first_id, now_ms(), &mut notes);
     insert_events(&conn, ws, year_start, first_id, &mut rng, &mut notes);
     analyze_and_checkpoint(conn, &data, &mut notes);
     print!("{notes}");
@@ -262,16 +264,16 @@ fn insert_contacts(
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO contacts (uid, workspace_id, email, first_name, last_name, properties, tags, subscribed, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '[]', 1, ?7, ?7)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
                 )
                 .unwrap();
             for i in chunk * batch..(chunk + 1) * batch {
                 let r = rng.next();
                 let created = year_start + i * (YEAR_MS / CONTACTS);
-                let props = if i % 3 == 0 {
-                    r#"{"plan":"pro"}"#
-                } else {
-                    "{}"
+                let props = match i % 3 {
+                    0 => format!(r#"{{"plan":"pro","seats":{}}}"#, i % 50),
+                    1 => format!(r#"{{"plan":"basic","seats":{}}}"#, i % 20),
+                    _ => "{}".to_string(),
                 };
                 stmt.execute(params![
                     contact_uid(r, i),
@@ -280,6 +282,7 @@ fn insert_contacts(
                     first_name(i),
                     last_name(i),
                     props,
+                    tags(i),
                     created
                 ])
                 .unwrap();
@@ -298,6 +301,41 @@ fn insert_contacts(
         CONTACTS as f64 / contacts_time.as_secs_f64()
     );
     first_id.unwrap()
+}
+
+/// Tags of contact `i`: 10% `vip`, about 13% `eu` and `beta` (as JSON, the way the app
+/// stores them).
+fn tags(i: i64) -> &'static str {
+    if i % 10 == 0 {
+        r#"["vip"]"#
+    } else if i % 7 == 0 {
+        r#"["eu","beta"]"#
+    } else {
+        "[]"
+    }
+}
+
+/// The audience the segment figures filter on: the declared fields `plan` and `seats`,
+/// and a list "Newsletter" whose members are every 4th contact (confirmed) and every 20th
+/// from the second on (unconfirmed): 300,000 memberships.
+fn insert_audience(conn: &Connection, ws: i64, first_id: i64, now: i64, notes: &mut String) {
+    let started = Instant::now();
+    conn.execute_batch(&format!(
+        "INSERT INTO contact_fields (workspace_id, key, label, type, created_at)
+         VALUES ({ws}, 'plan', 'Plan', 'text', {now}), ({ws}, 'seats', 'Seats', 'number', {now});
+         INSERT INTO lists (uid, workspace_id, name, description, opt_in, public, created_at, updated_at)
+         VALUES ('00000000-0000-4000-8000-00000000b1c0', {ws}, 'Newsletter', '', 'single', 1, {now}, {now});
+         INSERT INTO list_members (list_id, contact_id, status, source, created_at, changed_at)
+         SELECT (SELECT id FROM lists WHERE workspace_id = {ws} AND name = 'Newsletter'), id,
+                CASE WHEN (id - {first_id}) % 4 = 0 THEN 'confirmed' ELSE 'unconfirmed' END,
+                'import', created_at, created_at
+         FROM contacts WHERE workspace_id = {ws} AND ((id - {first_id}) % 4 = 0 OR (id - {first_id}) % 20 = 1);"
+    ))
+    .unwrap();
+    *notes += &format!(
+        "build: fields, tags and a 300,000-member list in {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Inserts the events in time order over the year, on random contacts with random
