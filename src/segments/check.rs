@@ -12,7 +12,9 @@ use crate::lists::{List, MemberStatus};
 /// What a filter may name in a workspace: its declared fields and its lists.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
+    /// The declared contact fields, with their types.
     pub fields: Vec<Field>,
+    /// The lists, so a filter names only the workspace's own.
     pub lists: Vec<List>,
 }
 

@@ -67,6 +67,7 @@ pub enum ListStatus {
 }
 
 impl ListStatus {
+    /// The JSON spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             ListStatus::Confirmed => "confirmed",
@@ -112,6 +113,7 @@ impl Op {
         Op::IsSet,
     ];
 
+    /// The JSON spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Equals => "equals",
@@ -132,10 +134,15 @@ impl Op {
 /// "Did `name` at least / at most N times (in the last D days)", or "never did".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventTest {
+    /// The event name (a name events are sent with, declared or not).
     pub name: String,
+    /// `atLeast`: fewest matching events.
     pub at_least: Option<u32>,
+    /// `atMost`: most matching events.
     pub at_most: Option<u32>,
+    /// `withinDays`: count only events of the last this many days.
     pub within_days: Option<u32>,
+    /// `never`: no matching event at all.
     pub never: bool,
 }
 
@@ -156,7 +163,9 @@ impl EventTest {
 /// A parse or validation failure naming the path of the bad part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
+    /// Where: `filter.all[1].op`.
     pub path: String,
+    /// What is wrong there.
     pub message: String,
 }
 

@@ -88,11 +88,17 @@ impl From<crate::lists::ListError> for SegmentError {
 /// A saved segment as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
+    /// Row id, never shown.
     pub id: i64,
+    /// Public id (the API's `id`).
     pub uid: String,
+    /// Unique in the workspace, ignoring case.
     pub name: String,
+    /// The saved filter, parsed for shape (checked against the workspace when used).
     pub filter: Filter,
+    /// Unix ms.
     pub created_at: i64,
+    /// Unix ms.
     pub updated_at: i64,
 }
 

@@ -58,7 +58,9 @@ fn pretty(v: &Value) -> String {
 
 /// A saved segment with what its page shows.
 pub struct Loaded {
+    /// The segment itself.
     pub segment: Segment,
+    /// The workspace's fields and lists, for the reference beside the editor.
     pub catalog: Catalog,
     selection: Selection,
 }

@@ -28,7 +28,9 @@ pub enum Mode {
 /// A compiled filter: the expression and its parameters, in order (`?` placeholders).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sql {
+    /// A boolean expression over `contacts c`.
     pub text: String,
+    /// The values of its `?` placeholders, in order.
     pub params: Vec<SqlValue>,
 }
 

@@ -24,7 +24,9 @@ pub enum SortKey {
 /// last either way) go by row id in the same direction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sort {
+    /// What is compared.
     pub key: SortKey,
+    /// Largest (or newest) first.
     pub descending: bool,
 }
 
@@ -108,8 +110,11 @@ pub struct Listing<'a> {
     pub cond: Option<&'a Cond>,
     /// Substring search over email, name and external id, as the plain list does.
     pub search: &'a str,
+    /// The order of the page.
     pub sort: &'a Sort,
+    /// Which page, from 1.
     pub page: u32,
+    /// Contacts a page.
     pub limit: u32,
 }
 
