@@ -330,3 +330,114 @@ fn lists_are_managed_in_the_ui() {
             .is_empty()
     );
 }
+
+fn tags_of(api: &Api, contact: &str) -> Vec<String> {
+    api.get(&format!("/api/contacts/{contact}"))["tags"]
+        .as_array()
+        .map(|t| t.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn automations_move_contacts_between_lists_and_branch_on_membership() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+    let trial = create_list(&api, json!({"name": "Trial"}))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let customers = create_list(&api, json!({"name": "Customers"}))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = status_and_json(api.post(
+        "/api/automations",
+        &json!({"name": "Upgrade", "status": "active",
+        "trigger": {"type": "event", "event": "upgraded"},
+        "steps": [
+            {"type": "remove_from_list", "list": trial},
+            {"type": "add_to_list", "list": customers},
+            {"type": "branch",
+             "if": {"all": [{"memberOf": customers}, {"not": {"memberOf": trial}}]},
+             "then": [{"type": "update_contact", "addTags": ["moved"]}],
+             "else": [{"type": "update_contact", "addTags": ["stuck"]}]}
+        ]}),
+    ));
+    assert_eq!(status, 201, "{body}");
+    // A list_joined automation on Customers fires for the automation's join.
+    let (status, body) = status_and_json(api.post(
+        "/api/automations",
+        &json!({"name": "Welcome customer", "status": "active",
+                "trigger": {"type": "list_joined", "list": customers},
+                "steps": [{"type": "update_contact", "addTags": ["welcomed"]}]}),
+    ));
+    assert_eq!(status, 201, "{body}");
+
+    let ada = contact(&api, "ada@example.com");
+    api.post_ok(
+        &format!("/api/lists/{trial}/members"),
+        &json!({"contactId": ada}),
+    );
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": "ada@example.com", "eventName": "upgraded"}),
+    );
+    assert_eq!(r.status(), 200);
+    support::api::wait_until(
+        "the automation to tag the contact",
+        std::time::Duration::from_secs(10),
+        || {
+            let tags = tags_of(&api, &ada);
+            tags.contains(&"moved".to_string()) && tags.contains(&"welcomed".to_string())
+        },
+    );
+    assert!(!tags_of(&api, &ada).contains(&"stuck".to_string()));
+    let members = |list: &str| api.get(&format!("/api/lists/{list}/members"))["members"].clone();
+    assert_eq!(members(&trial), json!([]), "taken off the trial list");
+    assert_eq!(members(&customers)[0]["status"], "confirmed");
+    assert_eq!(
+        api.get(&format!("/api/lists/{customers}/members"))["members"][0]["source"],
+        "automation"
+    );
+}
+
+#[test]
+fn automations_naming_unknown_lists_are_refused() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+    let other = Api::new(&herald, "Other");
+    let theirs = create_list(&other, json!({"name": "Theirs"}))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cases = [
+        (json!({"type": "list_joined"}), json!([]), "trigger.list"),
+        (
+            json!({"type": "list_joined", "list": theirs}),
+            json!([]),
+            "trigger.list",
+        ),
+        (
+            json!({"type": "event", "event": "x"}),
+            json!([{"type": "add_to_list", "list": theirs}]),
+            "steps[0].list",
+        ),
+        (
+            json!({"type": "event", "event": "x"}),
+            json!([{"type": "branch", "if": {"memberOf": "nope"}, "then": []}]),
+            "memberOf",
+        ),
+    ];
+    for (trigger, steps, field) in cases {
+        let (status, body) = status_and_json(api.post(
+            "/api/automations",
+            &json!({"name": "A", "status": "active", "trigger": trigger, "steps": steps}),
+        ));
+        assert_eq!(status, 400, "{trigger} {steps}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(field),
+            "{field}: {body}"
+        );
+    }
+    assert_eq!(count(&herald, "SELECT COUNT(*) FROM automations"), 0);
+}
