@@ -168,6 +168,7 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/api/automations/", "automation"),
         ("/automations/", "automation"),
         ("/api/lists/", "list"),
+        ("/lists/contact/", "contact"),
         ("/lists/", "list"),
         ("/api/event-sources/", "source"),
         ("/events/sources/", "source"),
