@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -27,25 +26,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// One raw HTTP/1.1 GET; returns the status code if the server answered.
-fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = [0u8; 64];
-    let n = stream.read(&mut buf).ok()?;
-    std::str::from_utf8(&buf[..n])
-        .ok()?
-        .split(' ')
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 fn spawn_server(data: &Path, port: u16) -> Child {
@@ -70,7 +50,7 @@ fn startup(data: &Path) -> (Duration, Child, u16) {
     let started = Instant::now();
     let mut child = spawn_server(data, port);
     while started.elapsed() < Duration::from_secs(10) {
-        if http_status(port, "/healthz") == Some(200) {
+        if common::get_status(port, "/healthz") == Some(200) {
             return (started.elapsed(), child, port);
         }
         std::thread::sleep(Duration::from_micros(500));
@@ -160,7 +140,7 @@ fn main() -> ExitCode {
     let (_, child, port) = startup(dir.path());
     for path in ["/healthz", "/login", "/metrics", "/api/workspace"] {
         for _ in 0..20 {
-            http_status(port, path);
+            common::get_status(port, path);
         }
     }
     std::thread::sleep(Duration::from_millis(500));

@@ -16,6 +16,7 @@ pub mod lists;
 pub mod logging;
 pub mod net;
 pub mod ops;
+pub mod privacy;
 pub mod segments;
 pub mod settings;
 pub mod store;

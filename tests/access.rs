@@ -120,11 +120,13 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         "/api/segments",
         &json!({"name": "Everyone", "filter": {"all": []}}),
     ));
+    let list = id(api.post("/api/lists", &json!({"name": "Newsletter"})));
     let (spare_key, spare_user) = spare_key_and_member(herald);
     HashMap::from([
         ("contact", contact),
         ("template", template),
         ("automation", automation),
+        ("list", list),
         ("source", source),
         ("trigger", trigger),
         ("import", import),
@@ -170,6 +172,9 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/templates/", "template"),
         ("/api/automations/", "automation"),
         ("/automations/", "automation"),
+        ("/api/lists/", "list"),
+        ("/lists/contact/", "contact"),
+        ("/lists/", "list"),
         ("/api/event-sources/", "source"),
         ("/events/sources/", "source"),
         ("/api/v1/triggers/", "trigger"),
@@ -188,6 +193,8 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         "key" => "plan".to_string(),
         "name" => "signUp".to_string(),
         "path:.*" => "app.css".to_string(),
+        // A second parameter naming a contact (a list's member, say).
+        "contact" => f["contact"].clone(),
         _ => match by_prefix.iter().find(|(p, _)| head == *p) {
             Some((_, name)) => f[name].clone(),
             None => "no-such-token".to_string(),
@@ -196,7 +203,8 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
     // Field keys and pattern names are looked up in the caller's own workspace.
     let owned = by_prefix.iter().any(|(p, _)| head == *p)
         && !matches!(&path[start + 1..end], "key" | "name");
-    (format!("{head}{value}{}", &path[end + 1..]), owned)
+    let (rest, rest_owned) = fill(&path[end + 1..], f);
+    (format!("{head}{value}{rest}"), owned || rest_owned)
 }
 
 fn call(herald: &Herald, caller: &Caller, route: &Route, path: &str) -> Response {
@@ -354,6 +362,8 @@ fn nothing_of_a_changed(
     assert_eq!(automation["status"], "draft");
     let segment = api.get(&format!("/api/segments/{}", f["segment"]));
     assert_eq!(segment["name"], "Everyone");
+    let list = api.get(&format!("/api/lists/{}", f["list"]));
+    assert_eq!(list["name"], "Newsletter");
     assert!(api.get(&format!("/api/event-sources/{}", f["source"]))["enabled"] != false);
     assert_eq!(
         keys_and_members(herald),

@@ -28,6 +28,7 @@ const FEATURES: &[&str] = &[
     "segments",
     "automations",
     "forms",
+    "privacy",
     "imports",
     "settings",
 ];

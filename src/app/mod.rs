@@ -47,6 +47,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::delivery::pages::routes(r);
     crate::delivery::unsubscribe::routes(r);
     crate::lists::public::routes(r);
+    crate::privacy::api::routes(r);
 }
 
 /// The route table, as declared.

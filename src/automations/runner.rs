@@ -552,6 +552,9 @@ fn update_contact(
     remove_tags: &[String],
     _event: Option<&str>,
 ) -> Result<Contact, ContactError> {
+    // Read the row again: a step earlier in this run may have started another automation
+    // that changed the contact (a list join's welcome tag, say), and that change must stay.
+    let contact = contacts::get_by_id(conn, ws, contact.id)?;
     let declared = fields::list(conn, ws)?;
     let mut patch =
         crate::contacts::properties::patch_from_contact_properties(set, &declared, 16 * 1024)?;

@@ -12,8 +12,7 @@ macro_rules! columns {
         "id, uid, email, external_id, phone, first_name, last_name, name, properties, tags, subscribed, created_at, updated_at"
     };
 }
-/// Every column of a contact row, in the order [`from_row`] reads them.
-pub const COLUMNS: &str = columns!();
+const COLUMNS: &str = columns!();
 
 /// A unique key a contact is looked up by.
 #[derive(Clone, Copy)]
@@ -48,8 +47,7 @@ impl Key {
     }
 }
 
-/// Reads a contact from a row of [`COLUMNS`] (for other stores that select contacts).
-pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let properties: String = r.get(8)?;
     let tags: String = r.get(9)?;
     Ok(Contact {
@@ -565,10 +563,15 @@ pub fn for_each(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// GDPR erasure: the contact, its events (by cascade) and every delivery that carried its
-/// email are deleted.
+/// GDPR erasure: the contact and (by cascade) its events, memberships, consents and
+/// submissions, its messages and the source deliveries that carried its email. Its
+/// suppression stays, so an address that bounced or complained is not mailed again.
 pub fn erase(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Contact, ContactError> {
     let contact = get(conn, ws, uid)?;
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE workspace_id = ?1 AND (contact_id = ?2 OR to_address = ?3)",
+    )?
+    .execute(params![ws, contact.id, contact.email])?;
     conn.prepare_cached("DELETE FROM contacts WHERE id = ?1")?
         .execute([contact.id])?;
     if let Some(email) = &contact.email {

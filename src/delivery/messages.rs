@@ -324,6 +324,23 @@ pub fn get_by_uid(
         .optional()?)
 }
 
+/// Every message to a contact, oldest first: those linked to it and those sent to its
+/// address before it existed (a template test, say). For data exports.
+pub fn of_contact(
+    conn: &Connection,
+    ws: WorkspaceId,
+    contact_id: i64,
+    email: Option<&str>,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND contact_id = ?2
+         UNION SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND to_address = ?3 AND contact_id IS NULL
+         ORDER BY id"
+    ))?;
+    let rows = stmt.query_map(params![ws, contact_id, email], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Counts by status for the workspace.
 pub fn counts(conn: &Connection, ws: WorkspaceId) -> Result<Vec<(String, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(

@@ -16,6 +16,8 @@ pub const MAX_LIMIT: u32 = 200;
 pub struct Filter {
     pub event_name: Option<String>,
     pub email: Option<String>,
+    /// One contact's events by row id (a contact may have no email).
+    pub contact_id: Option<i64>,
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub cursor: Option<(i64, i64)>,
@@ -69,6 +71,7 @@ impl Filter {
         Ok(Filter {
             event_name: nonempty(event_name),
             email: nonempty(email).map(|e| e.to_lowercase()),
+            contact_id: None,
             from: bound(from, "from", false)?,
             to: bound(to, "to", true)?,
             cursor,
@@ -113,8 +116,14 @@ pub struct LogPage {
     pub next_cursor: Option<String>,
 }
 
-/// Runs a log query for one workspace.
-pub fn query(conn: &Connection, ws: WorkspaceId, filter: &Filter) -> Result<LogPage, StoreError> {
+type Clauses = (Vec<String>, Vec<Box<dyn ToSql>>);
+
+/// The WHERE clauses of a log query and their arguments; `None` when nothing can match.
+fn clauses(
+    conn: &Connection,
+    ws: WorkspaceId,
+    filter: &Filter,
+) -> Result<Option<Clauses>, StoreError> {
     let mut clauses = vec!["e.workspace_id = ?".to_string()];
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(ws)];
     if let Some(email) = &filter.email {
@@ -122,18 +131,15 @@ pub fn query(conn: &Connection, ws: WorkspaceId, filter: &Filter) -> Result<LogP
             .prepare_cached("SELECT id FROM contacts WHERE workspace_id = ?1 AND email = ?2")?
             .query_row(rusqlite::params![ws, email], |r| r.get(0))
             .ok();
-        match contact {
-            Some(id) => {
-                clauses.push("e.contact_id = ?".into());
-                args.push(Box::new(id));
-            }
-            None => {
-                return Ok(LogPage {
-                    events: Vec::new(),
-                    next_cursor: None,
-                });
-            }
-        }
+        let Some(id) = contact else {
+            return Ok(None);
+        };
+        clauses.push("e.contact_id = ?".into());
+        args.push(Box::new(id));
+    }
+    if let Some(id) = filter.contact_id {
+        clauses.push("e.contact_id = ?".into());
+        args.push(Box::new(id));
     }
     if let Some(name) = &filter.event_name {
         clauses.push("e.name = ?".into());
@@ -152,6 +158,17 @@ pub fn query(conn: &Connection, ws: WorkspaceId, filter: &Filter) -> Result<LogP
         args.push(Box::new(t));
         args.push(Box::new(id));
     }
+    Ok(Some((clauses, args)))
+}
+
+/// Runs a log query for one workspace.
+pub fn query(conn: &Connection, ws: WorkspaceId, filter: &Filter) -> Result<LogPage, StoreError> {
+    let Some((clauses, mut args)) = clauses(conn, ws, filter)? else {
+        return Ok(LogPage {
+            events: Vec::new(),
+            next_cursor: None,
+        });
+    };
     args.push(Box::new(filter.limit as i64 + 1));
     let sql = format!(
         "SELECT e.id, e.name, c.email, c.uid, e.properties, e.source, e.source_detail, e.created_at,

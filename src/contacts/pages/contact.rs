@@ -30,17 +30,12 @@ pub async fn page(
         .read_async(move |conn| -> Result<_, ContactError> {
             let contact = store::get(conn, ws, &uid)?;
             let declared = fields::list(conn, ws)?;
-            let events = match &contact.email {
-                Some(email) => {
-                    let filter = Filter {
-                        email: Some(email.clone()),
-                        limit: TIMELINE,
-                        ..Filter::default()
-                    };
-                    log::query(conn, ws, &filter)?.events
-                }
-                None => Vec::new(),
+            let filter = Filter {
+                contact_id: Some(contact.id),
+                limit: TIMELINE,
+                ..Filter::default()
             };
+            let events = log::query(conn, ws, &filter)?.events;
             Ok((contact, declared, events))
         })
         .await?;
@@ -137,6 +132,7 @@ fn timeline(c: &Contact, events: &[LoggedEvent]) -> Markup {
                 p { a href=(format!("/events?{}", serde_urlencoded::to_string([("email", email)]).unwrap_or_default())) { "All events of this contact in the event log →" } }
             }
             p { a href=(format!("/automations/contact/{}", c.uid)) { "Automation enrollments of this contact →" } }
+            p { a href=(format!("/lists/contact/{}", c.uid)) { "Lists and consents of this contact →" } }
         }
     }
 }

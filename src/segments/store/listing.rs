@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
 use super::compile::{Mode, compile};
-use crate::contacts::store::{COLUMNS, Page, from_row};
+use crate::contacts::store::Page;
 use crate::kinds::WorkspaceId;
 use crate::segments::SegmentError;
 use crate::segments::check::{BUILT_IN, Catalog, Cond};
@@ -174,13 +174,13 @@ pub fn page(
     let offset = i64::from(listing.page.saturating_sub(1)) * i64::from(listing.limit);
     params.push(SqlValue::from(i64::from(listing.limit)));
     params.push(SqlValue::from(offset));
-    let text = format!(
-        "SELECT {COLUMNS} FROM contacts c WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
-    );
+    let text =
+        format!("SELECT c.id FROM contacts c WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?");
     let mut stmt = conn.prepare_cached(&text)?;
-    let contacts = stmt
-        .query_map(params_from_iter(params.iter()), from_row)?
-        .collect::<Result<_, _>>()?;
+    let ids = stmt
+        .query_map(params_from_iter(params.iter()), |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    let contacts = super::contacts_by_id(conn, ws, &ids)?;
     Ok(Page {
         contacts,
         total,

@@ -13,7 +13,6 @@ use super::check::{Catalog, Cond, check};
 use super::filter::{self, Filter};
 use super::{Segment, SegmentError};
 use crate::contacts::Contact;
-use crate::contacts::store::{COLUMNS as CONTACT_COLUMNS, from_row as contact_from_row};
 use crate::kinds::WorkspaceId;
 use compile::{Mode, Sql, compile};
 
@@ -179,7 +178,7 @@ pub fn members(
 ) -> Result<Vec<Contact>, SegmentError> {
     let sql = set_sql(ws, cond);
     let text = format!(
-        "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.workspace_id = ? AND c.id > ? AND {} ORDER BY c.id LIMIT ?",
+        "SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND c.id > ? AND {} ORDER BY c.id LIMIT ?",
         sql.text
     );
     let mut values = vec![
@@ -189,8 +188,23 @@ pub fn members(
     values.extend(sql.params);
     values.push(rusqlite::types::Value::from(i64::from(limit)));
     let mut stmt = conn.prepare_cached(&text)?;
-    let rows = stmt.query_map(params_from_iter(values), contact_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let ids = stmt
+        .query_map(params_from_iter(values), |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    contacts_by_id(conn, ws, &ids)
+}
+
+/// The contacts with these row ids, in that order: the filter queries select ids, and
+/// the contacts store reads its own rows.
+pub fn contacts_by_id(
+    conn: &Connection,
+    ws: WorkspaceId,
+    ids: &[i64],
+) -> Result<Vec<Contact>, SegmentError> {
+    Ok(ids
+        .iter()
+        .map(|id| crate::contacts::store::get_by_id(conn, ws, *id))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Whether the contact (row id) of workspace `ws` is selected by `filter`, resolved

@@ -8,14 +8,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::confirm::add_confirmed;
-use super::store::{self as lists, ListInput, Member};
-use super::{Counts, List, ListError, MemberStatus, OptIn, Source};
+mod contact;
+
 use crate::auth::policy::Need;
 use crate::contacts::{normalize_email, store as contacts};
 use crate::http::extract::SignedIn;
 use crate::http::routes::{Access, Routes};
 use crate::http::state::AppState;
+use crate::lists::confirm::add_confirmed;
+use crate::lists::store::{self as lists, ListInput, Member};
+use crate::lists::{Counts, List, ListError, MemberStatus, OptIn, Source};
 use crate::ui::components::{csrf_input, danger_button, redirect};
 use crate::ui::csrf::CsrfForm;
 use crate::ui::layout::render_with_status;
@@ -28,6 +30,11 @@ pub fn routes(r: &mut Routes<'_>) {
     r.get("/lists", Access::Page(Need::Read), index)
         .post("/lists", Access::Page(Need::Manage), create)
         .get("/lists/{id}", Access::Page(Need::Read), show)
+        .get(
+            "/lists/contact/{uid}",
+            Access::Page(Need::Read),
+            contact::contact_page,
+        )
         .post("/lists/{id}", Access::Page(Need::Manage), save)
         .post("/lists/{id}/delete", Access::Page(Need::Manage), delete)
         .post(
