@@ -1058,3 +1058,53 @@ fn the_contacts_page_filters_by_a_segment_sorts_and_shows_fields() {
         "the filter is kept"
     );
 }
+
+#[test]
+fn another_workspaces_session_finds_no_segment_pages() {
+    let herald = InProcessHerald::start();
+    let (_, api) = owner(&herald);
+    let vip = segment(&api, "VIP", json!({"tag": "vip"}));
+    let id = vip["id"].as_str().unwrap();
+    let (stranger, _) = herald.owner_signed_in("eve@other.example.com", "Other", PASSWORD);
+    let token = page_csrf(&herald, &stranger, "/segments");
+    assert!(!page_html(&herald, &stranger, "/segments").contains("VIP"));
+    let r = stranger
+        .get(herald.url(&format!("/segments/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let filter = "{\"tag\": \"x\"}";
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("name", "Mine"),
+        ("filter", filter),
+        ("intent", "save"),
+    ];
+    assert_eq!(
+        submit(&herald, &stranger, &format!("/segments/{id}"), &form).status(),
+        404
+    );
+    let r = submit(
+        &herald,
+        &stranger,
+        &format!("/segments/{id}/delete"),
+        &[("csrf_token", &token)],
+    );
+    assert_eq!(r.status(), 404);
+    let r = stranger
+        .get(herald.url(&format!("/api/segments/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let page = stranger
+        .get(herald.url(&format!("/contacts?segment={id}")))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 422);
+    assert!(page.text().unwrap().contains("Segment not found"));
+    assert_eq!(
+        api.get(&format!("/api/segments/{id}"))["name"],
+        "VIP",
+        "unchanged"
+    );
+}
