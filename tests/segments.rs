@@ -789,14 +789,27 @@ fn tags_once_run(api: &Api, email: &str) -> Vec<Value> {
 #[test]
 fn an_automation_branches_and_filters_on_a_segment() {
     let (herald, api) = start();
-    contact(&api, "buyer@example.com", json!({}));
-    contact(&api, "browser@example.com", json!({}));
-    event(&api, "buyer@example.com", "purchase");
-    event(&api, "buyer@example.com", "purchase");
+    contact(&api, "buyer@example.com", json!({"tags": ["vip"]}));
+    contact(&api, "browser@example.com", json!({"tags": ["vip"]}));
+    let staff = contact(&api, "staff@example.com", json!({"tags": ["vip"]}));
+    let team = list(&api, "Team", "single");
+    api.post_ok(
+        &format!("/api/lists/{team}/members"),
+        &json!({"contactId": staff}),
+    );
+    for who in ["buyer", "buyer", "staff", "staff"] {
+        event(&api, &format!("{who}@example.com"), "purchase");
+    }
+    // Asked about one contact at a time: tag, list and event conditions all take their
+    // per-contact form.
     let buyers = segment(
         &api,
         "Buyers",
-        json!({"event": "purchase", "atLeast": 2, "withinDays": 7}),
+        json!({"all": [
+            {"tag": "vip"},
+            {"not": {"list": team, "status": "any"}},
+            {"event": "purchase", "atLeast": 2, "withinDays": 7}
+        ]}),
     );
     let id = buyers["id"].as_str().unwrap();
     let tag = |t: &str| json!([{"type": "update_contact", "addTags": [t]}]);
@@ -807,8 +820,19 @@ fn an_automation_branches_and_filters_on_a_segment() {
     api.post_ok("/api/automations", &branch);
     event(&api, "buyer@example.com", "visit");
     event(&api, "browser@example.com", "visit");
-    assert_eq!(tags_once_run(&api, "buyer@example.com"), [json!("in")]);
-    assert_eq!(tags_once_run(&api, "browser@example.com"), [json!("out")]);
+    assert_eq!(
+        tags_once_run(&api, "buyer@example.com"),
+        [json!("vip"), json!("in")]
+    );
+    assert_eq!(
+        tags_once_run(&api, "browser@example.com"),
+        [json!("vip"), json!("out")]
+    );
+    event(&api, "staff@example.com", "visit");
+    assert_eq!(
+        tags_once_run(&api, "staff@example.com"),
+        [json!("vip"), json!("out")]
+    );
 
     let filtered = json!({
         "name": "Buyers only", "status": "active", "trigger": {"type": "event", "event": "visit"},
