@@ -201,6 +201,7 @@ pub fn segment_body(
     }
 }
 
+/// `GET /segments/new`: the editor with an example filter and the reference.
 pub async fn new_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -272,6 +273,8 @@ fn user_error(e: SegmentError) -> Result<String, PageError> {
     }
 }
 
+/// `POST /segments/new`: previews the filter, or saves the segment and goes to its page;
+/// a mistake comes back 422 with what was typed.
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -333,6 +336,8 @@ pub async fn create(
     }
 }
 
+/// `POST /segments/{id}`: previews the changed filter, or saves it; a mistake comes back
+/// 422 with what was typed.
 pub async fn save(
     state: web::Data<AppState>,
     req: HttpRequest,
