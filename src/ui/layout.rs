@@ -23,6 +23,7 @@ const NAV_ITEMS: &[(&str, &str, &str)] = &[
     ("dashboard", "/", "Dashboard"),
     ("contacts", "/contacts", "Contacts"),
     ("lists", "/lists", "Lists"),
+    ("forms", "/forms", "Forms"),
     ("events", "/events", "Events"),
     ("automations", "/automations", "Automations"),
     ("templates", "/templates", "Templates"),
