@@ -156,8 +156,15 @@ impl Draft {
 
     /// The draft as a checked form input, or the first mistake.
     pub fn input(&self, declared: &[Field]) -> Result<FormInput, FormError> {
-        let mut rows: Vec<&DraftField> = self.fields.iter().filter(|f| f.include).collect();
-        rows.sort_by_key(|f| f.order.trim().parse::<i64>().unwrap_or(i64::MAX));
+        // A row without an order keeps its place in the table.
+        let mut rows: Vec<(i64, &DraftField)> = self
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.include)
+            .map(|(i, f)| (f.order.trim().parse().unwrap_or(i as i64 + 1), f))
+            .collect();
+        rows.sort_by_key(|(order, _)| *order);
         let min_fill = self.min_fill_seconds.trim();
         let min_fill_seconds = if min_fill.is_empty() {
             0
@@ -170,7 +177,7 @@ impl Draft {
             description: self.description.trim().to_string(),
             fields: rows
                 .into_iter()
-                .map(|f| FieldSpec {
+                .map(|(_, f)| FieldSpec {
                     key: f.key.clone(),
                     label: f.label.clone(),
                     required: f.required,
