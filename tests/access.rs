@@ -116,6 +116,10 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         .as_str()
         .unwrap()
         .to_string();
+    let form = api
+        .post("/api/forms", &json!({"name": "Signup"}))
+        .json::<Value>()
+        .unwrap();
     let (spare_key, spare_user) = spare_key_and_member(herald);
     HashMap::from([
         ("contact", contact),
@@ -125,6 +129,8 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         ("trigger", trigger),
         ("import", import),
         ("message", message),
+        ("form", form["id"].as_str().unwrap().to_string()),
+        ("form_slug", form["slug"].as_str().unwrap().to_string()),
         ("key", spare_key.to_string()),
         ("user", spare_user.to_string()),
     ])
@@ -171,6 +177,9 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/outbox/", "message"),
         ("/settings/api-keys/", "key"),
         ("/settings/members/", "user"),
+        ("/api/forms/", "form"),
+        ("/forms/", "form"),
+        ("/f/", "form_slug"),
     ];
     let Some(start) = path.find('{') else {
         return (path.to_string(), false);
@@ -281,7 +290,8 @@ fn assert_the_table_follows_the_model(table: &[Route]) {
                         "/unsubscribe/",
                         "/hooks/",
                         "/confirm/",
-                        "/preferences/"
+                        "/preferences/",
+                        "/f/"
                     ]
                     .iter()
                     .any(|p| route.path.starts_with(p)),
@@ -346,6 +356,7 @@ fn nothing_of_a_changed(
     let automation = api.get(&format!("/api/automations/{}", f["automation"]));
     assert_eq!(automation["status"], "draft");
     assert!(api.get(&format!("/api/event-sources/{}", f["source"]))["enabled"] != false);
+    assert_eq!(api.get(&format!("/api/forms/{}", f["form"]))["name"], "Signup");
     assert_eq!(
         keys_and_members(herald),
         keys_and_members_before,
