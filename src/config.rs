@@ -23,6 +23,7 @@ pub struct Config {
     pub ratelimit: RateLimitConfig,
     pub jobs: JobsConfig,
     pub contacts: ContactsConfig,
+    pub forms: FormsConfig,
     pub smtp: SmtpConfig,
     pub webhooks: WebhooksConfig,
     pub log: LogConfig,
@@ -133,6 +134,26 @@ pub struct JobsConfig {
 pub struct ContactsConfig {
     /// Largest CSV file accepted for import, in bytes.
     pub import_max_bytes: u64,
+}
+
+/// The public form endpoint's rate limits (token buckets refilled per minute).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormsConfig {
+    /// Submissions one client address may send to one form per minute (also its burst);
+    /// 0 turns the limit off.
+    pub per_ip_per_minute: u32,
+    /// Submissions one form accepts per minute from everyone together; 0 turns it off.
+    pub per_form_per_minute: u32,
+}
+
+impl Default for FormsConfig {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 10,
+            per_form_per_minute: 600,
+        }
+    }
 }
 
 impl Default for LimitsConfig {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod contacts;
 pub mod delivery;
 pub mod events;
+pub mod forms;
 pub mod http;
 pub mod imports;
 pub mod jobs;

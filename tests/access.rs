@@ -121,6 +121,10 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         &json!({"name": "Everyone", "filter": {"all": []}}),
     ));
     let list = id(api.post("/api/lists", &json!({"name": "Newsletter"})));
+    let form = api
+        .post("/api/forms", &json!({"name": "Signup"}))
+        .json::<Value>()
+        .unwrap();
     let (spare_key, spare_user) = spare_key_and_member(herald);
     HashMap::from([
         ("contact", contact),
@@ -132,6 +136,8 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         ("import", import),
         ("message", message),
         ("segment", segment),
+        ("form", form["id"].as_str().unwrap().to_string()),
+        ("form_slug", form["slug"].as_str().unwrap().to_string()),
         ("key", spare_key.to_string()),
         ("user", spare_user.to_string()),
     ])
@@ -183,6 +189,9 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/outbox/", "message"),
         ("/settings/api-keys/", "key"),
         ("/settings/members/", "user"),
+        ("/api/forms/", "form"),
+        ("/forms/", "form"),
+        ("/f/", "form_slug"),
     ];
     let Some(start) = path.find('{') else {
         return (path.to_string(), false);
@@ -296,7 +305,8 @@ fn assert_the_table_follows_the_model(table: &[Route]) {
                         "/unsubscribe/",
                         "/hooks/",
                         "/confirm/",
-                        "/preferences/"
+                        "/preferences/",
+                        "/f/"
                     ]
                     .iter()
                     .any(|p| route.path.starts_with(p)),
@@ -365,6 +375,10 @@ fn nothing_of_a_changed(
     let list = api.get(&format!("/api/lists/{}", f["list"]));
     assert_eq!(list["name"], "Newsletter");
     assert!(api.get(&format!("/api/event-sources/{}", f["source"]))["enabled"] != false);
+    assert_eq!(
+        api.get(&format!("/api/forms/{}", f["form"]))["name"],
+        "Signup"
+    );
     assert_eq!(
         keys_and_members(herald),
         keys_and_members_before,

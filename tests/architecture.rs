@@ -42,6 +42,9 @@ const ADAPTER_FILES: &[&str] = &[
     "delivery/unsubscribe.rs",
     "contacts/export.rs",
     "lists/public.rs",
+    "forms/public.rs",
+    "forms/hosted.rs",
+    "forms/answer.rs",
 ];
 
 /// Where a file sits: its layer and the module that owns it.

@@ -139,6 +139,53 @@ fn array_indexes_and_fixed_event_names_map_payloads() {
 }
 
 #[test]
+fn form_encoded_deliveries_map_like_json_ones() {
+    let herald = Herald::start();
+    let api = Api::new(&herald, "Acme");
+    let (id, path) = add_source(
+        &api,
+        json!({"name": "Billing", "emailPath": "customer.email", "eventNamePath": "type"}),
+    );
+    let post = |body: &str| {
+        Client::new()
+            .post(herald.url(&path))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    let r = post(
+        "type=invoice.paid&customer%5Bemail%5D=Payer%40Example.com&amount=4200&tags[]=a&tags[]=b",
+    );
+    let (status, body) = status_and_json(r);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    let events = api.events("eventName=invoice.paid");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["email"], "payer@example.com");
+    assert_eq!(events[0]["properties"]["amount"], "4200");
+    assert_eq!(events[0]["properties"]["tags"], json!(["a", "b"]));
+    // A form without the email is skipped with the reason, like a JSON one.
+    let r = post("type=invoice.paid&amount=1");
+    assert_eq!(
+        status_and_json(r).1["skipped"],
+        "no value at customer.email"
+    );
+    let log = delivery_log(&api, &id);
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().any(|d| {
+        d["payload"]
+            .as_str()
+            .unwrap_or("")
+            .contains("customer%5Bemail%5D")
+    }));
+    assert_eq!(api.events("eventName=invoice.paid").len(), 1);
+}
+
+#[test]
 fn unmappable_payloads_are_skipped_with_the_reason_and_nothing_is_ingested() {
     let herald = Herald::start();
     let api = Api::new(&herald, "Acme");

@@ -22,6 +22,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::events::api::routes(r);
     crate::events::v1::routes(r);
     crate::events::sources::hook::routes(r);
+    crate::forms::public::routes(r);
     crate::events::sources::api::routes(r);
     crate::events::sources::pages::routes(r);
     r.get(
@@ -39,6 +40,8 @@ fn declare(r: &mut Routes<'_>) {
     crate::contacts::pages::routes(r);
     crate::lists::pages::routes(r);
     crate::segments::pages::routes(r);
+    crate::forms::api::routes(r);
+    crate::forms::pages::routes(r);
     crate::events::pages::routes(r);
     crate::templates::api::routes(r);
     crate::templates::pages::routes(r);

@@ -74,6 +74,21 @@ impl Links {
         Some((uid.to_string(), expires.parse().ok()?))
     }
 
+    /// A form's timing token: when the form was shown (`shown_ms`), signed for that form,
+    /// so the endpoint can tell how long the person took without keeping anything.
+    pub fn form_token(&self, form_uid: &str, shown_ms: i64) -> String {
+        let payload = format!("{form_uid}.{shown_ms}");
+        format!("{shown_ms}.{}", signature(&self.secret, "form", &payload))
+    }
+
+    /// When a form was shown, if `token` was signed for this form.
+    pub fn verify_form_token(&self, form_uid: &str, token: &str) -> Option<i64> {
+        let (shown, sig) = token.split_once('.')?;
+        let shown_ms: i64 = shown.parse().ok()?;
+        let expected = signature(&self.secret, "form", &format!("{form_uid}.{shown_ms}"));
+        constant_time_eq(expected.as_bytes(), sig.as_bytes()).then_some(shown_ms)
+    }
+
     fn verify(&self, token: &str, purpose: &str) -> Option<String> {
         let (payload, sig) = token.rsplit_once('.')?;
         let expected = signature(&self.secret, purpose, payload);

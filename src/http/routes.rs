@@ -151,6 +151,8 @@ impl<'a> Routes<'a> {
         patch => PATCH, true;
         /// A DELETE route.
         delete => DELETE, true;
+        /// An OPTIONS route: a CORS preflight, which only answers headers.
+        options => OPTIONS, false;
     }
 }
 

@@ -21,6 +21,7 @@ impl From<ExportError> for ApiError {
         match e {
             ExportError::Contact(e) => e.into(),
             ExportError::List(e) => e.into(),
+            ExportError::Form(e) => e.into(),
             ExportError::Store(e) => e.into(),
         }
     }

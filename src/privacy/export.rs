@@ -1,5 +1,5 @@
 //! The personal-data export of one contact: its properties, lists and their history,
-//! consents, events, messages and automation enrollments, each read by the feature that
+//! consents, form submissions, events, messages and automation enrollments, each read by the feature that
 //! owns it.
 
 use rusqlite::Connection;
@@ -24,6 +24,8 @@ pub enum ExportError {
     Contact(#[from] ContactError),
     #[error(transparent)]
     List(#[from] ListError),
+    #[error(transparent)]
+    Form(#[from] crate::forms::FormError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,6 +73,7 @@ pub fn personal_data(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Va
         "lists": memberships,
         "listHistory": history,
         "consents": consent::of_contact(conn, ws, contact.id)?,
+        "formSubmissions": crate::forms::store::submissions_of(conn, ws, contact.id)?,
         "events": events_of(conn, ws, contact.id)?,
         "messages": messages,
         "enrollments": enrollments_json(conn, Listing::Contact(contact.id))?,

@@ -24,6 +24,7 @@ const NAV_ITEMS: &[(&str, &str, &str)] = &[
     ("contacts", "/contacts", "Contacts"),
     ("lists", "/lists", "Lists"),
     ("segments", "/segments", "Segments"),
+    ("forms", "/forms", "Forms"),
     ("events", "/events", "Events"),
     ("automations", "/automations", "Automations"),
     ("templates", "/templates", "Templates"),

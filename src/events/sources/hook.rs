@@ -1,5 +1,6 @@
 //! The public URL `/hooks/events/{token}`: `GET` answers `{"ok": true}` so providers can
-//! check it; `POST` maps any JSON to a Sendra-shaped event and ingests it exactly as
+//! check it; `POST` maps any JSON, or a form-encoded body read into the same shape (see
+//! `urlencoded`), to a Sendra-shaped event and ingests it exactly as
 //! `POST /api/events/send` would. Every POST leaves a delivery row with its outcome.
 
 use crate::http::routes::{Access, Routes};
@@ -158,10 +159,29 @@ fn decide(state: &AppState, source: &Source, req: &HttpRequest, body: &[u8]) -> 
             format!("Invalid signature: {reason}"),
         );
     }
+    if is_form_encoded(req) {
+        return match super::urlencoded::to_json(body) {
+            Ok(payload) => map(state, source, payload),
+            Err(reason) => Decision::Reject(StatusCode::BAD_REQUEST, reason),
+        };
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(payload) => map(state, source, payload),
         Err(e) => Decision::Reject(StatusCode::BAD_REQUEST, format!("Invalid JSON: {e}")),
     }
+}
+
+/// Whether the delivery is a form post (`application/x-www-form-urlencoded`) rather than
+/// JSON; anything else is read as JSON, as providers often send no content type at all.
+fn is_form_encoded(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// Builds the Sendra body `{email, eventName, eventProperties}` and validates it with the

@@ -6,7 +6,7 @@
 //! Every delivery is recorded with its outcome so nothing is ever dropped silently.
 //!
 //! Layers: [`spec`] validates a definition, [`store`] keeps sources and deliveries,
-//! [`path`] reads dot-paths, [`signature`] checks provider signatures, [`hook`] is the
+//! [`path`] reads dot-paths, [`urlencoded`] reads form-encoded deliveries, [`signature`] checks provider signatures, [`hook`] is the
 //! public endpoint, [`api`] the JSON management API, and [`pages`] / [`views`] the UI.
 
 pub mod api;
@@ -16,6 +16,7 @@ pub mod path;
 pub mod signature;
 pub mod spec;
 pub mod store;
+pub mod urlencoded;
 mod views;
 
 pub use spec::{EventNameRule, Scheme, SourceSpec, SpecInput};
