@@ -31,7 +31,7 @@ use super::limiter::{FormLimiter, Limits};
 use super::submit::{self, Accepted, HONEYPOT_FIELD, LISTS_FIELD, PublicForm, TOKEN_FIELD};
 use super::{Form, FormError, PUBLIC_PATH, SpamReason, store};
 use crate::http::ApiError;
-use crate::http::client_addr::client_ip;
+use crate::http::client_addr::{client_ip, user_agent};
 use crate::http::routes::{Access, Routes};
 use crate::http::state::AppState;
 use crate::ui::PageError;
@@ -553,12 +553,7 @@ async fn receive(
         Ok(submission) => submission,
         Err(mistakes) => return mistaken(&state, &answer, &found, &values, &mistakes, token),
     };
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(500).collect());
-    let context = submit::context(&found.form, ip_text, user_agent);
+    let context = submit::context(&found.form, ip_text, user_agent(&req));
     let form = found.form.clone();
     let written = state
         .store

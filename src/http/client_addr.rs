@@ -100,6 +100,17 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         })
 }
 
+/// Longest user agent kept with a consent or a form submission.
+const MAX_USER_AGENT: usize = 500;
+
+/// The caller's user agent as recorded with what it agreed to, cut to a sane length.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(MAX_USER_AGENT).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

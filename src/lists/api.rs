@@ -15,7 +15,7 @@ use crate::auth::policy::Need;
 use crate::contacts::properties::patch_from_body;
 use crate::contacts::{fields, normalize_email, store as contacts};
 use crate::http::ApiError;
-use crate::http::client_addr::client_ip;
+use crate::http::client_addr::{client_ip, user_agent};
 use crate::http::extract::ApiCaller;
 use crate::http::json::{object_body, only_fields, opt_string};
 use crate::http::routes::{Access, Routes};
@@ -402,11 +402,7 @@ async fn subscribe(
         source: Source::Api,
         form_id: None,
         ip: client_ip(&req, &state.trusted_proxies).map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(500).collect()),
+        user_agent: user_agent(&req),
     };
     let done = state
         .store
