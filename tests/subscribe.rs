@@ -384,6 +384,79 @@ fn an_unsubscribed_contact_comes_back_on_a_double_opt_in_list_only_after_confirm
 }
 
 #[test]
+fn a_contact_that_left_a_list_is_never_added_back_by_anyone_but_itself() {
+    let (herald, sink) = with_sink();
+    let api = Api::new(&herald, "Acme");
+    let list = create_list(&api, "Newsletter", false);
+    create_welcome_automation(&api, &list);
+    let ada = subscribe(&api, "ada@example.com", &[&list])["contactId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let welcome = wait_mail(&sink, 1);
+    let preferences = link_path(&welcome[0], "/preferences/");
+    let client = reqwest::blocking::Client::new();
+    let left = client
+        .post(herald.url(&preferences))
+        .form(&[("action", "save")])
+        .send()
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    assert_eq!(membership(&herald, "ada@example.com"), "unsubscribed");
+
+    // The lists API neither adds nor erases the choice, and says so.
+    let added = api.post_ok(
+        &format!("/api/lists/{list}/members"),
+        &json!({"contactId": ada}),
+    );
+    assert_eq!(
+        added,
+        json!({"added": 0, "alreadyMembers": 0, "unsubscribed": 1})
+    );
+    let (status, body) = status_and_json(api.delete(&format!("/api/lists/{list}/members/{ada}")));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(membership(&herald, "ada@example.com"), "unsubscribed");
+
+    // An automation's "add to list" skips her, and still adds someone who never left.
+    let (status, body) = status_and_json(api.post(
+        "/api/automations",
+        &json!({"name": "Upgrade", "status": "active",
+                "trigger": {"type": "event", "event": "upgraded"},
+                "steps": [{"type": "add_to_list", "list": list},
+                          {"type": "update_contact", "addTags": ["upgraded"]}]}),
+    ));
+    assert_eq!(status, 201, "{body}");
+    for email in ["ada@example.com", "bob@example.com"] {
+        let r = api.post(
+            "/api/events/send",
+            &json!({"email": email, "eventName": "upgraded"}),
+        );
+        assert_eq!(r.status(), 200);
+    }
+    wait_until(
+        "both enrollments to finish",
+        Duration::from_secs(10),
+        || {
+            count(
+                &herald,
+                "SELECT COUNT(*) FROM contacts WHERE tags LIKE '%upgraded%'",
+            ) == 2
+        },
+    );
+    assert_eq!(membership(&herald, "ada@example.com"), "unsubscribed");
+    assert_eq!(membership(&herald, "bob@example.com"), "confirmed");
+
+    // Her own preferences page brings her back.
+    let back = client
+        .post(herald.url(&preferences))
+        .form(&[("action", "save"), ("list", list.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(back.status(), 200);
+    assert_eq!(membership(&herald, "ada@example.com"), "confirmed");
+}
+
+#[test]
 fn bad_signups_are_refused_naming_the_field_and_write_nothing() {
     let (herald, _sink) = with_sink();
     let api = Api::new(&herald, "Acme");

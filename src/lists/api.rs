@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::confirm::add_confirmed;
+use super::confirm::{Joined, add_confirmed};
 use super::consent::{ConsentInput, SignupContext};
 use super::store::{self as lists, ListInput};
 use super::subscribe::{Signup, subscribe as sign_up};
@@ -295,18 +295,27 @@ async fn add_members(
     let ws = caller.workspace_id;
     let added = state
         .store
-        .write(move |conn| -> Result<usize, ListError> {
-            let mut added = 0;
+        .write(move |conn| -> Result<[usize; 3], ListError> {
+            let mut tally = [0; 3];
             for (i, uid) in ids.iter().enumerate() {
                 let contact = contacts::get(conn, ws, uid).map_err(|_| {
                     ListError::invalid(format!("contactIds[{i}]"), "is not a contact here")
                 })?;
-                added += usize::from(add_confirmed(conn, ws, &contact, &list, Source::Api)?);
+                let slot = match add_confirmed(conn, ws, &contact, &list, Source::Api)? {
+                    Joined::Now => 0,
+                    Joined::Already => 1,
+                    Joined::OptedOut => 2,
+                };
+                tally[slot] += 1;
             }
-            Ok(added)
+            Ok(tally)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "added": added })))
+    Ok(HttpResponse::Ok().json(json!({
+        "added": added[0],
+        "alreadyMembers": added[1],
+        "unsubscribed": added[2],
+    })))
 }
 
 async fn remove_member(
@@ -319,17 +328,21 @@ async fn remove_member(
     let ws = caller.workspace_id;
     let removed = state
         .store
-        .write(move |conn| -> Result<bool, ListError> {
+        .write(move |conn| -> Result<lists::Removed, ListError> {
             let contact = contacts::get(conn, ws, &contact_uid)?;
             lists::remove(conn, ws, &list, contact.id, Source::Api)
         })
         .await?;
-    if !removed {
-        return Err(ApiError::not_found(
+    match removed {
+        lists::Removed::Yes => Ok(HttpResponse::Ok().json(json!({ "removed": true }))),
+        lists::Removed::NotMember => Err(ApiError::not_found(
             "The contact is not a member of this list",
-        ));
+        )),
+        lists::Removed::KeptUnsubscribed => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "The contact unsubscribed from this list; its choice is kept",
+        )),
     }
-    Ok(HttpResponse::Ok().json(json!({ "removed": true })))
 }
 
 const SUBSCRIBE_FIELDS: &[&str] = &[

@@ -84,22 +84,38 @@ pub fn resubscribe(
     Ok(contact)
 }
 
+/// What joining a list by someone else's hand did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The contact is a confirmed member now and was not before.
+    Now,
+    /// The contact was a confirmed member already.
+    Already,
+    /// The contact left this list itself; only its own signup or preferences page brings
+    /// it back, so nothing changed.
+    OptedOut,
+}
+
 /// Joins a list directly, confirmed (the UI, the lists API, an automation step): the
-/// person running it vouches for the consent. Answers whether the contact was not a
-/// confirmed member before.
+/// person running it vouches for the consent. A contact that unsubscribed from the list
+/// stays unsubscribed unless the source is the contact's own link (the preferences page):
+/// no one else may undo that choice.
 pub fn add_confirmed(
     conn: &Connection,
     ws: WorkspaceId,
     contact: &Contact,
     list: &List,
     source: Source,
-) -> Result<bool, ListError> {
-    let before = lists::set_status(conn, ws, list, contact.id, MemberStatus::Confirmed, source)?;
-    let joined = before != Some(MemberStatus::Confirmed);
-    if joined {
-        announce_joined(conn, ws, contact, list, source)?;
+) -> Result<Joined, ListError> {
+    let current = lists::membership(conn, list.id, contact.id)?.map(|(s, _)| s);
+    match current {
+        Some(MemberStatus::Confirmed) => return Ok(Joined::Already),
+        Some(MemberStatus::Unsubscribed) if source != Source::Link => return Ok(Joined::OptedOut),
+        _ => {}
     }
-    Ok(joined)
+    lists::set_status(conn, ws, list, contact.id, MemberStatus::Confirmed, source)?;
+    announce_joined(conn, ws, contact, list, source)?;
+    Ok(Joined::Now)
 }
 
 /// Leaves a list: the membership stays, `unsubscribed`, so the choice is remembered.

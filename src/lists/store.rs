@@ -253,26 +253,39 @@ pub fn set_status(
     Ok(before)
 }
 
+/// What taking a contact off a list did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    Yes,
+    /// The contact was no member.
+    NotMember,
+    /// The contact unsubscribed from the list itself: that choice is kept, so a later
+    /// "add" cannot sign it up again.
+    KeptUnsubscribed,
+}
+
 /// Removes a membership without a trace of its state (the list's API "remove member");
-/// the removal itself is recorded in the history. Answers whether there was one.
+/// the removal itself is recorded in the history. An `unsubscribed` membership stays.
 pub fn remove(
     conn: &Connection,
     ws: WorkspaceId,
     list: &List,
     contact_id: i64,
     source: Source,
-) -> Result<bool, ListError> {
-    let n = conn
-        .prepare_cached("DELETE FROM list_members WHERE list_id = ?1 AND contact_id = ?2")?
-        .execute(params![list.id, contact_id])?;
-    if n > 0 {
-        conn.prepare_cached(
-            "INSERT INTO list_member_changes (workspace_id, list_id, contact_id, status, source, created_at)
-             VALUES (?1, ?2, ?3, 'removed', ?4, ?5)",
-        )?
-        .execute(params![ws, list.id, contact_id, source.as_str(), crate::store::here().now_ms()])?;
+) -> Result<Removed, ListError> {
+    match membership(conn, list.id, contact_id)? {
+        None => return Ok(Removed::NotMember),
+        Some((MemberStatus::Unsubscribed, _)) => return Ok(Removed::KeptUnsubscribed),
+        Some(_) => {}
     }
-    Ok(n > 0)
+    conn.prepare_cached("DELETE FROM list_members WHERE list_id = ?1 AND contact_id = ?2")?
+        .execute(params![list.id, contact_id])?;
+    conn.prepare_cached(
+        "INSERT INTO list_member_changes (workspace_id, list_id, contact_id, status, source, created_at)
+         VALUES (?1, ?2, ?3, 'removed', ?4, ?5)",
+    )?
+    .execute(params![ws, list.id, contact_id, source.as_str(), crate::store::here().now_ms()])?;
+    Ok(Removed::Yes)
 }
 
 /// One of a contact's memberships.

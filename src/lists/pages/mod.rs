@@ -15,7 +15,7 @@ use crate::contacts::{normalize_email, store as contacts};
 use crate::http::extract::SignedIn;
 use crate::http::routes::{Access, Routes};
 use crate::http::state::AppState;
-use crate::lists::confirm::add_confirmed;
+use crate::lists::confirm::{Joined, add_confirmed};
 use crate::lists::store::{self as lists, ListInput, Member};
 use crate::lists::{Counts, List, ListError, MemberStatus, OptIn, Source};
 use crate::ui::components::{csrf_input, danger_button, redirect};
@@ -468,7 +468,7 @@ async fn add_member(
     let shown = email.clone();
     let added = state
         .store
-        .write(move |conn| -> Result<Option<bool>, ListError> {
+        .write(move |conn| -> Result<Option<Joined>, ListError> {
             let list = lists::get(conn, ws, &uid)?.ok_or(ListError::NotFound)?;
             let Some(contact) = contacts::find_by_email(conn, ws, &email)? else {
                 return Ok(None);
@@ -480,8 +480,11 @@ async fn add_member(
         None => Flash::error(format!(
             "No contact has the email {shown}. Add the contact first."
         )),
-        Some(true) => Flash::success(format!("{shown} joined the list.")),
-        Some(false) => Flash::success(format!("{shown} was already a confirmed member.")),
+        Some(Joined::Now) => Flash::success(format!("{shown} joined the list.")),
+        Some(Joined::Already) => Flash::success(format!("{shown} was already a confirmed member.")),
+        Some(Joined::OptedOut) => Flash::error(format!(
+            "{shown} unsubscribed from this list; only they can join it again, through a signup form or their preferences page."
+        )),
     };
     Ok(redirect(&back, flash))
 }
@@ -496,13 +499,20 @@ async fn remove_member(
     let ws = user.0.workspace.id;
     let (uid, contact_uid) = path.into_inner();
     let back = format!("/lists/{uid}");
-    state
+    let removed = state
         .store
-        .write(move |conn| -> Result<bool, ListError> {
+        .write(move |conn| -> Result<lists::Removed, ListError> {
             let list = lists::get(conn, ws, &uid)?.ok_or(ListError::NotFound)?;
             let contact = contacts::get(conn, ws, &contact_uid)?;
             lists::remove(conn, ws, &list, contact.id, Source::Ui)
         })
         .await?;
-    Ok(redirect(&back, Flash::success("Member removed.")))
+    let flash = match removed {
+        lists::Removed::Yes => Flash::success("Member removed."),
+        lists::Removed::NotMember => Flash::error("That contact is not a member of this list."),
+        lists::Removed::KeptUnsubscribed => Flash::error(
+            "That contact unsubscribed from this list; its choice is kept, so it stays listed as unsubscribed.",
+        ),
+    };
+    Ok(redirect(&back, flash))
 }
