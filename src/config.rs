@@ -83,8 +83,22 @@ pub struct WebhooksConfig {
     /// Allow targets outside the public internet (loopback, private, link-local and the
     /// other IANA special-purpose ranges; see `net::ssrf`); off, they are refused.
     pub allow_private_targets: bool,
-    /// Seconds one attempt may take.
+    /// Seconds one attempt of an automation's webhook step may take (endpoints have
+    /// their own `timeoutMs`).
     pub timeout_secs: u64,
+    /// Requests to webhook endpoints in flight at once, over all endpoints.
+    pub concurrency: usize,
+    /// Requests in flight at once to one endpoint; 1 keeps each endpoint's deliveries
+    /// in event order.
+    pub endpoint_concurrency: usize,
+    /// An endpoint whose deliveries have all failed for this many days is disabled.
+    pub disable_after_days: u64,
+    /// An endpoint with this many deliveries in a row failed for good is disabled.
+    pub disable_after_failures: u64,
+    /// Days the outbox and the delivery log are kept.
+    pub retention_days: u64,
+    /// Longest wait a `Retry-After` answer can ask for, in seconds.
+    pub max_retry_after_secs: u64,
 }
 
 impl Default for WebhooksConfig {
@@ -92,6 +106,12 @@ impl Default for WebhooksConfig {
         Self {
             allow_private_targets: false,
             timeout_secs: 10,
+            concurrency: 64,
+            endpoint_concurrency: 1,
+            disable_after_days: 5,
+            disable_after_failures: 100,
+            retention_days: 30,
+            max_retry_after_secs: 3_600,
         }
     }
 }

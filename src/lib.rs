@@ -23,4 +23,5 @@ pub mod settings;
 pub mod store;
 pub mod templates;
 pub mod ui;
+pub mod webhooks;
 pub mod workspaces;

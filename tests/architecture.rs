@@ -4,7 +4,7 @@
 //! Layers, lowest first (a file may import its own layer's module or any lower layer):
 //! 0. shared kinds: `kinds`, then `net`, `config`, `logging` (in that order);
 //! 1. storage: `store`, then `jobs`;
-//! 2. domain features, in this order: `auth`, `workspaces`, `contacts`, `events`,
+//! 2. domain features, in this order: `auth`, `workspaces`, `webhooks`, `contacts`, `events`,
 //!    `templates`, `delivery`, `lists`, `segments`, `automations`, `forms`, `imports`
 //!    (a feature may import earlier ones);
 //! 3. `ui` (HTML shell), then 4. `http` (web context, extractors, guard, errors);
@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 const FEATURES: &[&str] = &[
     "auth",
     "workspaces",
+    "webhooks",
     "contacts",
     "events",
     "templates",

@@ -58,6 +58,7 @@ impl Runners for Services {
 pub fn spawn_loops(services: Arc<Services>) {
     let store = services.jobs.store.clone();
     let config = services.jobs.config.jobs.clone();
+    let webhooks = services.jobs.config.webhooks.clone();
     actix_web::rt::spawn(scheduler::run(store.clone(), config, services));
     actix_web::rt::spawn(scheduler::run_batches(
         store.clone(),
@@ -66,11 +67,12 @@ pub fn spawn_loops(services: Arc<Services>) {
         triggers_pass,
     ));
     actix_web::rt::spawn(scheduler::run_batches(
-        store,
+        store.clone(),
         Queue::Timers,
         "waiting enrollments",
         timers_pass,
     ));
+    actix_web::rt::spawn(crate::webhooks::dispatch::run(store, webhooks));
 }
 
 /// Ingests a batch of due queued and scheduled v1 events in one write.
@@ -115,11 +117,17 @@ pub async fn ensure_maintenance(ctx: &JobContext) -> Result<(), StoreError> {
         .await
 }
 
-/// Hourly clean-up: expired sessions, idempotency records and event-source deliveries
-/// past their retention; then schedules itself again.
+/// Days of webhook outbox kept, in ms.
+fn ctx_retention_ms(days: u64) -> i64 {
+    days as i64 * 86_400_000
+}
+
+/// Hourly clean-up: expired sessions, idempotency records, event-source deliveries and
+/// the webhook outbox past their retention; then schedules itself again.
 async fn maintenance(ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
     let job = job.clone();
     let attempts = ctx.config.jobs.max_attempts;
+    let retention_days = ctx.config.webhooks.retention_days;
     let now = ctx.store.clock().now_ms();
     ctx.store
         .write(move |conn| -> Result<(), JobError> {
@@ -127,6 +135,8 @@ async fn maintenance(ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError>
             crate::http::idempotency::purge(conn)?;
             let before = now - crate::events::sources::store::DELIVERY_RETENTION_MS;
             crate::events::sources::store::prune_deliveries(conn, before, 50_000)?;
+            let kept = ctx_retention_ms(retention_days);
+            crate::webhooks::outbox::prune(conn, now - kept, 50_000)?;
             let next = now + MAINTENANCE_EVERY_MS;
             jobs::enqueue(conn, None, &JobKind::Maintenance, next, attempts)?;
             Ok(jobs::complete(conn, &job)??)

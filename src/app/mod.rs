@@ -51,6 +51,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::delivery::unsubscribe::routes(r);
     crate::lists::public::routes(r);
     crate::privacy::api::routes(r);
+    crate::webhooks::api::routes(r);
 }
 
 /// The route table, as declared.

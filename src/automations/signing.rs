@@ -4,9 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::Sha256;
 
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
@@ -60,13 +58,5 @@ pub fn rotate_secret(conn: &Connection, ws: WorkspaceId) -> Result<String, Store
     Ok(render(&bytes))
 }
 
-/// `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, the Standard Webhooks
-/// signature any of its libraries verifies with the `whsec_…` secret.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
-    let key = STANDARD
-        .decode(secret.trim_start_matches("whsec_"))
-        .unwrap_or_default();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-}
+/// Signs the Standard Webhooks way; the workspace secret is already in `whsec_` form.
+pub use crate::webhooks::signing::sign;

@@ -24,8 +24,7 @@ enum Key {
 }
 
 impl Key {
-    /// The lookup's SQL, fixed at compile time: ingest runs it for every event, so it is
-    /// neither formatted nor hashed anew each time.
+    /// The lookup's SQL, fixed at compile time: ingest runs it for every event.
     fn sql(self) -> &'static str {
         macro_rules! by {
             ($column:literal) => {
@@ -563,9 +562,8 @@ pub fn for_each(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// GDPR erasure: the contact and (by cascade) its events, memberships, consents and
-/// submissions, its messages and the source deliveries that carried its email. Its
-/// suppression stays, so an address that bounced or complained is not mailed again.
+/// GDPR erasure: the contact, (by cascade) its events, memberships, consents, submissions,
+/// its messages and source deliveries; its suppression stays, so it is never mailed again.
 pub fn erase(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Contact, ContactError> {
     let contact = get(conn, ws, uid)?;
     conn.prepare_cached(
@@ -574,6 +572,8 @@ pub fn erase(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Contact, C
     .execute(params![ws, contact.id, contact.email])?;
     conn.prepare_cached("DELETE FROM contacts WHERE id = ?1")?
         .execute([contact.id])?;
+    let gone = serde_json::json!({"contact": {"id": contact.uid, "email": contact.email}});
+    crate::webhooks::outbox::emit(conn, ws, "contact.deleted", None, gone)?;
     if let Some(email) = &contact.email {
         conn.prepare_cached(
             "DELETE FROM source_deliveries WHERE workspace_id = ?1 AND email = ?2",

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::occurrence::{Occurrence, Outcome, Scope, react};
 use crate::contacts::store::{self as contacts, Change, changes_json};
@@ -17,6 +17,18 @@ use crate::kinds::WorkspaceId;
 pub const CONTACT_ADDED: &str = "contact_added";
 /// Name of the occurrence recorded when a contact's properties change.
 pub const CONTACT_UPDATED: &str = "contact_updated";
+
+/// Writes a general (no channel) webhook event to the outbox, if anyone listens.
+fn emit(
+    conn: &Connection,
+    ws: WorkspaceId,
+    event: &str,
+    payload: Value,
+) -> Result<(), ContactError> {
+    Ok(crate::webhooks::outbox::emit(
+        conn, ws, event, None, payload,
+    )?)
+}
 
 /// Where an event came from.
 #[derive(Debug, Clone)]
@@ -127,6 +139,12 @@ pub fn record_contact_change(
     let empty = Map::new();
     if created {
         insert_event(conn, ws, contact.id, CONTACT_ADDED, &empty, &system)?;
+        emit(
+            conn,
+            ws,
+            "contact.created",
+            json!({"contact": contact.to_json()}),
+        )?;
         let scope = Scope {
             event: &empty,
             variables: &empty,
@@ -141,6 +159,20 @@ pub fn record_contact_change(
     let mut properties = Map::new();
     properties.insert("changes".into(), changes_json(changes));
     insert_event(conn, ws, contact.id, CONTACT_UPDATED, &properties, &system)?;
+    emit(
+        conn,
+        ws,
+        "contact.updated",
+        json!({"contact": contact.to_json(), "changes": properties["changes"]}),
+    )?;
+    if !contact.subscribed && changes.iter().any(|c| c.field == "subscribed") {
+        emit(
+            conn,
+            ws,
+            "contact.unsubscribed",
+            json!({"contact": contact.to_json(), "source": origin.kind}),
+        )?;
+    }
     let scope = Scope {
         event: &properties,
         variables: &empty,
@@ -192,6 +224,15 @@ pub fn ingest_with_variables(
         &event.name,
         &event.properties,
         &event.origin,
+    )?;
+    emit(
+        conn,
+        ws,
+        "event.received",
+        json!({
+            "contact": upserted.contact.to_json(),
+            "event": {"id": event_id, "name": event.name, "properties": event.properties, "source": event.origin.kind},
+        }),
     )?;
     let scope = Scope {
         event: &event.properties,

@@ -256,6 +256,7 @@ pub fn record(
     properties.insert("formSlug".into(), json!(form.slug));
     let uids: Vec<&str> = joining.iter().map(|l| l.uid.as_str()).collect();
     properties.insert("listIds".into(), json!(uids));
+    let listed = json!(uids);
     let event = NewEvent {
         name: form.def.event_name.clone(),
         properties,
@@ -302,6 +303,17 @@ pub fn record(
         requires_confirmation = joined.requires_confirmation;
     }
     store::record_submission(conn, form.id, done.contact.id, context.ip.as_deref(), via)?;
+    crate::webhooks::outbox::emit(
+        conn,
+        ws,
+        "form.submitted",
+        None,
+        json!({
+            "contact": done.contact.to_json(),
+            "form": {"id": form.uid, "name": form.name, "slug": form.slug},
+            "listIds": listed,
+        }),
+    )?;
     Ok(Accepted {
         contact_created: done.contact_created,
         requires_confirmation,

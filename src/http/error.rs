@@ -1,4 +1,5 @@
-//! The JSON error shape of the `/api` family: `{statusCode, message, error}`.
+//! The JSON error shapes: the `/api` family's `{statusCode, message, error}`, and the
+//! `{success: false, error: {code, message}}` envelope of the Sendkit-shaped `/v1` family.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -15,6 +16,8 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<Value>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Rendered in the `{success: false, error}` envelope instead of the flat shape.
+    pub enveloped: bool,
 }
 
 impl ApiError {
@@ -24,7 +27,13 @@ impl ApiError {
             message: message.into(),
             details: None,
             headers: Vec::new(),
+            enveloped: false,
         }
+    }
+    /// The same error in the `{success: false, error: {code, message, …}}` envelope.
+    pub fn enveloped(mut self) -> Self {
+        self.enveloped = true;
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -65,6 +74,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.enveloped {
+            return self.envelope_response();
+        }
         let mut body = json!({
             "statusCode": self.status.as_u16(),
             "message": self.message,
@@ -78,6 +90,42 @@ impl ResponseError for ApiError {
             response.insert_header((name.clone(), value.clone()));
         }
         response.json(body)
+    }
+}
+
+impl ApiError {
+    /// The machine-readable code of the envelope, from the status.
+    fn code(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 422 => "VALIDATION_ERROR",
+            401 => "UNAUTHORIZED",
+            403 => "FORBIDDEN",
+            404 => "NOT_FOUND",
+            409 => "CONFLICT",
+            413 => "PAYLOAD_TOO_LARGE",
+            415 => "UNSUPPORTED_MEDIA_TYPE",
+            429 => "RATE_LIMITED",
+            503 => "UNAVAILABLE",
+            _ => "INTERNAL_ERROR",
+        }
+    }
+
+    fn envelope_response(&self) -> HttpResponse {
+        let mut error = json!({
+            "code": self.code(),
+            "message": self.message,
+            "statusCode": self.status.as_u16(),
+        });
+        if let Some(Value::Object(details)) = &self.details {
+            for (k, v) in details {
+                error[k] = v.clone();
+            }
+        }
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.json(json!({"success": false, "error": error}))
     }
 }
 

@@ -39,27 +39,13 @@ pub async fn enforce<B: MessageBody + 'static>(
 fn admit(state: &AppState, spec: &RouteSpec, req: &ServiceRequest) -> Result<(), Error> {
     match spec.access {
         Access::Public | Access::Token => Ok(()),
-        Access::Api(need) => {
-            let caller = extract::authenticate(req.request())?;
-            let who = match caller.role {
-                Some(role) => Caller::Person(role),
-                None => Caller::Key,
-            };
-            if !permits(who, need) {
-                return Err(ApiError::forbidden("Only owners and admins can do this").into());
+        Access::Api(need) => admit_api(state, spec, need, req).map_err(|e| {
+            if spec.enveloped() {
+                e.enveloped().into()
+            } else {
+                e.into()
             }
-            if spec.changes_state
-                && let Some(token) = &caller.csrf_token
-                && !cookie_call_is_same_origin(state, req.request(), token)
-            {
-                return Err(ApiError::forbidden(
-                    "A request signed in by cookie must come from Herald's own pages: send X-CSRF-Token with the session's token",
-                )
-                .into());
-            }
-            req.extensions_mut().insert(caller);
-            Ok(())
-        }
+        }),
         Access::Page(need) => {
             let session = match extract::session_of(state, req.request()) {
                 Ok(Some(session)) => session,
@@ -79,6 +65,32 @@ fn admit(state: &AppState, spec: &RouteSpec, req: &ServiceRequest) -> Result<(),
             Ok(())
         }
     }
+}
+
+fn admit_api(
+    state: &AppState,
+    spec: &RouteSpec,
+    need: crate::auth::policy::Need,
+    req: &ServiceRequest,
+) -> Result<(), ApiError> {
+    let caller = extract::authenticate(req.request())?;
+    let who = match caller.role {
+        Some(role) => Caller::Person(role),
+        None => Caller::Key,
+    };
+    if !permits(who, need) {
+        return Err(ApiError::forbidden("Only owners and admins can do this"));
+    }
+    if spec.changes_state
+        && let Some(token) = &caller.csrf_token
+        && !cookie_call_is_same_origin(state, req.request(), token)
+    {
+        return Err(ApiError::forbidden(
+            "A request signed in by cookie must come from Herald's own pages: send X-CSRF-Token with the session's token",
+        ));
+    }
+    req.extensions_mut().insert(caller);
+    Ok(())
 }
 
 /// Whether a state-changing API call authenticated only by the session cookie proves it

@@ -55,7 +55,16 @@ pub struct RouteSpec {
     pub changes_state: bool,
 }
 
+/// Path prefixes of the Sendkit-shaped family, whose errors use the
+/// `{success: false, error}` envelope.
+const ENVELOPED: &[&str] = &["/v1/", "/api/v1/webhooks"];
+
 impl RouteSpec {
+    /// Whether this route's errors use the `{success: false, error}` envelope.
+    pub fn enveloped(&self) -> bool {
+        ENVELOPED.iter().any(|p| self.path.starts_with(p))
+    }
+
     /// The spec as the `herald routes` command prints it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({

@@ -33,6 +33,8 @@ pub enum Queue {
     Triggers = 1,
     /// Waiting enrollments whose timer is the earliest the timer loop knows of.
     Timers = 2,
+    /// Webhook outbox messages and due redeliveries.
+    Webhooks = 3,
 }
 
 /// Records, inside a write, that `queue` has new due work: its loop wakes after commit.

@@ -150,5 +150,12 @@ pub fn leave(
         trigger_id: None,
     };
     insert_event(conn, ws, contact.id, LIST_LEFT, &properties, &origin)?;
+    crate::webhooks::outbox::emit(
+        conn,
+        ws,
+        "list.left",
+        None,
+        json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
+    )?;
     Ok(true)
 }

@@ -198,6 +198,13 @@ pub fn announce_joined(
         trigger_id: None,
     };
     insert_event(conn, ws, contact.id, LIST_JOINED, &properties, &origin)?;
+    crate::webhooks::outbox::emit(
+        conn,
+        ws,
+        "list.joined",
+        None,
+        json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
+    )?;
     let empty = Map::new();
     let scope = Scope {
         event: &properties,
