@@ -1,5 +1,6 @@
 //! Matching, enrolling and exiting, run inside the ingest transaction.
 
+use super::announce::{News, tell, tell_by_id};
 use std::cell::OnceCell;
 
 use rusqlite::{Connection, params};
@@ -14,6 +15,7 @@ use crate::contacts::Contact;
 use crate::jobs::{self, JobKind};
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
+use crate::webhooks::outbox;
 
 /// Exits the contact's enrollments in automations that exit on this event, then enrolls
 /// it in every active automation whose trigger matches and whose filters pass.
@@ -37,7 +39,17 @@ pub fn on_occurrence(
     };
     if let (TriggerType::Event, Some(name)) = (kind, event_name) {
         for automation_id in store::exiting_on(conn, ws, name)?.iter() {
-            outcome.exited += exit_enrollments(conn, contact.id, *automation_id, name)?;
+            let exited = exit_enrollments(conn, contact.id, *automation_id, name)?;
+            outcome.exited += exited.len() as u32;
+            let reason = format!("exit event {name}");
+            for enrollment_id in exited {
+                let news = News {
+                    event: "automation.exited",
+                    enrollment_id,
+                    reason: Some(&reason),
+                };
+                tell_by_id(conn, ws, contact, *automation_id, &news)?;
+            }
         }
     }
     let matching = store::matching(conn, ws, kind, event_name)?;
@@ -58,37 +70,38 @@ pub fn on_occurrence(
 }
 
 /// Exits the contact's open enrollments in the automation: rows found through the
-/// contact's arrivals, and members still parked there.
+/// contact's arrivals, and members still parked there. Answers their ids.
 fn exit_enrollments(
     conn: &Connection,
     contact_id: i64,
     automation_id: i64,
     event: &str,
-) -> Result<u32, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let now = crate::store::here().now_ms();
     let reason = format!("exit event {event}");
     // CROSS JOIN: from the contact's arrivals to their rowid ranges, never through every
     // open enrollment of the automation.
-    let rows = conn
+    let mut exited: Vec<i64> = conn
         .prepare_cached(
             "UPDATE enrollments SET state = 'exited', finished_at = ?3, updated_at = ?3, wake_at = NULL, error = ?4
              WHERE id IN (SELECT e.id FROM arrivals ar CROSS JOIN enrollments e
                             ON e.id BETWEEN ar.id * 1024 AND ar.id * 1024 + 1023
                           WHERE ar.contact_id = ?1 AND e.automation_id = ?2
-                            AND (e.state = 'active' OR e.state = 'waiting'))",
+                            AND (e.state = 'active' OR e.state = 'waiting'))
+             RETURNING id",
         )?
-        .execute(params![contact_id, automation_id, now, reason])?;
-    let mut parked = 0;
+        .query_map(params![contact_id, automation_id, now, reason], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     for arrival in arrivals::parked_of_contact(conn, contact_id)? {
-        parked += arrivals::unpack(
+        let unpacked = arrivals::unpack(
             conn,
             &arrival,
             |m| m.automation_id() == automation_id,
             Unpack::Exited { reason: &reason },
-        )?
-        .len();
+        )?;
+        exited.extend(unpacked.into_iter().map(|(id, _)| id));
     }
-    Ok((rows + parked) as u32)
+    Ok(exited)
 }
 
 /// `Some(true)` enrolled, `Some(false)` filtered out, `None` skipped by frequency.
@@ -260,6 +273,14 @@ impl<'a> Enrollments<'a> {
             _ => None,
         };
         let slot = self.slot(conn)?;
+        if outbox::wants(conn, self.ws, "automation.enrolled", None)? {
+            let news = News {
+                event: "automation.enrolled",
+                enrollment_id: arrivals::enrollment_id(self.arrival(conn)?, slot),
+                reason: None,
+            };
+            tell(conn, self.ws, self.contact, automation, &news)?;
+        }
         if let Some(at) = first_wait {
             super::timers::parked(at);
             if defer {

@@ -6,6 +6,7 @@
 //! commit atomically with the event; steps then run from the durable job queue, and
 //! waiting enrollments sit on their own timer queue ([`timers`]).
 
+pub mod announce;
 pub mod api;
 pub mod arrivals;
 pub mod conditions;
@@ -16,6 +17,7 @@ pub mod listing;
 pub mod pages;
 pub mod runner;
 pub mod signing;
+pub mod state;
 pub mod store;
 pub mod timers;
 pub mod webhook;

@@ -3,11 +3,10 @@
 //! transaction); a wait parks the enrollment on the timer queue; a crash resumes from the
 //! last committed position, so no completed step is skipped or repeated.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::announce::{News, tell};
 use super::conditions::{Subject, holds};
 use super::definition::{self, Position, Step, parse_duration};
 use super::store;
@@ -37,71 +36,7 @@ impl From<rusqlite::Error> for RunError {
     }
 }
 
-/// Where an enrollment is: running (`active`, or `waiting` on the timer queue) or ended
-/// (`completed`, `exited`, `failed`). Stored and reported as the lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EnrollmentState {
-    Active,
-    Waiting,
-    Completed,
-    Exited,
-    Failed,
-}
-
-impl EnrollmentState {
-    /// The stored and reported name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnrollmentState::Active => "active",
-            EnrollmentState::Waiting => "waiting",
-            EnrollmentState::Completed => "completed",
-            EnrollmentState::Exited => "exited",
-            EnrollmentState::Failed => "failed",
-        }
-    }
-
-    /// Whether the runner may still advance it.
-    pub fn is_running(self) -> bool {
-        matches!(self, EnrollmentState::Active | EnrollmentState::Waiting)
-    }
-}
-
-impl std::str::FromStr for EnrollmentState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "active" => EnrollmentState::Active,
-            "waiting" => EnrollmentState::Waiting,
-            "completed" => EnrollmentState::Completed,
-            "exited" => EnrollmentState::Exited,
-            "failed" => EnrollmentState::Failed,
-            other => return Err(format!("unknown enrollment state '{other}'")),
-        })
-    }
-}
-
-impl std::fmt::Display for EnrollmentState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ToSql for EnrollmentState {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for EnrollmentState {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value
-            .as_str()?
-            .parse()
-            .map_err(|e: String| FromSqlError::Other(e.into()))
-    }
-}
+pub use super::state::EnrollmentState;
 
 struct Enrollment {
     ws: WorkspaceId,
@@ -217,6 +152,7 @@ pub fn advance(conn: &Connection, id: i64) -> Result<(), RunError> {
         conn,
         id,
         enrollment: &enrollment,
+        automation: &automation,
         steps: &automation.def.steps,
         event: object(&enrollment.context["event"]["properties"]),
         event_name: enrollment.context["event"]["name"]
@@ -258,6 +194,7 @@ struct Run<'a> {
     conn: &'a Connection,
     id: i64,
     enrollment: &'a Enrollment,
+    automation: &'a store::Automation,
     steps: &'a [Step],
     event: Map<String, Value>,
     event_name: Option<String>,
@@ -282,15 +219,13 @@ impl Run<'_> {
     fn steps_from(&mut self, mut pos: Position) -> Result<(), RunError> {
         for _ in 0..10_000 {
             let Some(step) = definition::step_at(self.steps, &pos) else {
-                finish(self.conn, self.id, EnrollmentState::Completed, None)?;
-                return Ok(());
+                return self.end("automation.completed", None);
             };
             let Flow::Next(next) = self.step(step, &pos)? else {
                 return Ok(());
             };
             let Some(next) = next else {
-                finish(self.conn, self.id, EnrollmentState::Completed, None)?;
-                return Ok(());
+                return self.end("automation.completed", None);
             };
             pos = next;
             self.conn.prepare_cached("UPDATE enrollments SET state = 'active', position = ?2, wake_at = NULL, updated_at = ?3 WHERE id = ?1")?
@@ -301,6 +236,24 @@ impl Run<'_> {
             self.id,
             EnrollmentState::Failed,
             Some("too many steps in one run"),
+        )?;
+        Ok(())
+    }
+
+    /// Ends the run completed (by an exit step too) and tells the webhooks as `event`.
+    fn end(&self, event: &'static str, reason: Option<&str>) -> Result<(), RunError> {
+        finish(self.conn, self.id, EnrollmentState::Completed, None)?;
+        let news = News {
+            event,
+            enrollment_id: self.id,
+            reason,
+        };
+        tell(
+            self.conn,
+            self.enrollment.ws,
+            &self.contact,
+            self.automation,
+            &news,
         )?;
         Ok(())
     }
@@ -321,7 +274,7 @@ impl Run<'_> {
             Step::RemoveFromList { list } => self.list_step(pos, list, false),
             Step::Exit => {
                 record(self.conn, self.id, pos, "exit", "done", None)?;
-                finish(self.conn, self.id, EnrollmentState::Completed, None)?;
+                self.end("automation.exited", Some("exit step"))?;
                 Ok(Flow::Stop)
             }
         }

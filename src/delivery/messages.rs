@@ -201,7 +201,30 @@ pub fn create(
             template_id,
             context
         ])?;
-    Ok((n == 1).then(|| conn.last_insert_rowid()))
+    let id = (n == 1).then(|| conn.last_insert_rowid());
+    if let Some(id) = id {
+        announce(conn, id, "message.queued")?;
+    }
+    Ok(id)
+}
+
+/// Tells webhook endpoints that listen about a message's new state.
+fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
+    let ws: Option<WorkspaceId> = conn
+        .prepare_cached("SELECT workspace_id FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(ws) =
+        ws.filter(|ws| crate::webhooks::outbox::wants(conn, *ws, event, None).unwrap_or(false))
+    else {
+        return Ok(());
+    };
+    let Some(row) = get(conn, id)? else {
+        return Ok(());
+    };
+    let mut message = row.to_json();
+    message["channel"] = json!("email");
+    crate::webhooks::outbox::emit(conn, ws, event, None, json!({"message": message}))
 }
 
 /// The public id of message `id`.
@@ -234,7 +257,11 @@ pub fn set_status(
          WHERE id = ?1",
     )?
     .execute(params![id, status, reason, now])?;
-    Ok(())
+    match status {
+        MessageStatus::Sent => announce(conn, id, "message.sent"),
+        MessageStatus::Failed => announce(conn, id, "message.failed"),
+        _ => Ok(()),
+    }
 }
 
 /// Stores the parts the send job rendered and moves the message to `sending`.

@@ -82,32 +82,32 @@ pub const CATALOGUE: &[EventType] = &[
     ev(
         "message.queued",
         "an outgoing message is queued",
-        "message {id, channel, to, subject, status}, contactId",
+        "message {id, channel, to, subject, kind, status, reason, attempts, createdAt, sentAt}",
     ),
     ev(
         "message.sent",
         "the mail server accepted a message",
-        "message {id, channel, to, subject, status}, contactId",
+        "message {id, channel, to, subject, kind, status, reason, attempts, createdAt, sentAt}",
     ),
     ev(
         "message.failed",
         "a message failed for good",
-        "message {id, channel, to, subject, status, error}, contactId",
+        "message {…, status: failed, reason}",
     ),
     ev(
         "message.bounced",
         "a message bounced (fires once bounce handling exists)",
-        "message, contactId",
+        "message",
     ),
     ev(
         "message.opened",
         "a message was opened (fires once open tracking exists)",
-        "message, contactId",
+        "message",
     ),
     ev(
         "message.clicked",
         "a link in a message was clicked (fires once click tracking exists)",
-        "message, contactId, url",
+        "message, url",
     ),
     ev(
         "webhook.test",

@@ -87,6 +87,19 @@ fn subscriptions(conn: &Connection, ws: WorkspaceId) -> Result<Arc<Vec<Subscript
     Ok(subs)
 }
 
+/// Whether some endpoint of the workspace subscribes to `event`: lets a caller skip
+/// building a payload that costs reads.
+pub fn wants(
+    conn: &Connection,
+    ws: WorkspaceId,
+    event: &str,
+    channel: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(subscriptions(conn, ws)?
+        .iter()
+        .any(|s| s.wants(event, channel)))
+}
+
 /// Writes `event` to the outbox if some endpoint of the workspace subscribes to it;
 /// call inside the write that made it happen. `channel` is the channel it happened on,
 /// if any (channel-scoped endpoints hear only their own).
