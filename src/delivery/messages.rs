@@ -214,17 +214,16 @@ fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
         .prepare_cached("SELECT workspace_id FROM messages WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
-    let Some(ws) =
-        ws.filter(|ws| crate::webhooks::outbox::wants(conn, *ws, event, None).unwrap_or(false))
-    else {
+    let Some(ws) = ws else { return Ok(()) };
+    if !crate::webhooks::outbox::wants(conn, ws, event, None)? {
         return Ok(());
-    };
+    }
     let Some(row) = get(conn, id)? else {
         return Ok(());
     };
     let mut message = row.to_json();
     message["channel"] = json!("email");
-    crate::webhooks::outbox::emit(conn, ws, event, None, json!({"message": message}))
+    crate::webhooks::outbox::emit(conn, ws, event, None, || json!({"message": message}))
 }
 
 /// The public id of message `id`.

@@ -19,11 +19,12 @@ pub const CONTACT_ADDED: &str = "contact_added";
 pub const CONTACT_UPDATED: &str = "contact_updated";
 
 /// Writes a general (no channel) webhook event to the outbox, if anyone listens.
+/// The payload is built only when someone listens.
 fn emit(
     conn: &Connection,
     ws: WorkspaceId,
     event: &str,
-    payload: Value,
+    payload: impl FnOnce() -> Value,
 ) -> Result<(), ContactError> {
     Ok(crate::webhooks::outbox::emit(
         conn, ws, event, None, payload,
@@ -143,7 +144,7 @@ pub fn record_contact_change(
             conn,
             ws,
             "contact.created",
-            json!({"contact": contact.to_json()}),
+            || json!({"contact": contact.to_json()}),
         )?;
         let scope = Scope {
             event: &empty,
@@ -163,14 +164,14 @@ pub fn record_contact_change(
         conn,
         ws,
         "contact.updated",
-        json!({"contact": contact.to_json(), "changes": properties["changes"]}),
+        || json!({"contact": contact.to_json(), "changes": properties["changes"]}),
     )?;
     if !contact.subscribed && changes.iter().any(|c| c.field == "subscribed") {
         emit(
             conn,
             ws,
             "contact.unsubscribed",
-            json!({"contact": contact.to_json(), "source": origin.kind}),
+            || json!({"contact": contact.to_json(), "source": origin.kind}),
         )?;
     }
     let scope = Scope {
@@ -225,15 +226,12 @@ pub fn ingest_with_variables(
         &event.properties,
         &event.origin,
     )?;
-    emit(
-        conn,
-        ws,
-        "event.received",
+    emit(conn, ws, "event.received", || {
         json!({
             "contact": upserted.contact.to_json(),
             "event": {"id": event_id, "name": event.name, "properties": event.properties, "source": event.origin.kind},
-        }),
-    )?;
+        })
+    })?;
     let scope = Scope {
         event: &event.properties,
         variables,

@@ -303,17 +303,13 @@ pub fn record(
         requires_confirmation = joined.requires_confirmation;
     }
     store::record_submission(conn, form.id, done.contact.id, context.ip.as_deref(), via)?;
-    crate::webhooks::outbox::emit(
-        conn,
-        ws,
-        "form.submitted",
-        None,
+    crate::webhooks::outbox::emit(conn, ws, "form.submitted", None, || {
         json!({
             "contact": done.contact.to_json(),
             "form": {"id": form.uid, "name": form.name, "slug": form.slug},
             "listIds": listed,
-        }),
-    )?;
+        })
+    })?;
     Ok(Accepted {
         contact_created: done.contact_created,
         requires_confirmation,

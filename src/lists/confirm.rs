@@ -155,7 +155,7 @@ pub fn leave(
         ws,
         "list.left",
         None,
-        json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
+        || json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
     )?;
     Ok(true)
 }

@@ -203,7 +203,7 @@ pub fn announce_joined(
         ws,
         "list.joined",
         None,
-        json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
+        || json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
     )?;
     let empty = Map::new();
     let scope = Scope {

@@ -80,6 +80,11 @@ impl Dispatcher {
                 tokio::spawn(async move { d.drain(id).await });
             }
         }
+        // Most wake-ups come from new messages: claim (a write) only when a retry is due.
+        let next = self.store.read(deliveries::next_due)?;
+        if next.is_none_or(|at| at > now) {
+            return Ok(Pass::Idle(next));
+        }
         let saturated: Vec<i64> = self
             .retrying
             .lock()

@@ -102,19 +102,20 @@ pub fn wants(
 
 /// Writes `event` to the outbox if some endpoint of the workspace subscribes to it;
 /// call inside the write that made it happen. `channel` is the channel it happened on,
-/// if any (channel-scoped endpoints hear only their own).
+/// if any (channel-scoped endpoints hear only their own). The payload is built only
+/// when someone listens: ingest calls this for every event.
 pub fn emit(
     conn: &Connection,
     ws: WorkspaceId,
     event: &str,
     channel: Option<&str>,
-    payload: Value,
+    payload: impl FnOnce() -> Value,
 ) -> Result<(), StoreError> {
     let subs = subscriptions(conn, ws)?;
     if !subs.iter().any(|s| s.wants(event, channel)) {
         return Ok(());
     }
-    insert(conn, ws, event, channel, None, payload)
+    insert(conn, ws, event, channel, None, payload())
 }
 
 /// Writes a `webhook.test` message for one endpoint only.
