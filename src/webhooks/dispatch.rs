@@ -97,6 +97,11 @@ impl Dispatcher {
             .store
             .write(move |conn| deliveries::claim_due(conn, now, RETRY_BATCH, &saturated))
             .await?;
+        if claimed.is_empty() {
+            // Everything due belongs to endpoints with enough retries waiting; each retry
+            // that ends wakes this loop, and this is the safety net.
+            return Ok(Pass::Idle(Some(now + 1_000)));
+        }
         let full = claimed.len() == RETRY_BATCH;
         for claim in claimed {
             *self
@@ -278,6 +283,10 @@ impl Dispatcher {
         {
             *n = n.saturating_sub(1);
         }
+        self.store
+            .instance()
+            .signals()
+            .wake(Queue::Webhooks as usize);
     }
 
     async fn retry_once(&self, claim: &ClaimedRetry) -> Result<(), StoreError> {
