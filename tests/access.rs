@@ -125,6 +125,17 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         .post("/api/forms", &json!({"name": "Signup"}))
         .json::<Value>()
         .unwrap();
+    let webhook = api
+        .post(
+            "/v1/webhooks",
+            &json!({"name": "Hook", "url": "https://hooks.example.invalid/herald",
+                    "events": ["webhook.test"], "timeoutMs": 1000}),
+        )
+        .json::<Value>()
+        .unwrap()["data"]["_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (spare_key, spare_user) = spare_key_and_member(herald);
     HashMap::from([
         ("contact", contact),
@@ -138,6 +149,7 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         ("segment", segment),
         ("form", form["id"].as_str().unwrap().to_string()),
         ("form_slug", form["slug"].as_str().unwrap().to_string()),
+        ("webhook", webhook),
         ("key", spare_key.to_string()),
         ("user", spare_user.to_string()),
     ])
@@ -189,6 +201,9 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/outbox/", "message"),
         ("/settings/api-keys/", "key"),
         ("/settings/members/", "user"),
+        ("/settings/webhooks/", "webhook"),
+        ("/v1/webhooks/", "webhook"),
+        ("/api/v1/webhooks/", "webhook"),
         ("/api/forms/", "form"),
         ("/forms/", "form"),
         ("/f/", "form_slug"),
@@ -378,6 +393,11 @@ fn nothing_of_a_changed(
     assert_eq!(
         api.get(&format!("/api/forms/{}", f["form"]))["name"],
         "Signup"
+    );
+    let webhook = api.get(&format!("/v1/webhooks/{}", f["webhook"]))["data"].clone();
+    assert_eq!(
+        (webhook["name"].as_str(), webhook["status"].as_str()),
+        (Some("Hook"), Some("active"))
     );
     assert_eq!(
         keys_and_members(herald),

@@ -34,6 +34,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::auth::pages::routes(r);
     crate::workspaces::routes(r);
     crate::settings::routes(r);
+    crate::webhooks::pages::routes(r);
     crate::lists::api::routes(r);
     crate::segments::api::routes(r);
     crate::contacts::api::routes(r);

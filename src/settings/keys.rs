@@ -24,10 +24,12 @@ pub async fn settings_page(
     let ws = user.0.workspace.id;
     let keys = state.store.read(|conn| api_keys::list(conn, ws))?;
     let members_section = members::section(&state, &user)?;
+    let endpoints_card = webhooks::endpoints_card(&state, &user)?;
     let secret_section = webhooks::section(&state, &user).await?;
     let body = html! {
         p.muted { "Workspace ID (for X-Team-ID): " code { (user.0.workspace.uid) } }
         (keys_section(&user, &keys))
+        (endpoints_card)
         (secret_section)
         (members_section)
     };

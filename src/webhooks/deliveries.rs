@@ -413,3 +413,41 @@ pub fn counts(conn: &Connection, endpoint_id: i64) -> Result<Value, StoreError> 
     }
     Ok(out)
 }
+
+/// How an endpoint's latest finished deliveries went: the success rate the settings page
+/// shows, over a window so that an outage long past does not weigh on it forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecentOutcomes {
+    /// Deliveries looked at: the newest ones that succeeded or failed for good.
+    pub finished: i64,
+    /// How many of those succeeded.
+    pub succeeded: i64,
+}
+
+impl RecentOutcomes {
+    /// The share that succeeded, in percent; `None` before anything finished.
+    pub fn success_percent(&self) -> Option<f64> {
+        (self.finished > 0).then(|| self.succeeded as f64 * 100.0 / self.finished as f64)
+    }
+}
+
+/// The outcomes of the endpoint's `window` newest finished deliveries (pending ones are
+/// still open, so they do not count either way).
+pub fn recent_outcomes(
+    conn: &Connection,
+    endpoint_id: i64,
+    window: usize,
+) -> Result<RecentOutcomes, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(status = 'succeeded'), 0) FROM
+               (SELECT status FROM webhook_deliveries WHERE endpoint_id = ?1 AND status != 'pending'
+                ORDER BY id DESC LIMIT ?2)",
+        )?
+        .query_row(params![endpoint_id, window as i64], |r| {
+            Ok(RecentOutcomes {
+                finished: r.get(0)?,
+                succeeded: r.get(1)?,
+            })
+        })?)
+}

@@ -17,6 +17,7 @@ pub mod deliveries;
 pub mod dispatch;
 pub mod input;
 pub mod outbox;
+pub mod pages;
 pub mod sender;
 pub mod signing;
 pub mod store;

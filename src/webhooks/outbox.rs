@@ -213,6 +213,44 @@ pub fn next_for(
     Ok((out, last))
 }
 
+/// How many messages past the endpoint's cursor it subscribes to, looking at no more than
+/// `limit` of them: the first attempts still to make (a disabled endpoint's backlog,
+/// which it catches up on when enabled). The answer is `limit` at most.
+pub fn waiting_for(
+    conn: &Connection,
+    endpoint: &super::Endpoint,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let sub = Subscription {
+        events: endpoint.events.clone(),
+        channel: endpoint.channel.clone(),
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT event_type, channel, only_endpoint FROM webhook_messages
+         WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(
+        params![endpoint.workspace_id, endpoint.cursor, limit as i64],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        },
+    )?;
+    let mut n = 0;
+    for row in rows {
+        let (event_type, channel, only) = row?;
+        let wanted = match only {
+            Some(target) => target == endpoint.id,
+            None => sub.wants(&event_type, channel.as_deref()),
+        };
+        n += usize::from(wanted);
+    }
+    Ok(n)
+}
+
 /// One message by id (redeliveries read it again).
 pub fn message(conn: &Connection, id: i64) -> Result<Option<Message>, StoreError> {
     use rusqlite::OptionalExtension;
