@@ -44,12 +44,15 @@ CREATE TABLE webhook_messages (
     channel TEXT,
     -- Set for a test event: the one endpoint it is for.
     only_endpoint INTEGER,
+    -- The contact it is about: erasing the contact erases what the outbox holds of it.
+    contact_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
     -- The exact JSON body sent: {event, payload, timestamp}.
     body TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
 CREATE INDEX webhook_messages_by_workspace ON webhook_messages (workspace_id, id);
 CREATE INDEX webhook_messages_by_time ON webhook_messages (created_at);
+CREATE INDEX webhook_messages_by_contact ON webhook_messages (contact_id) WHERE contact_id IS NOT NULL;
 
 -- One message to one endpoint: its state and retry schedule.
 CREATE TABLE webhook_deliveries (

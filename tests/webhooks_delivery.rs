@@ -425,3 +425,37 @@ fn automations_messages_and_lists_are_heard() {
     assert_eq!(body["payload"]["message"]["to"], "ada@example.com");
     assert_eq!(body["payload"]["message"]["status"], "sent");
 }
+
+#[test]
+fn erasing_a_contact_erases_what_the_outbox_holds_of_it() {
+    let herald = start_with(|_| {});
+    let api = Api::new(&herald, "Acme");
+    let receiver = Receiver::start();
+    // Disabled, so every message waits in the outbox.
+    create(
+        &api,
+        json!({"name": "Later", "url": receiver.url("/later"), "events": ["*"], "status": "disabled"}),
+    );
+    send_event(&api, "ada@example.com", 1);
+    send_event(&api, "bob@example.com", 2);
+    let about = |email: &str| -> i64 {
+        herald.query(&format!(
+            "SELECT COUNT(*) FROM webhook_messages WHERE body LIKE '%{email}%' AND event_type != 'contact.deleted'"
+        ))
+    };
+    assert!(
+        about("ada@example.com") >= 2,
+        "contact.created and event.received"
+    );
+    let ada = api.get("/api/contacts?search=ada%40example.com")["contacts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = api.delete(&format!("/api/contacts/{ada}"));
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(about("ada@example.com"), 0);
+    assert!(about("bob@example.com") >= 2, "others are kept");
+    let deleted: i64 =
+        herald.query("SELECT COUNT(*) FROM webhook_messages WHERE event_type = 'contact.deleted'");
+    assert_eq!(deleted, 1, "receivers still hear of the deletion");
+}

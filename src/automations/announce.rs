@@ -37,7 +37,13 @@ pub fn tell(
     if let Some(reason) = news.reason {
         payload["reason"] = json!(reason);
     }
-    outbox::emit(conn, ws, news.event, None, || payload)
+    outbox::emit(
+        conn,
+        ws,
+        news.event,
+        outbox::About::contact(contact.id),
+        || payload,
+    )
 }
 
 /// Emits the event for an enrollment known by ids only (exits by event).

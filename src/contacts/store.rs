@@ -573,7 +573,7 @@ pub fn erase(conn: &Connection, ws: WorkspaceId, uid: &str) -> Result<Contact, C
     conn.prepare_cached("DELETE FROM contacts WHERE id = ?1")?
         .execute([contact.id])?;
     let gone = serde_json::json!({"contact": {"id": contact.uid, "email": contact.email}});
-    crate::webhooks::outbox::emit(conn, ws, "contact.deleted", None, || gone)?;
+    crate::webhooks::outbox::emit(conn, ws, "contact.deleted", Default::default(), || gone)?;
     if let Some(email) = &contact.email {
         conn.prepare_cached(
             "DELETE FROM source_deliveries WHERE workspace_id = ?1 AND email = ?2",

@@ -223,7 +223,11 @@ fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
     };
     let mut message = row.to_json();
     message["channel"] = json!("email");
-    crate::webhooks::outbox::emit(conn, ws, event, None, || json!({"message": message}))
+    let about = crate::webhooks::outbox::About {
+        contact_id: row.contact_id,
+        channel: None,
+    };
+    crate::webhooks::outbox::emit(conn, ws, event, about, || json!({"message": message}))
 }
 
 /// The public id of message `id`.

@@ -23,11 +23,13 @@ pub const CONTACT_UPDATED: &str = "contact_updated";
 fn emit(
     conn: &Connection,
     ws: WorkspaceId,
+    contact: &Contact,
     event: &str,
     payload: impl FnOnce() -> Value,
 ) -> Result<(), ContactError> {
+    let about = crate::webhooks::outbox::About::contact(contact.id);
     Ok(crate::webhooks::outbox::emit(
-        conn, ws, event, None, payload,
+        conn, ws, event, about, payload,
     )?)
 }
 
@@ -143,6 +145,7 @@ pub fn record_contact_change(
         emit(
             conn,
             ws,
+            contact,
             "contact.created",
             || json!({"contact": contact.to_json()}),
         )?;
@@ -163,6 +166,7 @@ pub fn record_contact_change(
     emit(
         conn,
         ws,
+        contact,
         "contact.updated",
         || json!({"contact": contact.to_json(), "changes": properties["changes"]}),
     )?;
@@ -170,6 +174,7 @@ pub fn record_contact_change(
         emit(
             conn,
             ws,
+            contact,
             "contact.unsubscribed",
             || json!({"contact": contact.to_json(), "source": origin.kind}),
         )?;
@@ -226,7 +231,7 @@ pub fn ingest_with_variables(
         &event.properties,
         &event.origin,
     )?;
-    emit(conn, ws, "event.received", || {
+    emit(conn, ws, &upserted.contact, "event.received", || {
         json!({
             "contact": upserted.contact.to_json(),
             "event": {"id": event_id, "name": event.name, "properties": event.properties, "source": event.origin.kind},

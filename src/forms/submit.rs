@@ -303,13 +303,19 @@ pub fn record(
         requires_confirmation = joined.requires_confirmation;
     }
     store::record_submission(conn, form.id, done.contact.id, context.ip.as_deref(), via)?;
-    crate::webhooks::outbox::emit(conn, ws, "form.submitted", None, || {
-        json!({
-            "contact": done.contact.to_json(),
-            "form": {"id": form.uid, "name": form.name, "slug": form.slug},
-            "listIds": listed,
-        })
-    })?;
+    crate::webhooks::outbox::emit(
+        conn,
+        ws,
+        "form.submitted",
+        crate::webhooks::outbox::About::contact(done.contact.id),
+        || {
+            json!({
+                "contact": done.contact.to_json(),
+                "form": {"id": form.uid, "name": form.name, "slug": form.slug},
+                "listIds": listed,
+            })
+        },
+    )?;
     Ok(Accepted {
         contact_created: done.contact_created,
         requires_confirmation,

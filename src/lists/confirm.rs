@@ -154,7 +154,7 @@ pub fn leave(
         conn,
         ws,
         "list.left",
-        None,
+        crate::webhooks::outbox::About::contact(contact.id),
         || json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
     )?;
     Ok(true)

@@ -202,7 +202,7 @@ pub fn announce_joined(
         conn,
         ws,
         "list.joined",
-        None,
+        crate::webhooks::outbox::About::contact(contact.id),
         || json!({"contact": contact.to_json(), "list": {"id": list.uid, "name": list.name}, "source": source.as_str()}),
     )?;
     let empty = Map::new();

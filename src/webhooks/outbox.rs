@@ -100,22 +100,40 @@ pub fn wants(
         .any(|s| s.wants(event, channel)))
 }
 
+/// What an outbox message is about, besides its workspace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About<'a> {
+    /// The contact it concerns: erasing the contact erases the message.
+    pub contact_id: Option<i64>,
+    /// The channel it happened on; channel-scoped endpoints hear only their own.
+    pub channel: Option<&'a str>,
+}
+
+impl About<'_> {
+    /// A message about one contact, on no channel.
+    pub fn contact(id: i64) -> Self {
+        About {
+            contact_id: Some(id),
+            channel: None,
+        }
+    }
+}
+
 /// Writes `event` to the outbox if some endpoint of the workspace subscribes to it;
-/// call inside the write that made it happen. `channel` is the channel it happened on,
-/// if any (channel-scoped endpoints hear only their own). The payload is built only
-/// when someone listens: ingest calls this for every event.
+/// call inside the write that made it happen. The payload is built only when someone
+/// listens: ingest calls this for every event.
 pub fn emit(
     conn: &Connection,
     ws: WorkspaceId,
     event: &str,
-    channel: Option<&str>,
+    about: About<'_>,
     payload: impl FnOnce() -> Value,
 ) -> Result<(), StoreError> {
     let subs = subscriptions(conn, ws)?;
-    if !subs.iter().any(|s| s.wants(event, channel)) {
+    if !subs.iter().any(|s| s.wants(event, about.channel)) {
         return Ok(());
     }
-    insert(conn, ws, event, channel, None, payload())
+    insert(conn, ws, event, about, None, payload())
 }
 
 /// Writes a `webhook.test` message for one endpoint only.
@@ -129,14 +147,21 @@ pub fn emit_test(
         "endpointId": endpoint_uid,
         "message": "A test event from Herald: if you can read this, the endpoint works.",
     });
-    insert(conn, ws, "webhook.test", None, Some(endpoint_id), payload)
+    insert(
+        conn,
+        ws,
+        "webhook.test",
+        About::default(),
+        Some(endpoint_id),
+        payload,
+    )
 }
 
 fn insert(
     conn: &Connection,
     ws: WorkspaceId,
     event: &str,
-    channel: Option<&str>,
+    about: About<'_>,
     only: Option<i64>,
     payload: Value,
 ) -> Result<(), StoreError> {
@@ -144,10 +169,10 @@ fn insert(
     let uid = format!("msg_{}", uuid::Uuid::now_v7().simple());
     let body = json!({"event": event, "payload": payload, "timestamp": iso_time(now)});
     conn.prepare_cached(
-        "INSERT INTO webhook_messages (uid, workspace_id, event_type, channel, only_endpoint, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO webhook_messages (uid, workspace_id, event_type, channel, only_endpoint, contact_id, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![uid, ws, event, channel, only, body.to_string(), now])?;
+    .execute(params![uid, ws, event, about.channel, only, about.contact_id, body.to_string(), now])?;
     note(Queue::Webhooks);
     Ok(())
 }
