@@ -303,24 +303,35 @@ pub fn record(
         requires_confirmation = joined.requires_confirmation;
     }
     store::record_submission(conn, form.id, done.contact.id, context.ip.as_deref(), via)?;
-    crate::webhooks::outbox::emit(
-        conn,
-        ws,
-        "form.submitted",
-        crate::webhooks::outbox::About::contact(done.contact.id),
-        || {
-            json!({
-                "contact": done.contact.to_json(),
-                "form": {"id": form.uid, "name": form.name, "slug": form.slug},
-                "listIds": listed,
-            })
-        },
-    )?;
+    announce(conn, form, &done.contact, listed)?;
     Ok(Accepted {
         contact_created: done.contact_created,
         requires_confirmation,
         event_id: done.event_id,
     })
+}
+
+/// Tells webhook endpoints that listen about an accepted submission.
+fn announce(
+    conn: &Connection,
+    form: &Form,
+    contact: &crate::contacts::Contact,
+    lists: Value,
+) -> Result<(), FormError> {
+    let about = crate::webhooks::outbox::About::contact(contact.id);
+    Ok(crate::webhooks::outbox::emit(
+        conn,
+        form.workspace_id,
+        "form.submitted",
+        about,
+        || {
+            json!({
+                "contact": contact.to_json(),
+                "form": {"id": form.uid, "name": form.name, "slug": form.slug},
+                "listIds": lists,
+            })
+        },
+    )?)
 }
 
 /// The context a form submission's consent and memberships are kept with.

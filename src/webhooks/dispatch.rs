@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use super::deliveries::{self, Attempt, ClaimedRetry, Health};
 use super::outbox::{self, Message};
+use super::pool::Pool;
 use super::sender::{self, Connection};
 use super::{Endpoint, EndpointStatus, WebhookError, store};
 use crate::config::WebhooksConfig;
@@ -35,6 +36,7 @@ pub struct Dispatcher {
     store: Store,
     config: WebhooksConfig,
     overall: Arc<Semaphore>,
+    calls: Pool,
     per_endpoint: Mutex<HashMap<i64, Arc<Semaphore>>>,
     draining: Mutex<HashSet<i64>>,
     retrying: Mutex<HashMap<i64, usize>>,
@@ -45,6 +47,7 @@ pub struct Dispatcher {
 pub async fn run(store: Store, config: WebhooksConfig) {
     let dispatcher = Arc::new(Dispatcher {
         overall: Arc::new(Semaphore::new(config.concurrency.max(1))),
+        calls: Pool::new(config.concurrency.max(1)),
         store: store.clone(),
         config,
         per_endpoint: Mutex::default(),
@@ -167,17 +170,17 @@ impl Dispatcher {
         let connection = self.connection(endpoint).await;
         let now = self.store.clock().now_ms();
         let ep = endpoint.clone();
-        let attempt = tokio::task::spawn_blocking(move || {
-            let a = sender::attempt(
-                connection.as_deref().map_err(String::as_str),
-                &ep,
-                &message,
-                now,
-            );
-            (message, a)
-        })
-        .await;
-        attempt.expect("an attempt never panics")
+        self.calls
+            .run(move || {
+                let a = sender::attempt(
+                    connection.as_deref().map_err(String::as_str),
+                    &ep,
+                    &message,
+                    now,
+                );
+                (message, a)
+            })
+            .await
     }
 
     async fn drain(self: Arc<Self>, id: i64) {
