@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -73,35 +70,6 @@ fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> St
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// Verifies with the Python `standardwebhooks` package when it is installed
-/// (`pip install standardwebhooks`); `None` when python3 or the package is missing.
-fn python_verifies(secret: &str, headers: &Value, body: &str) -> Option<bool> {
-    let present = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !present {
-        return None;
-    }
-    let script = "import sys, json\nfrom standardwebhooks import Webhook\n\
-                  Webhook(sys.argv[1]).verify(sys.stdin.read(), json.loads(sys.argv[2]))";
-    let mut child = Command::new("python3")
-        .args(["-c", script, secret, &headers.to_string()])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    Some(child.wait().unwrap().success())
-}
-
 /// The owner rotates the secret in the UI (a forged token is refused first), then
 /// through the API; page and API agree all along. Returns the three secrets in order.
 fn rotate_twice(herald: &Herald, owner: &Client, api: &Api) -> [String; 3] {
@@ -148,11 +116,11 @@ fn a_webhook_call(api: &Api) -> String {
 /// The Python `standardwebhooks` package accepts the call with the current secret and
 /// refuses it with the rotated-out one; skipped (never in CI) when it is missing.
 fn standardwebhooks_agrees(current: &str, rotated_out: &str, headers: &Value, body: &str) {
-    match python_verifies(current, headers, body) {
+    match support::standard_webhooks::verifies(current, headers, body) {
         Some(verified) => {
             assert!(verified, "standardwebhooks accepts the new secret");
             assert_eq!(
-                python_verifies(rotated_out, headers, body),
+                support::standard_webhooks::verifies(rotated_out, headers, body),
                 Some(false),
                 "standardwebhooks refuses the rotated-out secret"
             );

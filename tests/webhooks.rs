@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -42,38 +40,6 @@ fn deliveries(api: &Api, webhook: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-/// Whether the official Standard Webhooks library accepts the call; `None` only off CI
-/// when python3 or the package is missing.
-fn standardwebhooks_verifies(secret: &str, headers: &Value, body: &str) -> Option<bool> {
-    let present = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI installs standardwebhooks"
-        );
-        return None;
-    }
-    let script = "import sys, json\nfrom standardwebhooks import Webhook\n\
-                  Webhook(sys.argv[1]).verify(sys.stdin.read(), json.loads(sys.argv[2]))";
-    let mut child = Command::new("python3")
-        .args(["-c", script, secret, &headers.to_string()])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    Some(child.wait().unwrap().success())
 }
 
 #[test]
@@ -234,11 +200,11 @@ fn what_happens_is_delivered_signed_and_verifies_with_standardwebhooks() {
         "webhook-signature": got[1].header("webhook-signature").unwrap(),
     });
     let whsec = hook["signingSecret"].as_str().unwrap();
-    if let Some(ok) = standardwebhooks_verifies(whsec, &headers, &got[1].body) {
+    if let Some(ok) = support::standard_webhooks::verifies(whsec, &headers, &got[1].body) {
         assert!(ok, "standardwebhooks accepts the call");
         let other = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         assert_eq!(
-            standardwebhooks_verifies(other, &headers, &got[1].body),
+            support::standard_webhooks::verifies(other, &headers, &got[1].body),
             Some(false)
         );
     }

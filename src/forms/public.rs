@@ -133,19 +133,32 @@ async fn show(
     Ok(answer.page(&found.form, StatusCode::OK, page))
 }
 
+/// The form a script call names and the CORS answer its origin gets, or the JSON
+/// answer that ends the call (unknown form, store failure, origin not allowed).
+fn script_call(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+) -> Result<(PublicForm, Cors), Box<HttpResponse>> {
+    let found = match load(state, slug) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(Box::new(not_found(true))),
+        Err(e) => return Err(Box::new(failure(true, e))),
+    };
+    match cors_for(state, req, &found.form) {
+        Ok((cors, _)) => Ok((found, cors)),
+        Err(origin) => Err(Box::new(refused_origin(&origin).error_response())),
+    }
+}
+
 async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    let found = match load(&state, &slug) {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(true),
-        Err(e) => return failure(true, e),
-    };
-    let cors = match cors_for(&state, &req, &found.form) {
-        Ok((cors, _)) => cors,
-        Err(origin) => return refused_origin(&origin).error_response(),
+    let (found, cors) = match script_call(&state, &req, &slug) {
+        Ok(pair) => pair,
+        Err(answer) => return *answer,
     };
     let id = found.form.id;
     if let Err(e) = state
@@ -179,14 +192,9 @@ async fn preflight(
     req: HttpRequest,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    let found = match load(&state, &slug) {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(true),
-        Err(e) => return failure(true, e),
-    };
-    let cors = match cors_for(&state, &req, &found.form) {
-        Ok((cors, _)) => cors,
-        Err(origin) => return refused_origin(&origin).error_response(),
+    let (_, cors) = match script_call(&state, &req, &slug) {
+        Ok(pair) => pair,
+        Err(answer) => return *answer,
     };
     let requested = req
         .headers()

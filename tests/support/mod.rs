@@ -6,6 +6,7 @@ pub mod api;
 pub mod in_process;
 pub mod receiver;
 pub mod smtp;
+pub mod standard_webhooks;
 
 use std::io::Write;
 use std::net::TcpListener;
