@@ -459,3 +459,28 @@ fn erasing_a_contact_erases_what_the_outbox_holds_of_it() {
         herald.query("SELECT COUNT(*) FROM webhook_messages WHERE event_type = 'contact.deleted'");
     assert_eq!(deleted, 1, "receivers still hear of the deletion");
 }
+
+#[test]
+fn the_outbox_and_its_log_are_pruned_after_the_retention_days() {
+    let herald = start_with(|config| config.webhooks.retention_days = 1);
+    let api = Api::new(&herald, "Acme");
+    let receiver = Receiver::start();
+    let id = create(
+        &api,
+        json!({"name": "R", "url": receiver.url("/r"), "events": ["event.received"]}),
+    );
+    send_event(&api, "ada@example.com", 1);
+    wait_until("the delivery recorded", WAIT, || {
+        deliveries(&api, &id).len() == 1
+    });
+    herald.advance(Duration::from_secs(25 * 3600));
+    wait_until("the hourly clean-up to prune it", WAIT, || {
+        herald.query::<i64>("SELECT COUNT(*) FROM webhook_messages") == 0
+    });
+    assert!(
+        deliveries(&api, &id).is_empty(),
+        "its delivery and log went with it"
+    );
+    let attempts: i64 = herald.query("SELECT COUNT(*) FROM webhook_attempts");
+    assert_eq!(attempts, 0);
+}
