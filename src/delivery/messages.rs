@@ -203,7 +203,7 @@ pub fn create(
         ])?;
     let id = (n == 1).then(|| conn.last_insert_rowid());
     if let Some(id) = id {
-        announce(conn, id, "message.queued")?;
+        announce_in(conn, ws, id, "message.queued")?;
     }
     Ok(id)
 }
@@ -214,7 +214,14 @@ fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
         .prepare_cached("SELECT workspace_id FROM messages WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
-    let Some(ws) = ws else { return Ok(()) };
+    match ws {
+        Some(ws) => announce_in(conn, ws, id, event),
+        None => Ok(()),
+    }
+}
+
+/// [`announce`] when the workspace is already known (a message just created).
+fn announce_in(conn: &Connection, ws: WorkspaceId, id: i64, event: &str) -> Result<(), StoreError> {
     if !crate::webhooks::outbox::wants(conn, ws, event, None)? {
         return Ok(());
     }

@@ -193,9 +193,7 @@ async fn set_status(
     status: EndpointStatus,
 ) -> Result<HttpResponse, ApiError> {
     let current = find(&state, &caller, &id)?;
-    let mut body = Map::new();
-    body.insert("status".into(), json!(status.as_str()));
-    let input = input::parse(&body, Some(&current), true)?;
+    let input = input::with_status(&current, status);
     let ws = caller.workspace_id;
     let updated = state
         .store

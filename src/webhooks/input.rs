@@ -176,6 +176,21 @@ fn status(body: &Map<String, Value>) -> Result<Option<EndpointStatus>, WebhookEr
     }
 }
 
+/// The endpoint as it is, turned on or off (enable / disable in the API and the UI).
+pub fn with_status(current: &Endpoint, status: EndpointStatus) -> EndpointInput {
+    EndpointInput {
+        name: current.name.clone(),
+        url: current.url.clone(),
+        events: current.events.clone(),
+        channel: current.channel.clone(),
+        headers: current.headers.clone(),
+        secret: current.secret.clone(),
+        retry_attempts: current.retry_attempts,
+        timeout_ms: current.timeout_ms,
+        status,
+    }
+}
+
 /// The endpoint a body describes: every field over `base` (the stored endpoint, for an
 /// update), or the seed's defaults for a new one.
 pub fn parse(

@@ -10,7 +10,6 @@ mod secret;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
-use serde_json::{Map, json};
 
 use super::deliveries::{self, RecentOutcomes};
 use super::{Endpoint, EndpointStatus, WebhookError, input, masked, outbox, store};
@@ -325,9 +324,7 @@ async fn set_status(
     status: EndpointStatus,
 ) -> Result<Endpoint, PageError> {
     let current = find(state, user, uid)?;
-    let mut body = Map::new();
-    body.insert("status".into(), json!(status.as_str()));
-    let input = input::parse(&body, Some(&current), true)?;
+    let input = input::with_status(&current, status);
     Ok(user
         .write_on(state, uid, move |conn, ws, uid| {
             store::update(conn, ws, uid, &input)
