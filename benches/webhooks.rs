@@ -460,6 +460,7 @@ fn ingest_with(rx: &Receiver, endpoints: usize) -> LoadResult {
     let threads0 = thread_cpu(pid);
     let me0 = cpu_secs(std::process::id());
     let commits0 = writer_counters(h.server.port);
+    let written0 = written_bytes(pid);
     let key = h.key.clone();
     let make: MakeRequest = Arc::new(move |n| post_json(SEND_PATH, &key, &sendra_body(n)));
     let r = run_load(h.server.port, CONNS, WARMUP, DURATION, make);
@@ -476,11 +477,26 @@ fn ingest_with(rx: &Receiver, endpoints: usize) -> LoadResult {
     if let Some(f) = &r.first_failure {
         println!("  first failure: {f}");
     }
-    print_group_commit(commits0, writer_counters(h.server.port), r.wall);
+    let commits1 = writer_counters(h.server.port);
+    print_group_commit(commits0, commits1, r.wall);
+    let written = written_bytes(pid) - written0;
+    println!(
+        "  written (WAL and checkpoints): {:.0} bytes per event, {:.0} KB per commit",
+        written / r.total_ok as f64,
+        written / 1024.0 / (commits1.0 - commits0.0),
+    );
+    let threads1 = thread_cpu(pid);
+    let writer = |t: &std::collections::BTreeMap<String, f64>| {
+        t.get("herald-writer").copied().unwrap_or(0.0)
+    };
+    println!(
+        "  writer: {:.1} us of CPU per event",
+        (writer(&threads1) - writer(&threads0)) * 1e6 / r.total_ok as f64
+    );
     print_cpu_split(
         "herald",
         &threads0,
-        &thread_cpu(pid),
+        &threads1,
         Some(cpu_secs(std::process::id()) - me0),
         r.wall,
     );

@@ -409,3 +409,17 @@ impl RssSampler {
         self.handle.take().unwrap().join().unwrap()
     }
 }
+
+/// Bytes the process has passed to write(2) so far (`wchar` of /proc/PID/io): with one
+/// SQLite file, mostly WAL frames and checkpoints.
+pub fn written_bytes(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines().find_map(|l| {
+                l.strip_prefix("wchar: ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        })
+        .unwrap_or(f64::NAN)
+}

@@ -8,7 +8,7 @@ pub mod pages;
 pub mod properties;
 pub mod store;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::store::StoreError;
 
@@ -33,6 +33,25 @@ impl From<rusqlite::Error> for ContactError {
     }
 }
 
+/// A contact as the API shows it, borrowed from a [`Contact`]; fields in the order of
+/// the JSON object's keys.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactJson<'a> {
+    created_at: String,
+    email: Option<&'a str>,
+    external_id: Option<&'a str>,
+    first_name: Option<&'a str>,
+    id: &'a str,
+    last_name: Option<&'a str>,
+    name: Option<&'a str>,
+    phone: Option<&'a str>,
+    properties: &'a Map<String, Value>,
+    subscribed: bool,
+    tags: &'a [String],
+    updated_at: String,
+}
+
 /// A contact as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contact {
@@ -54,20 +73,26 @@ pub struct Contact {
 impl Contact {
     /// The API representation.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.uid,
-            "email": self.email,
-            "externalId": self.external_id,
-            "phone": self.phone,
-            "firstName": self.first_name,
-            "lastName": self.last_name,
-            "name": self.name,
-            "properties": self.properties,
-            "tags": self.tags,
-            "subscribed": self.subscribed,
-            "createdAt": crate::kinds::time::iso_time(self.created_at),
-            "updatedAt": crate::kinds::time::iso_time(self.updated_at),
-        })
+        serde_json::to_value(self.as_json()).unwrap_or(Value::Null)
+    }
+
+    /// The API representation, serialized straight from the contact without building a
+    /// `Value`: ingest writes it into the webhook outbox with every event it records.
+    pub fn as_json(&self) -> ContactJson<'_> {
+        ContactJson {
+            id: &self.uid,
+            email: self.email.as_deref(),
+            external_id: self.external_id.as_deref(),
+            phone: self.phone.as_deref(),
+            first_name: self.first_name.as_deref(),
+            last_name: self.last_name.as_deref(),
+            name: self.name.as_deref(),
+            properties: &self.properties,
+            tags: &self.tags,
+            subscribed: self.subscribed,
+            created_at: crate::kinds::time::iso_time(self.created_at),
+            updated_at: crate::kinds::time::iso_time(self.updated_at),
+        }
     }
 
     /// What people see as the contact's name.

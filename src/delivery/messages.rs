@@ -232,7 +232,7 @@ fn announce_in(conn: &Connection, ws: WorkspaceId, id: i64, event: &str) -> Resu
     message["channel"] = json!("email");
     let about = crate::webhooks::outbox::About {
         contact_id: row.contact_id,
-        channel: None,
+        ..Default::default()
     };
     crate::webhooks::outbox::emit(conn, ws, event, about, || json!({"message": message}))
 }

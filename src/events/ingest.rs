@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::occurrence::{Occurrence, Outcome, Scope, react};
 use crate::contacts::store::{self as contacts, Change, changes_json};
-use crate::contacts::{Contact, ContactError, ContactPatch, Identity};
+use crate::contacts::{Contact, ContactError, ContactJson, ContactPatch, Identity};
 use crate::kinds::WorkspaceId;
 
 /// Name of the occurrence recorded when a contact is created.
@@ -18,19 +19,44 @@ pub const CONTACT_ADDED: &str = "contact_added";
 /// Name of the occurrence recorded when a contact's properties change.
 pub const CONTACT_UPDATED: &str = "contact_updated";
 
-/// Writes a general (no channel) webhook event to the outbox, if anyone listens.
-/// The payload is built only when someone listens.
-fn emit(
+/// Writes a general (no channel) webhook event stemming from event row `event_id` to the
+/// outbox, if anyone listens. The payload is built only when someone listens.
+fn emit<P: Serialize>(
     conn: &Connection,
     ws: WorkspaceId,
-    contact: &Contact,
+    event_id: i64,
     event: &str,
-    payload: impl FnOnce() -> Value,
+    payload: impl FnOnce() -> P,
 ) -> Result<(), ContactError> {
-    let about = crate::webhooks::outbox::About::contact(contact.id);
+    let about = crate::webhooks::outbox::About::event(event_id);
     Ok(crate::webhooks::outbox::emit(
         conn, ws, event, about, payload,
     )?)
+}
+
+/// The `contact.*` webhook payloads: the contact, with what changed and why when known.
+#[derive(Serialize)]
+struct ContactPayload<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a Value>,
+    contact: ContactJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+}
+
+/// The `event.received` payload.
+#[derive(Serialize)]
+struct ReceivedPayload<'a> {
+    contact: ContactJson<'a>,
+    event: ReceivedEvent<'a>,
+}
+
+#[derive(Serialize)]
+struct ReceivedEvent<'a> {
+    id: i64,
+    name: &'a str,
+    properties: &'a Map<String, Value>,
+    source: &'a str,
 }
 
 /// Where an event came from.
@@ -141,14 +167,12 @@ pub fn record_contact_change(
     };
     let empty = Map::new();
     if created {
-        insert_event(conn, ws, contact.id, CONTACT_ADDED, &empty, &system)?;
-        emit(
-            conn,
-            ws,
-            contact,
-            "contact.created",
-            || json!({"contact": contact.to_json()}),
-        )?;
+        let added = insert_event(conn, ws, contact.id, CONTACT_ADDED, &empty, &system)?;
+        emit(conn, ws, added, "contact.created", || ContactPayload {
+            changes: None,
+            contact: contact.as_json(),
+            source: None,
+        })?;
         let scope = Scope {
             event: &empty,
             variables: &empty,
@@ -162,22 +186,20 @@ pub fn record_contact_change(
     }
     let mut properties = Map::new();
     properties.insert("changes".into(), changes_json(changes));
-    insert_event(conn, ws, contact.id, CONTACT_UPDATED, &properties, &system)?;
-    emit(
-        conn,
-        ws,
-        contact,
-        "contact.updated",
-        || json!({"contact": contact.to_json(), "changes": properties["changes"]}),
-    )?;
+    let updated = insert_event(conn, ws, contact.id, CONTACT_UPDATED, &properties, &system)?;
+    emit(conn, ws, updated, "contact.updated", || ContactPayload {
+        changes: properties.get("changes"),
+        contact: contact.as_json(),
+        source: None,
+    })?;
     if !contact.subscribed && changes.iter().any(|c| c.field == "subscribed") {
-        emit(
-            conn,
-            ws,
-            contact,
-            "contact.unsubscribed",
-            || json!({"contact": contact.to_json(), "source": origin.kind}),
-        )?;
+        emit(conn, ws, updated, "contact.unsubscribed", || {
+            ContactPayload {
+                changes: None,
+                contact: contact.as_json(),
+                source: Some(origin.kind),
+            }
+        })?;
     }
     let scope = Scope {
         event: &properties,
@@ -231,11 +253,14 @@ pub fn ingest_with_variables(
         &event.properties,
         &event.origin,
     )?;
-    emit(conn, ws, &upserted.contact, "event.received", || {
-        json!({
-            "contact": upserted.contact.to_json(),
-            "event": {"id": event_id, "name": event.name, "properties": event.properties, "source": event.origin.kind},
-        })
+    emit(conn, ws, event_id, "event.received", || ReceivedPayload {
+        contact: upserted.contact.as_json(),
+        event: ReceivedEvent {
+            id: event_id,
+            name: &event.name,
+            properties: &event.properties,
+            source: event.origin.kind,
+        },
     })?;
     let scope = Scope {
         event: &event.properties,

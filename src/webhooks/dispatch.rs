@@ -204,14 +204,20 @@ impl Dispatcher {
 
     /// Attempts the next batch of the endpoint's messages; `false` when nothing is left.
     async fn drain_batch(&self, id: i64) -> Result<bool, StoreError> {
-        let found = self
-            .store
-            .read(|c| store::by_id(c, id))
-            .map_err(store_error)?;
-        let Some(endpoint) = found.filter(|e| e.status == EndpointStatus::Active) else {
+        // Reading and filtering the outbox is delivery work too: it runs on the
+        // low-priority threads, so under a burst it yields the CPU to ingest.
+        let st = self.store.clone();
+        let read = self.calls.run(move || -> Result<_, StoreError> {
+            let found = st.read(|c| store::by_id(c, id)).map_err(store_error)?;
+            let Some(endpoint) = found.filter(|e| e.status == EndpointStatus::Active) else {
+                return Ok(None);
+            };
+            let next = st.read(|c| outbox::next_for(c, &endpoint, BATCH))?;
+            Ok(Some((endpoint, next)))
+        });
+        let Some((endpoint, (messages, last))) = read.await? else {
             return Ok(false);
         };
-        let (messages, last) = self.store.read(|c| outbox::next_for(c, &endpoint, BATCH))?;
         let Some(last) = last else { return Ok(false) };
         let k = self.config.endpoint_concurrency.max(1);
         let mut done: Vec<(Message, Attempt)> = Vec::with_capacity(messages.len());

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::catalogue::covers;
 use crate::jobs::scheduler::{Queue, note};
@@ -105,6 +106,9 @@ pub fn wants(
 pub struct About<'a> {
     /// The contact it concerns: erasing the contact erases the message.
     pub contact_id: Option<i64>,
+    /// The event row it stems from, if any; it stands in for the contact (erasing a
+    /// contact erases its events), so the outbox needs no index by contact for it.
+    pub event_id: Option<i64>,
     /// The channel it happened on; channel-scoped endpoints hear only their own.
     pub channel: Option<&'a str>,
 }
@@ -114,7 +118,15 @@ impl About<'_> {
     pub fn contact(id: i64) -> Self {
         About {
             contact_id: Some(id),
-            channel: None,
+            ..Default::default()
+        }
+    }
+
+    /// A message about what event row `event_id` (of some contact) records.
+    pub fn event(event_id: i64) -> Self {
+        About {
+            event_id: Some(event_id),
+            ..Default::default()
         }
     }
 }
@@ -122,12 +134,12 @@ impl About<'_> {
 /// Writes `event` to the outbox if some endpoint of the workspace subscribes to it;
 /// call inside the write that made it happen. The payload is built only when someone
 /// listens: ingest calls this for every event.
-pub fn emit(
+pub fn emit<P: Serialize>(
     conn: &Connection,
     ws: WorkspaceId,
     event: &str,
     about: About<'_>,
-    payload: impl FnOnce() -> Value,
+    payload: impl FnOnce() -> P,
 ) -> Result<(), StoreError> {
     let subs = subscriptions(conn, ws)?;
     if !subs.iter().any(|s| s.wants(event, about.channel)) {
@@ -157,22 +169,37 @@ pub fn emit_test(
     )
 }
 
-fn insert(
+/// The body every delivery of a message sends (seed 000's shape).
+#[derive(Serialize)]
+struct Body<'a, P> {
+    event: &'a str,
+    payload: P,
+    timestamp: String,
+}
+
+fn insert<P: Serialize>(
     conn: &Connection,
     ws: WorkspaceId,
     event: &str,
     about: About<'_>,
     only: Option<i64>,
-    payload: Value,
+    payload: P,
 ) -> Result<(), StoreError> {
     let now = crate::store::here().now_ms();
     let uid = format!("msg_{}", uuid::Uuid::now_v7().simple());
-    let body = json!({"event": event, "payload": payload, "timestamp": iso_time(now)});
+    let body = serde_json::to_string(&Body {
+        event,
+        payload,
+        timestamp: iso_time(now),
+    })
+    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    // Tied to its event row, the message names no contact (see `About::event_id`).
+    let contact_id = about.contact_id.filter(|_| about.event_id.is_none());
     conn.prepare_cached(
-        "INSERT INTO webhook_messages (uid, workspace_id, event_type, channel, only_endpoint, contact_id, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO webhook_messages (uid, workspace_id, event_type, channel, only_endpoint, event_id, contact_id, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![uid, ws, event, about.channel, only, about.contact_id, body.to_string(), now])?;
+    .execute(params![uid, ws, event, about.channel, only, about.event_id, contact_id, body, now])?;
     note(Queue::Webhooks);
     Ok(())
 }
@@ -296,12 +323,15 @@ pub fn message(conn: &Connection, id: i64) -> Result<Option<Message>, StoreError
 }
 
 /// Deletes up to `limit` messages older than `before` (their deliveries and log go with
-/// them); answers how many, so the caller can go on in bounded chunks.
+/// them); answers how many, so the caller can go on in bounded chunks. Messages go in id
+/// (that is, time) order: the chunk is the oldest `limit`, so ingest keeps no index by
+/// time, and a message still inside retention stops the pruning behind it.
 pub fn prune(conn: &Connection, before: i64, limit: usize) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached(
             "DELETE FROM webhook_messages WHERE id IN
-               (SELECT id FROM webhook_messages WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+               (SELECT id FROM (SELECT id, created_at FROM webhook_messages ORDER BY id LIMIT ?2)
+                WHERE created_at < ?1)",
         )?
         .execute(params![before, limit as i64])?)
 }

@@ -1,14 +1,15 @@
-//! The threads that make webhook calls. They run at a lower OS priority (nice 10) than
-//! the threads that answer requests and write the database, so under a burst of events
-//! ingest keeps the CPU and deliveries fall behind, to catch up once the burst is over:
-//! accepting data comes first, and deliveries lose nothing by waiting in the outbox.
+//! The threads that make webhook calls and read the outbox for them. They run at the
+//! lowest OS priority (nice 19), below the threads that answer requests and write the
+//! database, so under a burst of events ingest keeps the CPU and deliveries fall behind,
+//! to catch up once the burst is over: accepting data comes first, and deliveries lose
+//! nothing by waiting in the outbox.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-/// Niceness of a calling thread: enough to yield to request handling under load, while
-/// an idle machine still gives the calls all the CPU they can use.
-const NICENESS: i32 = 10;
+/// Niceness of a calling thread: the lowest, to yield to request handling under load,
+/// while an idle machine still gives the calls all the CPU they can use.
+const NICENESS: i32 = 19;
 
 type Task = Box<dyn FnOnce() + Send>;
 
