@@ -250,6 +250,9 @@ pub struct StoreConfig {
     pub read_pool_size: u32,
     /// Most writes folded into one group commit.
     pub max_batch: usize,
+    /// Key (64 hex characters) that encrypts stored credentials; empty means
+    /// `herald.key` in the data directory, generated on first start. Never in the database.
+    pub secret_key: String,
 }
 
 /// SQLite `synchronous` level for the single writer.
@@ -321,6 +324,7 @@ impl Default for StoreConfig {
             busy_timeout_ms: 5000,
             read_pool_size: 8,
             max_batch: 512,
+            secret_key: String::new(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! 0. shared kinds: `kinds`, then `net`, `config`, `logging` (in that order);
 //! 1. storage: `store`, then `jobs`;
 //! 2. domain features, in this order: `auth`, `workspaces`, `webhooks`, `contacts`, `events`,
-//!    `templates`, `delivery`, `lists`, `segments`, `automations`, `forms`, `imports`
+//!    `templates`, `channels`, `delivery`, `lists`, `segments`, `automations`, `forms`, `imports`
 //!    (a feature may import earlier ones);
 //! 3. `ui` (HTML shell), then 4. `http` (web context, extractors, guard, errors);
 //! 5. feature adapters: a feature's `api.rs`, `pages.rs`, `pages/`, and the other files
@@ -24,6 +24,7 @@ const FEATURES: &[&str] = &[
     "contacts",
     "events",
     "templates",
+    "channels",
     "delivery",
     "lists",
     "segments",
@@ -36,6 +37,7 @@ const FEATURES: &[&str] = &[
 
 /// Files inside a feature that speak HTTP, beyond `api.rs`, `pages.rs` and `pages/`.
 const ADAPTER_FILES: &[&str] = &[
+    "channels/generic.rs",
     "events/v1.rs",
     "events/v1_sync.rs",
     "events/sources/hook.rs",

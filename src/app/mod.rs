@@ -53,6 +53,9 @@ fn declare(r: &mut Routes<'_>) {
     crate::lists::public::routes(r);
     crate::privacy::api::routes(r);
     crate::webhooks::api::routes(r);
+    crate::channels::api::routes(r);
+    crate::delivery::api::routes(r);
+    crate::channels::generic::routes(r);
 }
 
 /// The route table, as declared.

@@ -474,6 +474,8 @@ fn send_email(
                 template_id: template.id,
                 context,
             },
+            channel_id: None,
+            envelope: None,
         },
     )?;
     if let Some(message_id) = created {

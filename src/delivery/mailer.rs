@@ -25,6 +25,13 @@ pub struct OutgoingEmail {
     pub unsubscribe_url: Option<String>,
     /// Stable id used to build the Message-ID.
     pub uid: String,
+    /// Blind copies (the generic API's `bcc`).
+    pub bcc: Vec<String>,
+    /// A sender name for this message instead of the mailbox's.
+    pub from_name: Option<String>,
+    /// Threading headers, as the sending application gave them.
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
 }
 
 /// Why a send failed, which decides retry or suppression.
@@ -109,6 +116,7 @@ impl Drop for Smtp {
 pub struct Mailer {
     transport: Arc<Transport>,
     from: Mailbox,
+    reply_to: Option<Mailbox>,
     domain: String,
     pace: Arc<Mutex<Instant>>,
     interval: Option<Duration>,
@@ -156,10 +164,17 @@ impl Mailer {
         Ok(Mailer {
             transport: Arc::new(transport),
             from,
+            reply_to: None,
             domain,
             pace: Arc::new(Mutex::new(Instant::now())),
             interval,
         })
+    }
+
+    /// The same mailer with replies going to `address`.
+    pub fn with_reply_to(mut self, address: &str) -> anyhow::Result<Mailer> {
+        self.reply_to = Some(address.parse()?);
+        Ok(self)
     }
 
     /// Whether mail is only written to the outbox.
@@ -173,16 +188,35 @@ impl Mailer {
     }
 
     fn build(&self, email: &OutgoingEmail) -> Result<Message, SendError> {
-        let to: Mailbox = email
-            .to
-            .parse()
-            .map_err(|e| SendError::Permanent(format!("invalid recipient: {e}")))?;
+        let address = |a: &str| -> Result<Mailbox, SendError> {
+            a.trim()
+                .parse()
+                .map_err(|e| SendError::Permanent(format!("invalid recipient {a}: {e}")))
+        };
+        let from = match &email.from_name {
+            Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
         let mut builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
+            .from(from)
             .subject(email.subject.clone())
             .date_now()
             .message_id(Some(self.message_id(&email.uid)));
+        for to in email.to.split(',') {
+            builder = builder.to(address(to)?);
+        }
+        for bcc in &email.bcc {
+            builder = builder.bcc(address(bcc)?);
+        }
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        if let Some(id) = &email.in_reply_to {
+            builder = builder.in_reply_to(id.clone());
+        }
+        if !email.references.is_empty() {
+            builder = builder.references(email.references.join(" "));
+        }
         if let Some(url) = &email.unsubscribe_url {
             builder = builder
                 .header(ListUnsubscribe(format!("<{url}>")))

@@ -98,6 +98,10 @@ pub struct MessageRow {
     /// Set while the send job still has to render the message: the template's row id
     /// and the context (JSON) the automation step saw.
     pub pending_render: Option<(Option<i64>, String)>,
+    /// The channel it leaves by; `None` for the install's `[smtp]`.
+    pub channel_id: Option<i64>,
+    /// What the generic API asked for beyond the parts (see `channels::payload`).
+    pub envelope: Option<Value>,
 }
 
 impl MessageRow {
@@ -116,7 +120,7 @@ impl MessageRow {
     }
 }
 
-const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context";
+const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context, channel_id, envelope";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -139,6 +143,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             .get::<_, Option<String>>(16)?
             .map(|context| Ok::<_, rusqlite::Error>((r.get(15)?, context)))
             .transpose()?,
+        channel_id: r.get(17)?,
+        envelope: r
+            .get::<_, Option<String>>(18)?
+            .and_then(|e| serde_json::from_str(&e).ok()),
     })
 }
 
@@ -150,6 +158,10 @@ pub struct NewMessage<'a> {
     pub kind: &'a str,
     pub to: &'a str,
     pub content: Content<'a>,
+    /// The channel it leaves by; `None` for the install's `[smtp]`.
+    pub channel_id: Option<i64>,
+    /// JSON of what the generic API asked for beyond the parts (bcc, fromName, …).
+    pub envelope: Option<&'a str>,
 }
 
 /// What a new message carries: finished parts, or what the send job renders them from.
@@ -183,8 +195,8 @@ pub fn create(
     };
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13)",
+            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context, channel_id, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
             uuid::Uuid::now_v7().to_string(),
@@ -199,7 +211,9 @@ pub fn create(
             email.text,
             now,
             template_id,
-            context
+            context,
+            m.channel_id,
+            m.envelope
         ])?;
     let id = (n == 1).then(|| conn.last_insert_rowid());
     if let Some(id) = id {

@@ -1,6 +1,8 @@
 //! Outgoing messages: the SMTP (or outbox) mailer, message rows with their status,
 //! suppressions, one-click unsubscribe, and the send job.
 
+pub mod api;
+pub mod channel_mail;
 pub mod footer;
 pub mod links;
 pub mod mailer;

@@ -3,9 +3,11 @@
 //! gone out); temporary failures go back to the queue with backoff; permanent failures
 //! mark the message failed and suppress the address.
 
+use super::channel_mail;
 use super::footer::{OptOutLinks, html_with_footer, text_with_footer};
 use super::mailer::{Mailer, OutgoingEmail, SendError};
 use super::messages::{self, MessageRow, MessageStatus};
+use crate::channels::Channel;
 use crate::jobs::{self, ClaimedJob, JobContext, JobError};
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
@@ -13,8 +15,8 @@ use crate::store::StoreError;
 enum Prepared {
     Done,
     /// The message still has to be rendered from its template.
-    Render(Box<MessageRow>, Option<OptOutLinks>),
-    Send(Box<MessageRow>, Option<OptOutLinks>),
+    Render(Box<MessageRow>, Option<OptOutLinks>, Option<Box<Channel>>),
+    Send(Box<MessageRow>, Option<OptOutLinks>, Option<Box<Channel>>),
 }
 
 fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreError> {
@@ -91,15 +93,34 @@ pub async fn process(
         .store
         .write(move |conn| prepare(conn, &held, message_id))
         .await?;
-    let (message, unsubscribe_url) = match prepared {
+    let (message, unsubscribe_url, channel) = match prepared {
         Prepared::Done => return Ok(()),
-        Prepared::Send(message, unsubscribe) => (message, unsubscribe),
-        Prepared::Render(message, unsubscribe) => match render(ctx, job, *message).await? {
-            Some(message) => (Box::new(message), unsubscribe),
-            None => return Ok(()),
-        },
+        Prepared::Send(message, unsubscribe, channel) => (message, unsubscribe, channel),
+        Prepared::Render(message, unsubscribe, channel) => {
+            match render(ctx, job, *message).await? {
+                Some(message) => (Box::new(message), unsubscribe, channel),
+                None => return Ok(()),
+            }
+        }
     };
-    let outcome = mailer.send(&outgoing(&message, unsubscribe_url)).await;
+    let outcome = match channel {
+        None => mailer.send(&outgoing(&message, unsubscribe_url)).await,
+        Some(channel) => {
+            let config = &ctx.config;
+            match channel_mail::for_channel(
+                &ctx.store,
+                &channel,
+                &config.smtp,
+                &config.store.data_dir,
+            ) {
+                Ok(m) => m.send(&outgoing(&message, unsubscribe_url)).await,
+                Err(e) => Err(SendError::Temporary(format!(
+                    "channel {}: {e}",
+                    channel.uid
+                ))),
+            }
+        }
+    };
     let held = job.clone();
     let id = message.id;
     let (ws, to) = (message.workspace_id, message.to_address.clone());
@@ -149,11 +170,15 @@ fn prepare(
             return Ok(Prepared::Done);
         }
     };
+    let channel = match message.channel_id {
+        Some(id) => crate::channels::store::by_id(conn, id)?.map(Box::new),
+        None => None,
+    };
     if message.pending_render.is_some() {
-        return Ok(Prepared::Render(Box::new(message), unsubscribe));
+        return Ok(Prepared::Render(Box::new(message), unsubscribe, channel));
     }
     messages::set_status(conn, message.id, MessageStatus::Sending, None)?;
-    Ok(Prepared::Send(Box::new(message), unsubscribe))
+    Ok(Prepared::Send(Box::new(message), unsubscribe, channel))
 }
 
 /// Whether a message may be sent now: only a `queued` one (a `sending` one was interrupted
@@ -168,6 +193,16 @@ fn verdict(conn: &rusqlite::Connection, message: &MessageRow) -> Result<Verdict,
             ));
         }
         _ => return Ok(Verdict::Drop),
+    }
+    let channel_named = message
+        .envelope
+        .as_ref()
+        .is_some_and(|e| e["channel"].is_string());
+    if channel_named && message.channel_id.is_none() {
+        return Ok(Verdict::Close(
+            MessageStatus::Failed,
+            "its channel was deleted before it was sent".into(),
+        ));
     }
     if let Some(reason) = messages::suppression(conn, message.workspace_id, &message.to_address)? {
         return Ok(Verdict::Close(
@@ -197,7 +232,19 @@ fn recipient_verdict(
 }
 
 /// The email the mailer gets for a message.
+fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn outgoing(message: &MessageRow, opt_out: Option<OptOutLinks>) -> OutgoingEmail {
+    let none = serde_json::Value::Null;
+    let envelope = message.envelope.as_ref().unwrap_or(&none);
     let (html, text) = match &opt_out {
         Some(links) => (
             html_with_footer(&message.html, links),
@@ -212,6 +259,10 @@ fn outgoing(message: &MessageRow, opt_out: Option<OptOutLinks>) -> OutgoingEmail
         text,
         unsubscribe_url: opt_out.map(|l| l.unsubscribe),
         uid: message.uid.clone(),
+        bcc: strings(envelope.get("bcc")),
+        from_name: envelope["fromName"].as_str().map(String::from),
+        in_reply_to: envelope["inReplyTo"].as_str().map(String::from),
+        references: strings(envelope.get("references")),
     }
 }
 
@@ -234,7 +285,10 @@ fn record_outcome(
         }
         Err(SendError::Permanent(reason)) => {
             messages::set_status(conn, id, MessageStatus::Failed, Some(&reason))?;
-            messages::suppress(conn, ws, to, &format!("hard bounce: {reason}"))?;
+            // A send to several addresses cannot tell which one refused.
+            if !to.contains(',') {
+                messages::suppress(conn, ws, to, &format!("hard bounce: {reason}"))?;
+            }
             finish(conn, held)?;
             Ok(false)
         }

@@ -57,6 +57,8 @@ pub async fn queue(
                 kind: "test",
                 to: &to,
                 content: Content::Rendered(&rendered),
+                channel_id: None,
+                envelope: None,
             };
             let id = messages::create(conn, ws, &new)?
                 .ok_or_else(|| StoreError::Commit("message not created".into()))?;

@@ -19,6 +19,9 @@ pub enum Access {
     /// Anyone holding the unguessable token in the path (setup links, unsubscribe links,
     /// event-source URLs); the handler checks the token.
     Token,
+    /// Anyone presenting a channel token as `Authorization: Bearer`; the handler checks
+    /// it and refuses a missing or wrong one with 401, as seed 002 answers.
+    Bearer,
     /// The JSON API: an API key or a signed-in session, with this need.
     Api(Need),
     /// A UI page: a signed-in session, with this need.
@@ -30,6 +33,7 @@ impl Access {
         match self {
             Access::Public => "public".into(),
             Access::Token => "token".into(),
+            Access::Bearer => "bearer".into(),
             Access::Api(need) => format!("api:{}", need_label(need)),
             Access::Page(need) => format!("page:{}", need_label(need)),
         }

@@ -268,6 +268,8 @@ fn queue_confirmation(
             template_id: template.id,
             context: context.to_string(),
         },
+        channel_id: None,
+        envelope: None,
     };
     let id = messages::create(conn, ws, &new)?
         .ok_or_else(|| crate::store::StoreError::Commit("message not created".into()))?;

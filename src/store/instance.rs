@@ -72,13 +72,15 @@ pub struct Instance {
     signals: Signals,
     freshness: Freshness,
     caches: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    vault: super::vault::Vault,
 }
 
 impl Instance {
-    /// A new instance reading `clock`.
-    pub fn new(clock: Clock) -> Arc<Instance> {
+    /// A new instance reading `clock`, sealing credentials with `vault`.
+    pub fn new(clock: Clock, vault: super::vault::Vault) -> Arc<Instance> {
         Arc::new(Instance {
             clock,
+            vault,
             signals: Signals::default(),
             freshness: Freshness::default(),
             caches: Mutex::new(HashMap::new()),
@@ -93,6 +95,11 @@ impl Instance {
     /// Current time on this store's clock, Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Seals and opens the credentials this store keeps.
+    pub fn vault(&self) -> &super::vault::Vault {
+        &self.vault
     }
 
     /// The wake-up signals of the queues this store's writes feed.
@@ -123,11 +130,13 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<Instance>>> = const { RefCell::new(None) };
 }
 
-/// The instance of the store whose read or write is running on this thread.
+/// The instance of the store whose read or write is running on this thread. Outside any
+/// store, a throwaway one on the system clock whose vault key exists nowhere else.
 pub fn here() -> Arc<Instance> {
-    CURRENT
-        .with(|c| c.borrow().clone())
-        .unwrap_or_else(|| Instance::new(Clock::system()))
+    CURRENT.with(|c| c.borrow().clone()).unwrap_or_else(|| {
+        let key: [u8; 32] = rand::random();
+        Instance::new(Clock::system(), super::vault::Vault::from_key(&key))
+    })
 }
 
 /// Marks this thread as working for `instance` until the guard drops (nests).

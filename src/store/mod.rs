@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod instance;
 mod migrate;
 pub mod page_cache;
+pub mod vault;
 mod writer;
 
 use std::path::Path;
@@ -160,7 +161,8 @@ impl Store {
         // thread keeps that work off the single writer's commit path.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         start_checkpointer(&path, config)?;
-        let instance = Instance::new(clock);
+        let vault = vault::Vault::open(Some(&config.secret_key), &config.data_dir)?;
+        let instance = Instance::new(clock, vault);
         let writer = Writer::start(conn, config.max_batch, sync_wal, instance.clone(), hooks);
         let busy = config.busy_timeout_ms;
         let manager = SqliteConnectionManager::file(&path).with_init(move |c| {

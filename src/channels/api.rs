@@ -1,0 +1,197 @@
+//! `/api/channels`: a workspace's channels and their tokens, for owners and admins (an
+//! API key, or a session with the right to manage). A token is in the answer that makes
+//! or rotates it, and nowhere else.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::{Channel, ChannelError, input, store};
+use crate::auth::policy::Need;
+use crate::http::ApiError;
+use crate::http::extract::ApiCaller;
+use crate::http::json::object_body;
+use crate::http::routes::{Access, Routes};
+use crate::http::state::AppState;
+
+/// Routes of the channels API.
+pub fn routes(r: &mut Routes<'_>) {
+    r.get("/api/channels", Access::Api(Need::Manage), index)
+        .post("/api/channels", Access::Api(Need::Manage), create)
+        .get("/api/channels/{id}", Access::Api(Need::Manage), show)
+        .patch("/api/channels/{id}", Access::Api(Need::Manage), update)
+        .delete("/api/channels/{id}", Access::Api(Need::Manage), delete)
+        .post(
+            "/api/channels/{id}/tokens",
+            Access::Api(Need::Manage),
+            create_token,
+        )
+        .post(
+            "/api/channels/{id}/tokens/{token}/rotate",
+            Access::Api(Need::Manage),
+            rotate_token,
+        )
+        .delete(
+            "/api/channels/{id}/tokens/{token}",
+            Access::Api(Need::Manage),
+            delete_token,
+        );
+}
+
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> Self {
+        match e {
+            ChannelError::Invalid { field, message } => {
+                ApiError::bad_request(format!("{field} {message}"))
+                    .with_details(json!({ "field": field }))
+            }
+            ChannelError::NotFound => ApiError::not_found("Channel not found"),
+            ChannelError::TokenNotFound => ApiError::not_found("Token not found"),
+            ChannelError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Channel, ApiError> {
+    let ws = caller.workspace_id;
+    Ok(state
+        .store
+        .read(|c| store::get(c, ws, id))?
+        .ok_or(ChannelError::NotFound)?)
+}
+
+/// The channel with its tokens listed.
+fn detailed(state: &AppState, channel: &Channel) -> Result<Value, ApiError> {
+    let id = channel.id;
+    let tokens = state.store.read(|c| store::tokens(c, id))?;
+    let mut v = channel.to_json();
+    v["tokens"] = tokens.iter().map(|t| t.to_json()).collect();
+    Ok(v)
+}
+
+async fn index(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let channels = state.store.read(|c| store::list(c, ws))?;
+    let data: Vec<Value> = channels.iter().map(Channel::to_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "channels": data })))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed = input::parse_new(&object_body(&req, &body)?)?;
+    let ws = caller.workspace_id;
+    let channel = state
+        .store
+        .write(move |c| store::create(c, ws, &parsed))
+        .await?;
+    Ok(HttpResponse::Created().json(detailed(&state, &channel)?))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let channel = find(&state, &caller, &id)?;
+    Ok(HttpResponse::Ok().json(detailed(&state, &channel)?))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let current = find(&state, &caller, &id)?;
+    let parsed = input::parse_update(&object_body(&req, &body)?, &current)?;
+    let ws = caller.workspace_id;
+    let channel = state
+        .store
+        .write(move |c| store::update(c, ws, &current.uid, &parsed))
+        .await?;
+    Ok(HttpResponse::Ok().json(detailed(&state, &channel)?))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = caller.workspace_id;
+    let id = id.into_inner();
+    state
+        .store
+        .write(move |c| store::delete(c, ws, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn token_answer(status: StatusCode, info: &super::TokenInfo, token: &str) -> HttpResponse {
+    let mut v = info.to_json();
+    v["token"] = json!(token);
+    HttpResponse::build(status).json(v)
+}
+
+async fn create_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let channel = find(&state, &caller, &id)?;
+    let map = if body.is_empty() {
+        Default::default()
+    } else {
+        object_body(&req, &body)?
+    };
+    let name = match map.get("name") {
+        None | Some(Value::Null) => "Custom integration".to_string(),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 100 => {
+            s.trim().to_string()
+        }
+        Some(_) => {
+            return Err(
+                ChannelError::invalid("name", "must be text of at most 100 characters").into(),
+            );
+        }
+    };
+    let (info, token) = state
+        .store
+        .write(move |c| store::create_token(c, &channel, &name))
+        .await?;
+    Ok(token_answer(StatusCode::CREATED, &info, &token))
+}
+
+async fn rotate_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, token) = path.into_inner();
+    let channel = find(&state, &caller, &id)?;
+    let (info, fresh) = state
+        .store
+        .write(move |c| store::rotate_token(c, channel.id, &token))
+        .await?;
+    Ok(token_answer(StatusCode::OK, &info, &fresh))
+}
+
+async fn delete_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, token) = path.into_inner();
+    let channel = find(&state, &caller, &id)?;
+    state
+        .store
+        .write(move |c| store::delete_token(c, channel.id, &token))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

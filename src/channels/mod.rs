@@ -1,0 +1,180 @@
+//! Channels: the sending identities of a workspace (an email mailbox now; SMS numbers and
+//! WhatsApp instances through providers), each with bearer tokens that let an
+//! application send through `POST /api/integration/generic` (seed 002, Sendeasy's).
+//!
+//! A channel's settings are shown back; its credentials (an SMTP password) are sealed
+//! with the install's vault key and never shown back in full.
+
+pub mod api;
+pub mod generic;
+pub mod input;
+pub mod payload;
+pub mod store;
+
+use serde_json::{Map, Value, json};
+
+use crate::kinds::WorkspaceId;
+use crate::kinds::time::iso_time;
+use crate::store::StoreError;
+
+/// Failures of the channel domain, each a client mistake except `Store`.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("{field} {message}")]
+    Invalid { field: String, message: String },
+    #[error("Channel not found")]
+    NotFound,
+    #[error("Token not found")]
+    TokenNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ChannelError {
+    fn from(e: rusqlite::Error) -> Self {
+        ChannelError::Store(e.into())
+    }
+}
+
+impl ChannelError {
+    /// A bad `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ChannelError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a channel sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Email,
+}
+
+impl ChannelKind {
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+        }
+    }
+
+    /// The kind named `s`, if Herald sends it.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(ChannelKind::Email),
+            _ => None,
+        }
+    }
+}
+
+/// An email mailbox's own SMTP server; without one the install's `[smtp]` carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: crate::config::SmtpTls,
+    pub username: String,
+    pub password: String,
+}
+
+/// An email mailbox: who the mail is from and how it leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mailbox {
+    pub from_name: String,
+    pub from_address: String,
+    pub reply_to: Option<String>,
+    /// Messages per second at most; 0 means no limit beyond the server's.
+    pub rate_per_second: f64,
+    pub smtp: Option<SmtpServer>,
+}
+
+/// What a channel is, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settings {
+    Email(Mailbox),
+}
+
+/// A channel as stored, credentials opened.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: i64,
+    pub uid: String,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub settings: Settings,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Channel {
+    /// What sends through it.
+    pub fn kind(&self) -> ChannelKind {
+        match self.settings {
+            Settings::Email(_) => ChannelKind::Email,
+        }
+    }
+
+    /// The API representation; a password only as whether one is set.
+    pub fn to_json(&self) -> Value {
+        let Settings::Email(m) = &self.settings;
+        let smtp = m.smtp.as_ref().map(|s| {
+            json!({
+                "host": s.host, "port": s.port, "tls": s.tls, "username": s.username,
+                "password": masked(&s.password),
+            })
+        });
+        json!({
+            "id": self.uid,
+            "kind": self.kind().as_str(),
+            "name": self.name,
+            "fromName": m.from_name,
+            "fromAddress": m.from_address,
+            "replyTo": m.reply_to,
+            "ratePerSecond": m.rate_per_second,
+            "smtp": smtp,
+            "createdAt": iso_time(self.created_at),
+            "updatedAt": iso_time(self.updated_at),
+        })
+    }
+}
+
+/// A credential as shown back: that it is set, and its last two characters when long.
+pub fn masked(secret: &str) -> Value {
+    if secret.is_empty() {
+        return Value::Null;
+    }
+    let n = secret.chars().count();
+    let tail: String = if n >= 12 {
+        secret.chars().skip(n - 2).collect()
+    } else {
+        String::new()
+    };
+    Value::String(format!("********{tail}"))
+}
+
+/// A token as listed (never the token itself).
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub uid: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+impl TokenInfo {
+    /// The API representation.
+    pub fn to_json(&self) -> Value {
+        let mut v = Map::new();
+        v.insert("id".into(), json!(self.uid));
+        v.insert("name".into(), json!(self.name));
+        v.insert("prefix".into(), json!(self.prefix));
+        v.insert("createdAt".into(), json!(iso_time(self.created_at)));
+        v.insert("rotatedAt".into(), json!(self.rotated_at.map(iso_time)));
+        v.insert("lastUsedAt".into(), json!(self.last_used_at.map(iso_time)));
+        Value::Object(v)
+    }
+}

@@ -1,0 +1,57 @@
+//! The mailer of each email channel: its own SMTP server, or the install's `[smtp]` with
+//! the mailbox's sender, reply-to and rate. Built once per channel version and kept, so
+//! a channel's connections are pooled like the install's.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::mailer::Mailer;
+use crate::channels::{Channel, Settings};
+use crate::config::SmtpConfig;
+
+/// Mailers by channel row id, with the `updated_at` they were built for.
+#[derive(Default)]
+struct Mailers(Mutex<HashMap<i64, (i64, Mailer)>>);
+
+/// The SMTP settings a mailbox sends with.
+fn smtp_config(channel: &Channel, install: &SmtpConfig) -> SmtpConfig {
+    let Settings::Email(m) = &channel.settings;
+    let mut config = install.clone();
+    if let Some(s) = &m.smtp {
+        config.host = s.host.clone();
+        config.port = s.port;
+        config.tls = s.tls;
+        config.username = s.username.clone();
+        config.password = s.password.clone();
+    }
+    config.from_address = m.from_address.clone();
+    config.from_name = m.from_name.clone();
+    config.max_per_second = m.rate_per_second;
+    config
+}
+
+/// The mailer for `channel`, built if it changed since last time.
+pub fn for_channel(
+    store: &crate::store::Store,
+    channel: &Channel,
+    install: &SmtpConfig,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Mailer> {
+    let cache = store.instance().cache::<Mailers>();
+    if let Some((at, mailer)) = cache.0.lock().expect("mailers").get(&channel.id)
+        && *at == channel.updated_at
+    {
+        return Ok(mailer.clone());
+    }
+    let Settings::Email(m) = &channel.settings;
+    let mut mailer = Mailer::new(&smtp_config(channel, install), data_dir)?;
+    if let Some(reply_to) = &m.reply_to {
+        mailer = mailer.with_reply_to(reply_to)?;
+    }
+    cache
+        .0
+        .lock()
+        .expect("mailers")
+        .insert(channel.id, (channel.updated_at, mailer.clone()));
+    Ok(mailer)
+}
