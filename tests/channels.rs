@@ -340,3 +340,83 @@ fn another_workspace_sees_none_of_a_workspaces_channels_or_tokens() {
     assert_eq!(listed["tokens"].as_array().unwrap().len(), 1);
     assert!(listed["tokens"][0].get("token").is_none(), "never listed");
 }
+
+fn sign_with(api: &Api, channel: &str, body: Value) -> Value {
+    let (status, answer) =
+        status_and_json(api.post(&format!("/api/channels/{channel}/dkim"), &body));
+    assert_eq!(status, 200, "{answer}");
+    answer["dns"]["dkim"].clone()
+}
+
+#[test]
+fn mail_is_signed_with_the_mailboxs_dkim_key_and_dkimpy_verifies_it() {
+    let install = SmtpSink::start();
+    let herald = start(&install);
+    let api = Api::new(&herald, "Acme");
+    let channel = create_channel(&api, mailbox(json!({})));
+    let id = channel["id"].as_str().unwrap();
+    let (_, token) = new_token(&api, id);
+    let mut sent = 0;
+    for (algorithm, selector) in [("ed25519", "ed2026"), ("rsa", "herald")] {
+        let record = sign_with(
+            &api,
+            id,
+            json!({"algorithm": algorithm, "selector": selector}),
+        );
+        assert_eq!(record["name"], format!("{selector}._domainkey.acme.test"));
+        let value = record["value"].as_str().unwrap();
+        assert!(
+            value.starts_with(&format!("v=DKIM1; k={algorithm}; p=")),
+            "{value}"
+        );
+        let shown = api.get(&format!("/api/channels/{id}")).to_string();
+        assert!(
+            !shown.contains("PRIVATE KEY"),
+            "the private key is never shown"
+        );
+
+        let (status, answer) = generic(&herald, Some(&token), &seed_email());
+        assert_eq!(status, 200, "{answer}");
+        sent += 1;
+        let mail = install.wait_for(sent, WAIT).remove(sent - 1);
+        let signature = mail.header("DKIM-Signature").expect("signed");
+        assert!(
+            signature.contains(&format!("a={algorithm}-sha256")),
+            "{signature}"
+        );
+        assert!(signature.contains(&format!("s={selector}")), "{signature}");
+        assert!(signature.contains("d=acme.test"), "{signature}");
+        let h = signature
+            .split("h=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_lowercase();
+        for header in ["from", "subject", "date", "message-id", "to"] {
+            assert!(
+                h.split(':').any(|x| x.trim() == header),
+                "{header} in h={h}"
+            );
+        }
+        let name = record["name"].as_str().unwrap();
+        if let Some(ok) = support::dkim_verify::verifies(&mail.data, name, value) {
+            assert!(ok, "dkimpy verifies the {algorithm} signature");
+            let altered =
+                mail.data
+                    .replacen("Thanks for your purchase", "Thanks for your purchasf", 1);
+            assert_eq!(
+                support::dkim_verify::verifies(&altered, name, value),
+                Some(false),
+                "an altered body fails"
+            );
+        }
+    }
+    let (status, answer) = status_and_json(api.post(
+        &format!("/api/channels/{id}/dkim"),
+        &json!({"algorithm": "rsa", "privateKey": "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----"}),
+    ));
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["details"]["field"], "privateKey");
+}

@@ -4,8 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use super::dkim::{self, Algorithm};
 use super::{Channel, ChannelError, input, store};
 use crate::auth::policy::Need;
 use crate::http::ApiError;
@@ -21,6 +22,16 @@ pub fn routes(r: &mut Routes<'_>) {
         .get("/api/channels/{id}", Access::Api(Need::Manage), show)
         .patch("/api/channels/{id}", Access::Api(Need::Manage), update)
         .delete("/api/channels/{id}", Access::Api(Need::Manage), delete)
+        .post(
+            "/api/channels/{id}/dkim",
+            Access::Api(Need::Manage),
+            set_dkim,
+        )
+        .delete(
+            "/api/channels/{id}/dkim",
+            Access::Api(Need::Manage),
+            remove_dkim,
+        )
         .post(
             "/api/channels/{id}/tokens",
             Access::Api(Need::Manage),
@@ -194,4 +205,70 @@ async fn delete_token(
         .write(move |c| store::delete_token(c, channel.id, &token))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What a DKIM request asks for: `{algorithm?: "rsa" | "ed25519", selector?, privateKey?}`.
+fn dkim_request(map: &Map<String, Value>) -> Result<(String, Algorithm, Option<String>), ApiError> {
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(ChannelError::invalid(key, "must be a string").into()),
+        }
+    };
+    let algorithm = match text("algorithm")?.as_deref() {
+        None => Algorithm::Rsa,
+        Some(a) => Algorithm::parse(a)
+            .ok_or_else(|| ChannelError::invalid("algorithm", "must be \"rsa\" or \"ed25519\""))?,
+    };
+    let selector = text("selector")?.unwrap_or_else(|| "herald".into());
+    if !dkim::valid_selector(&selector) {
+        return Err(
+            ChannelError::invalid("selector", "must be a DNS label (letters, digits, -)").into(),
+        );
+    }
+    Ok((selector, algorithm, text("privateKey")?))
+}
+
+/// Generates (or imports) the mailbox's DKIM key; answers the channel with the record
+/// to publish under `dns.dkim`.
+async fn set_dkim(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let channel = find(&state, &caller, &id)?;
+    let map = if body.is_empty() {
+        Map::new()
+    } else {
+        object_body(&req, &body)?
+    };
+    let (selector, algorithm, private) = dkim_request(&map)?;
+    let made = web::block(move || match private {
+        Some(p) => dkim::import(&selector, algorithm, &p),
+        None => dkim::generate(&selector, algorithm),
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    let key = made.map_err(|e| ChannelError::invalid("privateKey", e))?;
+    let channel = state
+        .store
+        .write(move |c| store::set_dkim(c, &channel, Some(key)))
+        .await?;
+    Ok(HttpResponse::Ok().json(detailed(&state, &channel)?))
+}
+
+async fn remove_dkim(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let channel = find(&state, &caller, &id)?;
+    let channel = state
+        .store
+        .write(move |c| store::set_dkim(c, &channel, None))
+        .await?;
+    Ok(HttpResponse::Ok().json(detailed(&state, &channel)?))
 }

@@ -59,6 +59,7 @@ pub fn parse_new(m: &Map<String, Value>) -> Result<ChannelInput, ChannelError> {
         reply_to: None,
         rate_per_second: 0.0,
         smtp: None,
+        dkim: None,
     };
     apply(m, String::new(), empty)
 }

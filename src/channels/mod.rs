@@ -6,6 +6,7 @@
 //! with the install's vault key and never shown back in full.
 
 pub mod api;
+pub mod dkim;
 pub mod generic;
 pub mod input;
 pub mod payload;
@@ -88,6 +89,36 @@ pub struct Mailbox {
     /// Messages per second at most; 0 means no limit beyond the server's.
     pub rate_per_second: f64,
     pub smtp: Option<SmtpServer>,
+    /// The key every message is signed with, once the owner made or imported one.
+    pub dkim: Option<dkim::DkimKey>,
+}
+
+impl Mailbox {
+    /// The domain of the sender address: what DKIM signs for and where records go.
+    pub fn domain(&self) -> &str {
+        self.from_address.rsplit('@').next().unwrap_or("")
+    }
+
+    /// What to publish, for the owner: the DKIM record, and SPF and DMARC guidance.
+    pub fn dns_json(&self) -> Value {
+        let domain = self.domain();
+        let dkim = self.dkim.as_ref().map(|k| {
+            json!({
+                "selector": k.selector, "algorithm": k.algorithm.as_str(),
+                "name": k.dns_name(domain), "type": "TXT", "value": k.dns_record(),
+            })
+        });
+        json!({
+            "domain": domain,
+            "dkim": dkim,
+            "spf": {"name": domain, "type": "TXT",
+                    "value": "v=spf1 include:<your SMTP provider's SPF domain> ~all",
+                    "note": "one SPF record per domain: add the servers that send for it to the record you have"},
+            "dmarc": {"name": format!("_dmarc.{domain}"), "type": "TXT",
+                      "value": format!("v=DMARC1; p=none; rua=mailto:dmarc@{domain}"),
+                      "note": "start with p=none, read the reports, then move to quarantine or reject"},
+        })
+    }
 }
 
 /// What a channel is, by kind.
@@ -134,6 +165,7 @@ impl Channel {
             "replyTo": m.reply_to,
             "ratePerSecond": m.rate_per_second,
             "smtp": smtp,
+            "dns": m.dns_json(),
             "createdAt": iso_time(self.created_at),
             "updatedAt": iso_time(self.updated_at),
         })

@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value, json};
 
+use super::dkim::{Algorithm, DkimKey};
 use super::input::ChannelInput;
 use super::{Channel, ChannelError, ChannelKind, Mailbox, Settings, SmtpServer, TokenInfo};
 use crate::auth::secrets::{new_token, token_hash};
@@ -72,7 +73,18 @@ fn mailbox(s: &Map<String, Value>, c: &Map<String, Value>) -> Mailbox {
             .and_then(Value::as_f64)
             .unwrap_or(0.0),
         smtp,
+        dkim: dkim_key(s, c),
     }
+}
+
+fn dkim_key(s: &Map<String, Value>, c: &Map<String, Value>) -> Option<DkimKey> {
+    let d = s.get("dkim")?.as_object()?;
+    Some(DkimKey {
+        selector: text(d, "selector"),
+        algorithm: Algorithm::parse(d.get("algorithm")?.as_str()?)?,
+        private_key: c.get("dkimPrivateKey")?.as_str()?.to_string(),
+        public_key: text(d, "publicKey"),
+    })
 }
 
 /// The stored forms of a channel's settings: what is shown back, and what is sealed.
@@ -82,16 +94,23 @@ fn stored(settings: &Settings) -> (Value, Value) {
         .smtp
         .as_ref()
         .map(|s| json!({"host": s.host, "port": s.port, "tls": s.tls, "username": s.username}));
+    let dkim = m.dkim.as_ref().map(|k| {
+        json!({"selector": k.selector, "algorithm": k.algorithm.as_str(), "publicKey": k.public_key})
+    });
     let shown = json!({
         "fromName": m.from_name, "fromAddress": m.from_address, "replyTo": m.reply_to,
-        "ratePerSecond": m.rate_per_second, "smtp": smtp,
+        "ratePerSecond": m.rate_per_second, "smtp": smtp, "dkim": dkim,
     });
     let password = m
         .smtp
         .as_ref()
         .map(|s| s.password.clone())
         .unwrap_or_default();
-    (shown, json!({ "smtpPassword": password }))
+    let private = m.dkim.as_ref().map(|k| k.private_key.clone());
+    (
+        shown,
+        json!({ "smtpPassword": password, "dkimPrivateKey": private }),
+    )
 }
 
 /// Creates a channel; returns it.
@@ -136,6 +155,21 @@ pub fn update(
         return Err(ChannelError::NotFound);
     }
     get(conn, ws, uid)?.ok_or(ChannelError::NotFound)
+}
+
+/// Gives a mailbox its DKIM key, or takes it away (`None`).
+pub fn set_dkim(
+    conn: &Connection,
+    channel: &Channel,
+    key: Option<DkimKey>,
+) -> Result<Channel, ChannelError> {
+    let Settings::Email(mut mailbox) = channel.settings.clone();
+    mailbox.dkim = key;
+    let input = ChannelInput {
+        name: channel.name.clone(),
+        settings: Settings::Email(mailbox),
+    };
+    update(conn, channel.workspace_id, &channel.uid, &input)
 }
 
 /// One channel of the workspace.

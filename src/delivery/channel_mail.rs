@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::mailer::Mailer;
-use crate::channels::{Channel, Settings};
+use crate::channels::{Channel, Mailbox, Settings};
 use crate::config::SmtpConfig;
 
-/// Mailers by channel row id, with the `updated_at` they were built for.
+/// Mailers by channel row id, with the mailbox settings they were built from.
 #[derive(Default)]
-struct Mailers(Mutex<HashMap<i64, (i64, Mailer)>>);
+struct Mailers(Mutex<HashMap<i64, (Mailbox, Mailer)>>);
 
 /// The SMTP settings a mailbox sends with.
 fn smtp_config(channel: &Channel, install: &SmtpConfig) -> SmtpConfig {
@@ -38,20 +38,26 @@ pub fn for_channel(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<Mailer> {
     let cache = store.instance().cache::<Mailers>();
-    if let Some((at, mailer)) = cache.0.lock().expect("mailers").get(&channel.id)
-        && *at == channel.updated_at
+    let Settings::Email(m) = &channel.settings;
+    if let Some((built_from, mailer)) = cache.0.lock().expect("mailers").get(&channel.id)
+        && built_from == m
     {
         return Ok(mailer.clone());
     }
-    let Settings::Email(m) = &channel.settings;
     let mut mailer = Mailer::new(&smtp_config(channel, install), data_dir)?;
     if let Some(reply_to) = &m.reply_to {
         mailer = mailer.with_reply_to(reply_to)?;
+    }
+    if let Some(key) = &m.dkim {
+        let config = key
+            .signing_config(m.domain())
+            .map_err(|e| anyhow::anyhow!(e))?;
+        mailer = mailer.with_dkim(config);
     }
     cache
         .0
         .lock()
         .expect("mailers")
-        .insert(channel.id, (channel.updated_at, mailer.clone()));
+        .insert(channel.id, (m.clone(), mailer.clone()));
     Ok(mailer)
 }

@@ -117,6 +117,7 @@ pub struct Mailer {
     transport: Arc<Transport>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
+    dkim: Option<Arc<lettre::message::dkim::DkimConfig>>,
     domain: String,
     pace: Arc<Mutex<Instant>>,
     interval: Option<Duration>,
@@ -165,6 +166,7 @@ impl Mailer {
             transport: Arc::new(transport),
             from,
             reply_to: None,
+            dkim: None,
             domain,
             pace: Arc::new(Mutex::new(Instant::now())),
             interval,
@@ -175,6 +177,12 @@ impl Mailer {
     pub fn with_reply_to(mut self, address: &str) -> anyhow::Result<Mailer> {
         self.reply_to = Some(address.parse()?);
         Ok(self)
+    }
+
+    /// The same mailer signing every message with `config`.
+    pub fn with_dkim(mut self, config: lettre::message::dkim::DkimConfig) -> Mailer {
+        self.dkim = Some(Arc::new(config));
+        self
     }
 
     /// Whether mail is only written to the outbox.
@@ -255,7 +263,10 @@ impl Mailer {
 
     /// Sends (or writes to the outbox); returns the Message-ID.
     pub async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
-        let message = self.build(email)?;
+        let mut message = self.build(email)?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
         self.wait_turn().await;
         match &*self.transport {
             Transport::Outbox(dir) => {

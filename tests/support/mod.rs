@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod dkim_verify;
 pub mod in_process;
 pub mod receiver;
 pub mod smtp;
