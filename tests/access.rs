@@ -136,8 +136,19 @@ fn fixtures(herald: &Herald, api: &Api) -> HashMap<&'static str, String> {
         .as_str()
         .unwrap()
         .to_string();
+    let channel = api
+        .post(
+            "/api/channels",
+            &json!({"kind": "email", "name": "Support", "fromAddress": "support@acme.example"}),
+        )
+        .json::<Value>()
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (spare_key, spare_user) = spare_key_and_member(herald);
     HashMap::from([
+        ("channel", channel),
         ("contact", contact),
         ("template", template),
         ("automation", automation),
@@ -202,6 +213,8 @@ fn fill(path: &str, f: &HashMap<&'static str, String>) -> (String, bool) {
         ("/settings/api-keys/", "key"),
         ("/settings/members/", "user"),
         ("/settings/webhooks/", "webhook"),
+        ("/settings/channels/", "channel"),
+        ("/api/channels/", "channel"),
         ("/v1/webhooks/", "webhook"),
         ("/api/v1/webhooks/", "webhook"),
         ("/api/forms/", "form"),
@@ -402,6 +415,12 @@ fn nothing_of_a_changed(
     assert_eq!(
         (webhook["name"].as_str(), webhook["status"].as_str()),
         (Some("Hook"), Some("active"))
+    );
+    let channel = api.get(&format!("/api/channels/{}", f["channel"]));
+    assert_eq!(
+        (channel["name"].as_str(), channel["fromAddress"].as_str()),
+        (Some("Support"), Some("support@acme.example")),
+        "{channel}"
     );
     assert_eq!(
         keys_and_members(herald),

@@ -54,6 +54,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::privacy::api::routes(r);
     crate::webhooks::api::routes(r);
     crate::channels::api::routes(r);
+    crate::channels::pages::routes(r);
     crate::delivery::api::routes(r);
     crate::channels::generic::routes(r);
 }

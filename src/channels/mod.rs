@@ -9,6 +9,7 @@ pub mod api;
 pub mod dkim;
 pub mod generic;
 pub mod input;
+pub mod pages;
 pub mod payload;
 pub mod store;
 

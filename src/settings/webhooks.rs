@@ -36,6 +36,11 @@ pub fn endpoints_card(state: &AppState, user: &SignedIn) -> Result<Markup, PageE
                 " · " a href="/settings/webhooks" { "Manage webhooks →" }
             }
         }
+        section.card #channels {
+            h2 { "Channels" }
+            p.muted { "Email mailboxes with their own sender, SMTP server and DKIM key, and the tokens applications send through them with." }
+            p { a href="/settings/channels" { "Manage channels →" } }
+        }
     })
 }
 
