@@ -116,6 +116,11 @@ fn welcome_email_is_rendered_and_delivered_with_the_right_headers() {
     assert!(mail.header("From").unwrap().contains("hello@acme.test"));
     assert!(mail.header("Message-ID").unwrap().contains("@acme.test>"));
     assert!(mail.header("Date").is_some());
+    assert_eq!(
+        mail.header("List-Id").as_deref(),
+        Some("<workspace-1.acme.test>"),
+        "marketing mail names its mailing (RFC 2919)"
+    );
     let unsubscribe = mail.header("List-Unsubscribe").unwrap();
     assert!(
         unsubscribe.starts_with("<http") && unsubscribe.contains("/unsubscribe/"),

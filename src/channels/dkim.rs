@@ -14,7 +14,7 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 
 /// The headers every signature covers (those a message lacks are left out).
-pub const SIGNED_HEADERS: [&str; 10] = [
+pub const SIGNED_HEADERS: [&str; 11] = [
     "From",
     "Subject",
     "Date",
@@ -25,6 +25,7 @@ pub const SIGNED_HEADERS: [&str; 10] = [
     "References",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Id",
 ];
 
 /// Which kind of key.

@@ -25,6 +25,9 @@ pub struct OutgoingEmail {
     pub unsubscribe_url: Option<String>,
     /// Stable id used to build the Message-ID.
     pub uid: String,
+    /// For marketing mail: what names the mailing in `List-Id` (RFC 2919), under the
+    /// sender's domain.
+    pub list_id: Option<String>,
     /// Blind copies (the generic API's `bcc`).
     pub bcc: Vec<String>,
     /// A sender name for this message instead of the mailbox's.
@@ -54,6 +57,21 @@ impl Header for ListUnsubscribe {
     }
     fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         Ok(ListUnsubscribe(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ListId(String);
+
+impl Header for ListId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListId(s.to_string()))
     }
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), self.0.clone())
@@ -229,6 +247,9 @@ impl Mailer {
             builder = builder
                 .header(ListUnsubscribe(format!("<{url}>")))
                 .header(ListUnsubscribePost);
+        }
+        if let Some(list) = &email.list_id {
+            builder = builder.header(ListId(format!("<{list}.{}>", self.domain)));
         }
         builder
             .multipart(

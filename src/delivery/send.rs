@@ -257,6 +257,9 @@ fn outgoing(message: &MessageRow, opt_out: Option<OptOutLinks>) -> OutgoingEmail
         subject: message.subject.clone(),
         html,
         text,
+        list_id: opt_out
+            .as_ref()
+            .map(|_| format!("workspace-{}", message.workspace_id.0)),
         unsubscribe_url: opt_out.map(|l| l.unsubscribe),
         uid: message.uid.clone(),
         bcc: strings(envelope.get("bcc")),
