@@ -420,3 +420,53 @@ fn mail_is_signed_with_the_mailboxs_dkim_key_and_dkimpy_verifies_it() {
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["details"]["field"], "privateKey");
 }
+
+#[test]
+fn send_a_test_reports_what_the_server_said() {
+    let install = SmtpSink::start();
+    let own = SmtpSink::start();
+    let herald = start(&install);
+    let api = Api::new(&herald, "Acme");
+    let good = create_channel(
+        &api,
+        mailbox(json!({"smtp": {"host": "127.0.0.1", "port": own.port, "tls": "none"}})),
+    );
+    let (status, answer) = status_and_json(api.post(
+        &format!("/api/channels/{}/test", good["id"].as_str().unwrap()),
+        &json!({"to": "owner@acme.test"}),
+    ));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("accepted"),
+        "{answer}"
+    );
+    let mail = own.wait_for(1, WAIT).remove(0);
+    assert_eq!(mail.to, ["<owner@acme.test>"]);
+
+    let closed = support::free_port();
+    let bad = create_channel(
+        &api,
+        mailbox(
+            json!({"name": "Broken", "smtp": {"host": "127.0.0.1", "port": closed, "tls": "none"}}),
+        ),
+    );
+    let (status, answer) = status_and_json(api.post(
+        &format!("/api/channels/{}/test", bad["id"].as_str().unwrap()),
+        &json!({"to": "owner@acme.test"}),
+    ));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("temporary failure"),
+        "{answer}"
+    );
+    let (status, _) = status_and_json(api.post(
+        &format!("/api/channels/{}/test", bad["id"].as_str().unwrap()),
+        &json!({"to": "nobody"}),
+    ));
+    assert_eq!(status, 400);
+}

@@ -121,6 +121,20 @@ fn an_owner_sets_up_a_mailbox_in_the_ui_and_a_member_only_looks() {
         "signed with the new key"
     );
 
+    let (status, _, _) = post(
+        &herald,
+        &browser,
+        &format!("{page}/test"),
+        &[("csrf_token", &csrf), ("to", "owner@acme.test")],
+    );
+    assert_eq!(status, 303);
+    let reported = page_html(&herald, &browser, &page);
+    assert!(
+        reported.contains("Test sent: the server accepted it"),
+        "{reported}"
+    );
+    sink.wait_for(2, WAIT);
+
     let listed = page_html(&herald, &browser, &page);
     let rotate = listed
         .split("action=\"")
@@ -140,7 +154,14 @@ fn an_owner_sets_up_a_mailbox_in_the_ui_and_a_member_only_looks() {
         seen.contains("herald._domainkey.acme.test"),
         "a member sees the records"
     );
-    for button in ["Save", "Delete mailbox", "New token", "Rotate", "Generate"] {
+    for button in [
+        "Save",
+        "Delete mailbox",
+        "New token",
+        "Rotate",
+        "Generate",
+        "Send a test",
+    ] {
         assert!(!seen.contains(button), "a member sees no {button} button");
     }
     let member_csrf = page_csrf(&herald, &member, "/settings");

@@ -27,6 +27,7 @@ pub fn routes(r: &mut Routes<'_>) {
             Access::Api(Need::Manage),
             set_dkim,
         )
+        .post("/api/channels/{id}/test", Access::Api(Need::Manage), test)
         .delete(
             "/api/channels/{id}/dkim",
             Access::Api(Need::Manage),
@@ -271,4 +272,24 @@ async fn remove_dkim(
         .write(move |c| store::set_dkim(c, &channel, None))
         .await?;
     Ok(HttpResponse::Ok().json(detailed(&state, &channel)?))
+}
+
+/// `POST /api/channels/{id}/test` `{to}`: one email through the mailbox, answered with
+/// what the server said (`{ok, detail}`).
+async fn test(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let channel = find(&state, &caller, &id)?;
+    let map = object_body(&req, &body)?;
+    let to = map.get("to").and_then(Value::as_str).unwrap_or("").trim();
+    if !input::is_email(to) {
+        return Err(ChannelError::invalid("to", "must be an email address").into());
+    }
+    let outcome =
+        crate::delivery::channel_test::send(&state.store, &state.config, &channel, to).await;
+    Ok(HttpResponse::Ok().json(json!({"ok": outcome.ok, "detail": outcome.detail})))
 }

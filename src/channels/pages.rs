@@ -27,6 +27,7 @@ pub fn routes(r: &mut Routes<'_>) {
         .post(&at(""), Access::Page(Need::Manage), update)
         .post(&at("/delete"), Access::Page(Need::Manage), delete)
         .post(&at("/dkim"), Access::Page(Need::Manage), make_dkim)
+        .post(&at("/test"), Access::Page(Need::Manage), send_test)
         .post(&at("/tokens"), Access::Page(Need::Manage), new_token)
         .post(
             &at("/tokens/{token}/rotate"),
@@ -292,6 +293,14 @@ async fn show(
                 p { (m.from_name) " <" (m.from_address) ">" }
             }
         }
+        @if manage { section.card {
+            h2 { "Send a test" }
+            form method="post" action=(format!("{}/test", page_of(&channel.uid))) {
+                (csrf_input(&csrf))
+                label { "To" input type="email" name="to" required; }
+                button type="submit" { "Send a test" }
+            }
+        } }
         (dkim_card(&channel, manage, &csrf))
         (tokens_card(&channel, &tokens, manage, &csrf))
     };
@@ -451,4 +460,30 @@ async fn delete_token(
         &page_of(&channel.uid),
         Flash::success("Token deleted."),
     ))
+}
+
+async fn send_test(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    id: web::Path<String>,
+    form: Pairs,
+) -> Result<HttpResponse, PageError> {
+    user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
+    let channel = find(&state, &user, &id)?;
+    let page = page_of(&channel.uid);
+    let to = field(&form, "to").trim();
+    if !input::is_email(to) {
+        return Ok(redirect(
+            &page,
+            Flash::error("Give an email address to send the test to."),
+        ));
+    }
+    let outcome =
+        crate::delivery::channel_test::send(&state.store, &state.config, &channel, to).await;
+    let flash = if outcome.ok {
+        Flash::success(format!("Test sent: {}.", outcome.detail))
+    } else {
+        Flash::error(format!("Test failed: {}.", outcome.detail))
+    };
+    Ok(redirect(&page, flash))
 }

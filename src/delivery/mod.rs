@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod channel_mail;
+pub mod channel_test;
 pub mod footer;
 pub mod links;
 pub mod mailer;
