@@ -470,3 +470,49 @@ fn send_a_test_reports_what_the_server_said() {
     ));
     assert_eq!(status, 400);
 }
+
+#[test]
+fn an_automations_email_step_sends_from_the_mailbox_it_names() {
+    let install = SmtpSink::start();
+    let herald = start(&install);
+    let api = Api::new(&herald, "Acme");
+    let channel = create_channel(&api, mailbox(json!({})));
+    let id = channel["id"].as_str().unwrap();
+    sign_with(&api, id, json!({"algorithm": "ed25519"}));
+    let template = api.post_ok(
+        "/api/templates",
+        &json!({"name": "Welcome", "subject": "Welcome", "html": "<p>Hi</p>"}),
+    );
+    let automation = |channel: &str| {
+        json!({"name": "Welcome", "status": "active", "trigger": {"type": "event", "event": "signUp"},
+               "steps": [{"type": "email", "template": template["id"], "channel": channel}]})
+    };
+    let (status, answer) = status_and_json(api.post("/api/automations", &automation("ch_nope")));
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("no email channel"),
+        "{answer}"
+    );
+    let (status, answer) = status_and_json(api.post("/api/automations", &automation(id)));
+    assert_eq!(status, 201, "{answer}");
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": "ada@example.com", "eventName": "signUp"}),
+    );
+    assert_eq!(r.status(), 200);
+    let mail = install.wait_for(1, WAIT).remove(0);
+    assert_eq!(mail.from, "<support@acme.test>");
+    assert_eq!(mail.header("Reply-To").as_deref(), Some("help@acme.test"));
+    assert!(
+        mail.header("DKIM-Signature")
+            .unwrap()
+            .contains("d=acme.test")
+    );
+    assert!(
+        mail.header("List-Unsubscribe").is_some(),
+        "still marketing mail"
+    );
+}

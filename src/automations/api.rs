@@ -105,10 +105,17 @@ pub fn parse_definition(
             .flatten()
             .is_some()
     };
+    let channel = |uid: &str| {
+        crate::channels::store::get(conn, ws, uid)
+            .ok()
+            .flatten()
+            .is_some()
+    };
     let known = definition::Known {
         template: &template,
         list: &list,
         segment: &segment,
+        channel: &channel,
     };
     definition::validate(&def, &known)
         .map_err(|e| ApiError::bad_request(e.to_string()).with_details(json!({"path": e.path})))?;

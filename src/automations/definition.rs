@@ -262,6 +262,8 @@ pub struct Known<'a> {
     pub template: &'a dyn Fn(&str) -> bool,
     pub list: &'a dyn Fn(&str) -> bool,
     pub segment: &'a dyn Fn(&str) -> bool,
+    /// An email channel (mailbox) of the workspace.
+    pub channel: &'a dyn Fn(&str) -> bool,
 }
 
 /// Checks what shape alone cannot: names, durations, depth, known templates, lists and
@@ -383,7 +385,7 @@ fn validate_steps(
         }
         match step {
             Step::Email { template, channel } => {
-                validate_email(&here, template, channel.as_deref(), known.template)?
+                validate_email(&here, template, channel.as_deref(), known)?
             }
             Step::Wait { duration, until } => {
                 validate_wait(&here, duration.as_deref(), until.as_deref())?
@@ -432,14 +434,15 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     }
 }
 
-/// An email step names a template that exists, on the only channel there is.
+/// An email step names a template that exists, and either the install's sender
+/// (`"email"`, or no channel) or a mailbox of the workspace.
 fn validate_email(
     here: &str,
     template: &str,
     channel: Option<&str>,
-    template_exists: &dyn Fn(&str) -> bool,
+    known: &Known<'_>,
 ) -> Result<(), Invalid> {
-    if !template_exists(template) {
+    if !(known.template)(template) {
         return Err(invalid(
             format!("{here}.template"),
             format!("no template with id '{template}'"),
@@ -447,10 +450,11 @@ fn validate_email(
     }
     if let Some(channel) = channel
         && channel != "email"
+        && !(known.channel)(channel)
     {
         return Err(invalid(
             format!("{here}.channel"),
-            format!("unknown channel '{channel}'"),
+            format!("no email channel with id '{channel}'"),
         ));
     }
     Ok(())

@@ -261,7 +261,7 @@ impl Run<'_> {
     /// Runs the one step at `pos`.
     fn step(&mut self, step: &Step, pos: &Position) -> Result<Flow, RunError> {
         match step {
-            Step::Email { template, .. } => self.email(pos, template),
+            Step::Email { template, channel } => self.email(pos, template, channel.as_deref()),
             Step::Wait { duration, until } => self.wait(pos, duration.as_deref(), until.as_deref()),
             Step::Branch { condition, .. } => self.branch(pos, condition),
             Step::UpdateContact {
@@ -294,14 +294,23 @@ impl Run<'_> {
     }
 
     /// Queues the email (or records why not); stops when that failed the enrollment.
-    fn email(&mut self, pos: &Position, template: &str) -> Result<Flow, RunError> {
+    fn email(
+        &mut self,
+        pos: &Position,
+        template: &str,
+        channel: Option<&str>,
+    ) -> Result<Flow, RunError> {
+        let email = EmailStep {
+            pos,
+            template,
+            channel,
+        };
         send_email(
             self.conn,
             self.id,
             self.enrollment,
             &self.contact,
-            pos,
-            template,
+            &email,
             &self.event,
             &self.variables,
         )?;
@@ -421,17 +430,58 @@ fn state_of(conn: &Connection, id: i64) -> Result<EnrollmentState, StoreError> {
         .query_row([id], |r| r.get(0))?)
 }
 
+/// What an email step names.
+struct EmailStep<'a> {
+    pos: &'a Position,
+    template: &'a str,
+    /// A mailbox's id; `None` or `"email"` for the install's sender.
+    channel: Option<&'a str>,
+}
+
+/// The mailbox row an email step sends by: `Ok(None)` for the install's sender, `Err`
+/// with the reason when the mailbox was deleted since the automation was saved.
+fn step_channel(
+    conn: &Connection,
+    enrollment: &Enrollment,
+    channel: Option<&str>,
+) -> Result<Result<Option<i64>, String>, RunError> {
+    let Some(uid) = channel.filter(|c| *c != "email") else {
+        return Ok(Ok(None));
+    };
+    Ok(
+        match crate::channels::store::get(conn, enrollment.ws, uid)? {
+            Some(c) => Ok(Some(c.id)),
+            None => Err(format!("channel '{uid}' no longer exists")),
+        },
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn send_email(
     conn: &Connection,
     id: i64,
     enrollment: &Enrollment,
     contact: &Contact,
-    pos: &Position,
-    template_uid: &str,
+    step: &EmailStep<'_>,
     event: &Map<String, Value>,
     variables: &Map<String, Value>,
 ) -> Result<(), RunError> {
+    let (pos, template_uid) = (step.pos, step.template);
+    let channel_id = match step_channel(conn, enrollment, step.channel)? {
+        Ok(c) => c,
+        Err(error) => {
+            record(
+                conn,
+                id,
+                pos,
+                "email",
+                "failed",
+                Some(json!({"error": error})),
+            )?;
+            finish(conn, id, EnrollmentState::Failed, Some(&error))?;
+            return Ok(());
+        }
+    };
     let Some(template) = crate::templates::store::get(conn, enrollment.ws, template_uid)? else {
         let error = format!("template '{template_uid}' no longer exists");
         record(
@@ -474,7 +524,7 @@ fn send_email(
                 template_id: template.id,
                 context,
             },
-            channel_id: None,
+            channel_id,
             envelope: None,
         },
     )?;
