@@ -72,6 +72,7 @@ fn herald_with_mailbox(sink: &SmtpSink) -> (Server, String, String, tempfile::Te
     let server = Server::start(
         &data,
         &[
+            ("HERALD_SERVER__BASE_URL", "https://herald.bench.example"),
             ("HERALD_SMTP__HOST", "127.0.0.1"),
             ("HERALD_SMTP__PORT", &port),
             ("HERALD_SMTP__TLS", "none"),

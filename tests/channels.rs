@@ -516,3 +516,74 @@ fn an_automations_email_step_sends_from_the_mailbox_it_names() {
         "still marketing mail"
     );
 }
+
+#[test]
+fn a_transactional_send_from_a_template_is_idempotent() {
+    let install = SmtpSink::start();
+    let herald = start(&install);
+    let api = Api::new(&herald, "Acme");
+    let channel = create_channel(&api, mailbox(json!({})));
+    let template = api.post_ok(
+        "/api/templates",
+        &json!({"name": "Receipt", "subject": "Receipt {{variables.order}}",
+                "html": "<p>Order {{variables.order}} for {{contact.email}}</p>"}),
+    );
+    let body = json!({"template": template["id"], "to": "buyer@example.com",
+                      "channel": channel["id"], "variables": {"order": "A-17"}});
+    let send = || {
+        let r = api
+            .request("POST", "/api/v1/messages")
+            .header("Idempotency-Key", "order-A-17")
+            .json(&body)
+            .send()
+            .unwrap();
+        let replayed = r.headers().contains_key("idempotent-replayed");
+        let (status, answer) = status_and_json(r);
+        (status, answer, replayed)
+    };
+    let (status, first, replayed) = send();
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let (status, again, replayed) = send();
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(
+        again["id"], first["id"],
+        "the same message, not a second one"
+    );
+    let mail = install.wait_for(1, WAIT).remove(0);
+    assert_eq!(mail.from, "<support@acme.test>");
+    assert_eq!(mail.header("Subject").as_deref(), Some("Receipt A-17"));
+    assert!(mail.body().contains("Order A-17 for buyer@example.com"));
+    assert!(
+        mail.header("List-Unsubscribe").is_none(),
+        "transactional mail"
+    );
+    wait_until("it is marked sent", WAIT, || {
+        api.get("/api/messages?status=sent")["messages"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    });
+    assert_eq!(herald.query::<i64>("SELECT COUNT(*) FROM messages"), 1);
+
+    for (bad, field) in [
+        (json!({"to": "a@b.test"}), "template"),
+        (json!({"template": template["id"]}), "to"),
+        (
+            json!({"template": "tpl_nope", "to": "a@b.test"}),
+            "template",
+        ),
+        (
+            json!({"template": template["id"], "to": "a@b.test", "channel": "ch_nope"}),
+            "channel",
+        ),
+        (
+            json!({"template": template["id"], "contactId": "nope"}),
+            "contactId",
+        ),
+    ] {
+        let (status, answer) = status_and_json(api.post("/api/v1/messages", &bad));
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert_eq!(answer["details"]["field"], field, "{answer}");
+    }
+}

@@ -456,6 +456,20 @@ fn step_channel(
     )
 }
 
+/// An email step that cannot send: recorded failed, and the enrollment fails with why.
+fn fail_email(conn: &Connection, id: i64, pos: &Position, error: &str) -> Result<(), RunError> {
+    record(
+        conn,
+        id,
+        pos,
+        "email",
+        "failed",
+        Some(json!({"error": error})),
+    )?;
+    finish(conn, id, EnrollmentState::Failed, Some(error))?;
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn send_email(
     conn: &Connection,
@@ -469,31 +483,11 @@ fn send_email(
     let (pos, template_uid) = (step.pos, step.template);
     let channel_id = match step_channel(conn, enrollment, step.channel)? {
         Ok(c) => c,
-        Err(error) => {
-            record(
-                conn,
-                id,
-                pos,
-                "email",
-                "failed",
-                Some(json!({"error": error})),
-            )?;
-            finish(conn, id, EnrollmentState::Failed, Some(&error))?;
-            return Ok(());
-        }
+        Err(error) => return fail_email(conn, id, pos, &error),
     };
     let Some(template) = crate::templates::store::get(conn, enrollment.ws, template_uid)? else {
         let error = format!("template '{template_uid}' no longer exists");
-        record(
-            conn,
-            id,
-            pos,
-            "email",
-            "failed",
-            Some(json!({"error": error})),
-        )?;
-        finish(conn, id, EnrollmentState::Failed, Some(&error))?;
-        return Ok(());
+        return fail_email(conn, id, pos, &error);
     };
     let Some(to) = contact.email.clone() else {
         record(

@@ -71,6 +71,26 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// A contact that is only an address: what a template sees for a send to someone not
+    /// (or not yet) in the contacts.
+    pub fn with_email(email: &str) -> Contact {
+        Contact {
+            id: 0,
+            uid: String::new(),
+            email: Some(email.to_string()),
+            external_id: None,
+            phone: None,
+            first_name: None,
+            last_name: None,
+            name: None,
+            properties: Map::new(),
+            tags: Vec::new(),
+            subscribed: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
     /// The API representation.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self.as_json()).unwrap_or(Value::Null)

@@ -1,20 +1,29 @@
 //! `GET /api/messages`: every outgoing message of the workspace with its status and
-//! reason, newest first, filtered by status and paged by cursor.
+//! reason, newest first, filtered by status and paged by cursor. `POST /api/v1/messages`:
+//! one transactional email from a template, to an address or a contact, idempotent with
+//! `Idempotency-Key`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::messages::{self, MessageStatus};
 use crate::auth::policy::Need;
 use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
+use crate::http::idempotency::{self, IdempotencyKey};
+use crate::http::json::object_body;
 use crate::http::routes::{Access, Routes};
 use crate::http::state::AppState;
+use crate::jobs::{self, JobKind};
 
 /// Routes of the messages API.
 pub fn routes(r: &mut Routes<'_>) {
-    r.get("/api/messages", Access::Api(Need::Read), index);
+    r.get("/api/messages", Access::Api(Need::Read), index).post(
+        "/api/v1/messages",
+        Access::Api(Need::Manage),
+        send,
+    );
 }
 
 #[derive(Deserialize)]
@@ -63,4 +72,176 @@ async fn index(
         .flatten();
     let data: Vec<_> = rows.iter().map(|m| m.to_json()).collect();
     Ok(HttpResponse::Ok().json(json!({"messages": data, "nextCursor": next})))
+}
+
+fn bad(field: &str, message: &str) -> ApiError {
+    ApiError::bad_request(format!("{field} {message}")).with_details(json!({"field": field}))
+}
+
+/// A transactional send as asked: `{template, to | contactId, channel?, variables?}`.
+struct SendRequest {
+    template: String,
+    to: Option<String>,
+    contact: Option<String>,
+    channel: Option<String>,
+    variables: Map<String, Value>,
+}
+
+fn parse_send(m: &Map<String, Value>) -> Result<SendRequest, ApiError> {
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(bad(key, "must be a non-empty string")),
+        }
+    };
+    for key in m.keys() {
+        if !matches!(
+            key.as_str(),
+            "template" | "to" | "contactId" | "channel" | "variables"
+        ) {
+            return Err(bad(key, "is not a field of a message"));
+        }
+    }
+    let template = text("template")?.ok_or_else(|| bad("template", "is required"))?;
+    let (to, contact) = (text("to")?, text("contactId")?);
+    match (&to, &contact) {
+        (None, None) => return Err(bad("to", "or contactId is required")),
+        (Some(_), Some(_)) => return Err(bad("to", "and contactId cannot both be given")),
+        (Some(t), None) if !crate::channels::input::is_email(t) => {
+            return Err(bad("to", "must be an email address"));
+        }
+        _ => {}
+    }
+    let variables = match m.get("variables") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(v)) => v.clone(),
+        Some(_) => return Err(bad("variables", "must be an object")),
+    };
+    Ok(SendRequest {
+        template,
+        to,
+        contact,
+        channel: text("channel")?,
+        variables,
+    })
+}
+
+/// The recipient: the contact named (which must have an email), or a bare address.
+fn recipient(
+    conn: &rusqlite::Connection,
+    ws: crate::kinds::WorkspaceId,
+    r: &SendRequest,
+) -> Result<(Option<crate::contacts::Contact>, String), ApiError> {
+    match (&r.contact, &r.to) {
+        (Some(uid), _) => {
+            let contact = crate::contacts::store::get(conn, ws, uid)
+                .map_err(|_| bad("contactId", "names no contact of this workspace"))?;
+            let to = contact
+                .email
+                .clone()
+                .ok_or_else(|| bad("contactId", "names a contact without an email"))?;
+            Ok((Some(contact), to))
+        }
+        (None, Some(to)) => Ok((None, to.clone())),
+        (None, None) => Err(bad("to", "or contactId is required")),
+    }
+}
+
+/// Queues the message and its send job; answers the body to send back.
+fn queue(
+    conn: &rusqlite::Connection,
+    ws: crate::kinds::WorkspaceId,
+    r: &SendRequest,
+) -> Result<Value, ApiError> {
+    let template = crate::templates::store::get(conn, ws, &r.template)?
+        .ok_or_else(|| bad("template", "names no template of this workspace"))?;
+    let channel = match &r.channel {
+        None => None,
+        Some(uid) => Some(
+            crate::channels::store::get(conn, ws, uid)?
+                .ok_or_else(|| bad("channel", "names no channel of this workspace"))?,
+        ),
+    };
+    let (contact, to) = recipient(conn, ws, r)?;
+    let someone = contact
+        .clone()
+        .unwrap_or_else(|| crate::contacts::Contact::with_email(&to));
+    let context = crate::templates::context(
+        &someone,
+        &Map::new(),
+        &r.variables,
+        &crate::templates::OptOutUrls::default(),
+    );
+    let new = messages::NewMessage {
+        contact_id: contact.as_ref().map(|c| c.id),
+        enrollment_id: None,
+        position: None,
+        kind: "transactional",
+        to: &to,
+        content: messages::Content::Deferred {
+            template_id: template.id,
+            context: context.to_string(),
+        },
+        channel_id: channel.as_ref().map(|c| c.id),
+        envelope: None,
+    };
+    let id = messages::create(conn, ws, &new)?
+        .ok_or_else(|| crate::store::StoreError::Commit("message not created".into()))?;
+    jobs::enqueue(
+        conn,
+        Some(ws),
+        &JobKind::SendMessage { message_id: id },
+        crate::store::here().now_ms(),
+        jobs::max_attempts(),
+    )?;
+    Ok(json!({
+        "id": messages::uid_of(conn, id)?,
+        "status": "queued",
+        "to": to,
+        "template": template.uid,
+        "channel": channel.map(|c| c.uid),
+    }))
+}
+
+enum Reply {
+    Fresh(Value),
+    Replay(u16, String),
+}
+
+async fn send(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let idem: Option<IdempotencyKey> = idempotency::from_request(&req, "messages.send", &body)?;
+    let parsed = parse_send(&object_body(&req, &body)?)?;
+    let ws = caller.workspace_id;
+    let reply = state
+        .store
+        .write(move |conn| -> Result<Reply, ApiError> {
+            if let Some(key) = &idem
+                && let Some(stored) = idempotency::lookup(conn, ws, key)?
+            {
+                return Ok(Reply::Replay(stored.status, stored.body));
+            }
+            let answer = queue(conn, ws, &parsed)?;
+            if let Some(key) = &idem {
+                idempotency::remember(conn, ws, key, 201, &answer.to_string())?;
+            }
+            Ok(Reply::Fresh(answer))
+        })
+        .await?;
+    state.wakeup.wake();
+    Ok(match reply {
+        Reply::Fresh(body) => HttpResponse::Created().json(body),
+        Reply::Replay(status, body) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::CREATED),
+        )
+        .content_type("application/json")
+        .insert_header(("Idempotent-Replayed", "true"))
+        .body(body),
+    })
 }
