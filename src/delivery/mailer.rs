@@ -135,7 +135,9 @@ pub struct Mailer {
     transport: Arc<Transport>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
-    dkim: Option<Arc<lettre::message::dkim::DkimConfig>>,
+    /// The DKIM key and the low-priority threads that sign with it: an RSA signature is
+    /// a millisecond or two of CPU, kept off the runtime and below request handling.
+    dkim: Option<Arc<(lettre::message::dkim::DkimConfig, crate::jobs::pool::Pool)>>,
     domain: String,
     pace: Arc<Mutex<Instant>>,
     interval: Option<Duration>,
@@ -199,7 +201,9 @@ impl Mailer {
 
     /// The same mailer signing every message with `config`.
     pub fn with_dkim(mut self, config: lettre::message::dkim::DkimConfig) -> Mailer {
-        self.dkim = Some(Arc::new(config));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pool = crate::jobs::pool::Pool::new("dkim", threads);
+        self.dkim = Some(Arc::new((config, pool)));
         self
     }
 
@@ -286,7 +290,14 @@ impl Mailer {
     pub async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let mut message = self.build(email)?;
         if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
+            let signer = dkim.clone();
+            message = dkim
+                .1
+                .run(move || {
+                    message.sign(&signer.0);
+                    message
+                })
+                .await;
         }
         self.wait_turn().await;
         match &*self.transport {

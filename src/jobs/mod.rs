@@ -7,6 +7,7 @@
 //! same transaction as its effects, so a stale worker's effects roll back with its failed
 //! completion and nothing runs twice.
 
+pub mod pool;
 pub mod scheduler;
 
 use rusqlite::{Connection, OptionalExtension, params};

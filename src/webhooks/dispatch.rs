@@ -17,10 +17,10 @@ use tokio::sync::Semaphore;
 
 use super::deliveries::{self, Attempt, ClaimedRetry, Health};
 use super::outbox::{self, Message};
-use super::pool::Pool;
 use super::sender::{self, Connection};
 use super::{Endpoint, EndpointStatus, WebhookError, store};
 use crate::config::WebhooksConfig;
+use crate::jobs::pool::Pool;
 use crate::jobs::scheduler::{self, Pass, Queue};
 use crate::store::{Store, StoreError};
 
@@ -47,7 +47,7 @@ pub struct Dispatcher {
 pub async fn run(store: Store, config: WebhooksConfig) {
     let dispatcher = Arc::new(Dispatcher {
         overall: Arc::new(Semaphore::new(config.concurrency.max(1))),
-        calls: Pool::new(config.concurrency.max(1)),
+        calls: Pool::new("webhook", config.concurrency.max(1)),
         store: store.clone(),
         config,
         per_endpoint: Mutex::default(),

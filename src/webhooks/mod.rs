@@ -18,7 +18,6 @@ pub mod dispatch;
 pub mod input;
 pub mod outbox;
 pub mod pages;
-pub mod pool;
 pub mod sender;
 pub mod signing;
 pub mod store;

@@ -1,19 +1,19 @@
-//! The threads that make webhook calls and read the outbox for them. They run at the
-//! lowest OS priority (nice 19), below the threads that answer requests and write the
-//! database, so under a burst of events ingest keeps the CPU and deliveries fall behind,
-//! to catch up once the burst is over: accepting data comes first, and deliveries lose
-//! nothing by waiting in the outbox.
+//! Threads for background work that costs CPU: webhook calls and the outbox reads for
+//! them, DKIM signing of outgoing mail. They run at the lowest OS priority (nice 19),
+//! below the threads that answer requests and write the database, so under a burst
+//! ingest keeps the CPU and deliveries fall behind, to catch up once the burst is over:
+//! accepting data comes first, and deferred work loses nothing by waiting in its queue.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-/// Niceness of a calling thread: the lowest, to yield to request handling under load,
+/// Niceness of a pool thread: the lowest, to yield to request handling under load,
 /// while an idle machine still gives the calls all the CPU they can use.
 const NICENESS: i32 = 19;
 
 type Task = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of low-priority threads running blocking calls.
+/// A fixed set of low-priority threads running blocking work.
 pub struct Pool {
     tasks: Mutex<Sender<Task>>,
 }
@@ -39,16 +39,16 @@ fn work(tasks: Arc<Mutex<Receiver<Task>>>) {
 }
 
 impl Pool {
-    /// Starts `threads` calling threads.
-    pub fn new(threads: usize) -> Pool {
+    /// Starts `threads` threads named `<name>-<n>`.
+    pub fn new(name: &str, threads: usize) -> Pool {
         let (tx, rx) = channel::<Task>();
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..threads.max(1) {
             let rx = rx.clone();
             std::thread::Builder::new()
-                .name(format!("webhook-{n}"))
+                .name(format!("{name}-{n}"))
                 .spawn(move || work(rx))
-                .expect("start a webhook thread");
+                .expect("start a pool thread");
         }
         Pool {
             tasks: Mutex::new(tx),
@@ -63,9 +63,9 @@ impl Pool {
         });
         self.tasks
             .lock()
-            .expect("webhook pool")
+            .expect("pool")
             .send(task)
             .expect("webhook threads run as long as the pool");
-        rx.await.expect("a webhook call never panics")
+        rx.await.expect("pool work never panics")
     }
 }
