@@ -3,6 +3,7 @@
 pub mod app;
 pub mod auth;
 pub mod automations;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod contacts;

@@ -5,7 +5,7 @@
 //! 0. shared kinds: `kinds`, then `net`, `config`, `logging` (in that order);
 //! 1. storage: `store`, then `jobs`;
 //! 2. domain features, in this order: `auth`, `workspaces`, `webhooks`, `contacts`, `events`,
-//!    `templates`, `delivery`, `lists`, `segments`, `automations`, `forms`, `imports`
+//!    `templates`, `delivery`, `channels`, `lists`, `segments`, `automations`, `forms`, `imports`
 //!    (a feature may import earlier ones);
 //! 3. `ui` (HTML shell), then 4. `http` (web context, extractors, guard, errors);
 //! 5. feature adapters: a feature's `api.rs`, `pages.rs`, `pages/`, and the other files
@@ -25,6 +25,7 @@ const FEATURES: &[&str] = &[
     "events",
     "templates",
     "delivery",
+    "channels",
     "lists",
     "segments",
     "automations",
