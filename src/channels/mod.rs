@@ -11,6 +11,7 @@ pub mod generic;
 pub mod input;
 pub mod pages;
 pub mod payload;
+pub mod providers;
 pub mod store;
 
 use serde_json::{Map, Value, json};

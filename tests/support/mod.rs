@@ -8,6 +8,9 @@ pub mod in_process;
 pub mod receiver;
 pub mod smtp;
 pub mod standard_webhooks;
+pub mod stub_server;
+pub mod twilio;
+pub mod whatsapp;
 
 use std::io::Write;
 use std::net::TcpListener;
