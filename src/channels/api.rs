@@ -64,6 +64,14 @@ impl From<ChannelError> for ApiError {
     }
 }
 
+/// A JSON object body, or an empty one when the request has none (every field optional).
+fn optional_body(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    object_body(req, body)
+}
+
 fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Channel, ApiError> {
     let ws = caller.workspace_id;
     Ok(state
@@ -157,11 +165,7 @@ async fn create_token(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let channel = find(&state, &caller, &id)?;
-    let map = if body.is_empty() {
-        Default::default()
-    } else {
-        object_body(&req, &body)?
-    };
+    let map = optional_body(&req, &body)?;
     let name = match map.get("name") {
         None | Some(Value::Null) => "Custom integration".to_string(),
         Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 100 => {
@@ -241,11 +245,7 @@ async fn set_dkim(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let channel = find(&state, &caller, &id)?;
-    let map = if body.is_empty() {
-        Map::new()
-    } else {
-        object_body(&req, &body)?
-    };
+    let map = optional_body(&req, &body)?;
     let (selector, algorithm, private) = dkim_request(&map)?;
     let made = web::block(move || match private {
         Some(p) => dkim::import(&selector, algorithm, &p),

@@ -69,11 +69,7 @@ async fn legacy() -> HttpResponse {
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN)
-        .then(|| token.to_string())
+    crate::http::extract::bearer_token(req).filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
@@ -135,16 +131,17 @@ async fn queue_email(
     token: String,
     email: EmailSend,
 ) -> Result<Value, StoreError> {
+    let to = email.to.join(", ");
+    let envelope = email.envelope(&channel.uid).to_string();
+    let recipients = email.to;
+    let rendered = RenderedEmail {
+        subject: email.subject,
+        html: email.html,
+        text: email.text,
+    };
     let answer = state
         .store
         .write(move |conn| -> Result<Value, StoreError> {
-            let rendered = RenderedEmail {
-                subject: email.subject.clone(),
-                html: email.html.clone(),
-                text: email.text.clone(),
-            };
-            let to = email.to.join(", ");
-            let envelope = email.envelope(&channel.uid).to_string();
             let new = NewMessage {
                 contact_id: None,
                 enrollment_id: None,
@@ -170,7 +167,7 @@ async fn queue_email(
                 "id": messages::uid_of(conn, id)?,
                 "status": "queued",
                 "channel": {"id": channel.uid, "type": "email"},
-                "to": email.to,
+                "to": recipients,
             }))
         })
         .await?;

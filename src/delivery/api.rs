@@ -236,12 +236,6 @@ async fn send(
     state.wakeup.wake();
     Ok(match reply {
         Reply::Fresh(body) => HttpResponse::Created().json(body),
-        Reply::Replay(status, body) => HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(status)
-                .unwrap_or(actix_web::http::StatusCode::CREATED),
-        )
-        .content_type("application/json")
-        .insert_header(("Idempotent-Replayed", "true"))
-        .body(body),
+        Reply::Replay(status, body) => idempotency::replayed(status, body),
     })
 }

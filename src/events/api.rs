@@ -149,7 +149,7 @@ async fn send(
         .await?;
     Ok(match reply {
         Reply::Fresh(body) => HttpResponse::Ok().json(body),
-        Reply::Replay(status, body) => replayed(status, body),
+        Reply::Replay(status, body) => idempotency::replayed(status, body),
     })
 }
 
@@ -165,16 +165,6 @@ pub fn remember(
         idempotency::remember(conn, ws, key, status, &body.to_string())?;
     }
     Ok(())
-}
-
-/// The stored response of an earlier request with the same idempotency key.
-pub fn replayed(status: u16, body: String) -> HttpResponse {
-    HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK),
-    )
-    .content_type("application/json")
-    .insert_header(("Idempotent-Replayed", "true"))
-    .body(body)
 }
 
 #[derive(Deserialize)]

@@ -258,7 +258,7 @@ async fn send(
             state.wakeup.wake();
             HttpResponse::Created().json(body)
         }
-        Reply::Replay(status, body) => super::api::replayed(status, body),
+        Reply::Replay(status, body) => crate::http::idempotency::replayed(status, body),
     })
 }
 

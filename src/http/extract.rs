@@ -122,6 +122,11 @@ fn presented_key(req: &HttpRequest) -> Option<String> {
     if let Some(v) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(v.trim().to_string());
     }
+    bearer_token(req)
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let auth = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = auth.trim().split_once(' ')?;
     scheme

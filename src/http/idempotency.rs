@@ -89,3 +89,12 @@ pub fn remember(
         body,
     )
 }
+
+/// The stored response of an earlier request with the same idempotency key, marked as a
+/// replay.
+pub fn replayed(status: u16, body: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+        .content_type("application/json")
+        .insert_header(("Idempotent-Replayed", "true"))
+        .body(body)
+}
