@@ -13,7 +13,7 @@
 //! Run with `cargo bench --bench automations`. It exits non-zero if a goal is missed.
 
 mod common;
-#[path = "../tests/support/smtp.rs"]
+#[path = "../tests/suite/support/smtp.rs"]
 mod smtp;
 
 use std::process::ExitCode;

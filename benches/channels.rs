@@ -11,7 +11,7 @@
 //! Run with `cargo bench --bench channels`; it exits non-zero when a goal is missed.
 
 mod common;
-#[path = "../tests/support/smtp.rs"]
+#[path = "../tests/suite/support/smtp.rs"]
 mod smtp;
 
 use std::process::ExitCode;
