@@ -57,6 +57,7 @@ fn declare(r: &mut Routes<'_>) {
     crate::channels::pages::routes(r);
     crate::delivery::api::routes(r);
     crate::channels::generic::routes(r);
+    crate::channels::callbacks::routes(r);
 }
 
 /// The route table, as declared.

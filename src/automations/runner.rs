@@ -509,6 +509,7 @@ fn send_email(
         conn,
         enrollment.ws,
         &NewMessage {
+            channel: "email",
             contact_id: Some(contact.id),
             enrollment_id: Some(id),
             position: Some(&position),

@@ -84,7 +84,11 @@ fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Channel, ApiEr
 fn detailed(state: &AppState, channel: &Channel) -> Result<Value, ApiError> {
     let id = channel.id;
     let tokens = state.store.read(|c| store::tokens(c, id))?;
-    let mut v = channel.to_json();
+    let mut v = channel.to_json(&state.config.base_url());
+    let opted_out = state.store.read(|c| super::opt_outs::count(c, id))?;
+    if channel.kind() != super::ChannelKind::Email {
+        v["optedOut"] = json!(opted_out);
+    }
     v["tokens"] = tokens.iter().map(|t| t.to_json()).collect();
     Ok(v)
 }
@@ -92,7 +96,8 @@ fn detailed(state: &AppState, channel: &Channel) -> Result<Value, ApiError> {
 async fn index(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
     let ws = caller.workspace_id;
     let channels = state.store.read(|c| store::list(c, ws))?;
-    let data: Vec<Value> = channels.iter().map(Channel::to_json).collect();
+    let base = state.config.base_url();
+    let data: Vec<Value> = channels.iter().map(|c| c.to_json(&base)).collect();
     Ok(HttpResponse::Ok().json(json!({ "channels": data })))
 }
 

@@ -1,8 +1,10 @@
 //! `POST /api/integration/generic` (seed 002): an application sends one message through
 //! the channel its bearer token belongs to. Errors are the seed's: `{error, message,
 //! details?}` with `VALIDATION_ERROR`, `ERR_NO_PERMISSION`, `CHANNEL_NOT_FOUND`, `GONE`.
-//! A 200 means the message is committed with its send job: it is sent, retried on a
-//! temporary failure, or marked failed with the reason, and listed with the others.
+//! A 200 for an email means the message is committed with its send job: it is sent,
+//! retried on a temporary failure, or marked failed with the reason, and listed with the
+//! others. SMS and WhatsApp are sent while the request waits (`generic_text`), so their
+//! 200 means the provider accepted the message, and 402 / 502 carry what it said.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::payload::{self, EmailSend, Problem};
 use super::store::{self, Bearer};
 use super::{Channel, Settings};
+use super::{generic_text, text_payload};
 use crate::delivery::messages::{self, Content, NewMessage};
 use crate::http::routes::{Access, Routes};
 use crate::http::state::AppState;
@@ -35,7 +38,8 @@ fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({"error": code, "message": message}))
 }
 
-fn invalid(problems: &[Problem]) -> HttpResponse {
+/// The seed's 400 with every bad field in `details[]`.
+pub fn invalid(problems: &[Problem]) -> HttpResponse {
     let details: Vec<Value> = problems.iter().map(Problem::to_json).collect();
     HttpResponse::BadRequest().json(json!({
         "error": "VALIDATION_ERROR",
@@ -113,15 +117,27 @@ async fn send(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) ->
             "channelType in the body is the deprecated legacy form: the channel comes from the token",
         );
     }
-    let Settings::Email(_) = &channel.settings;
-    let email = match payload::email(&map) {
-        Ok(e) => e,
+    let (text, field) = match &channel.settings {
+        Settings::Email(_) => {
+            let email = match payload::email(&map) {
+                Ok(e) => e,
+                Err(problems) => return invalid(&problems),
+            };
+            return match queue_email(&state, *channel, token, email).await {
+                Ok(answer) => HttpResponse::Ok().json(answer),
+                Err(_) => unavailable(),
+            };
+        }
+        Settings::Sms(_) => (text_payload::sms(&map, &channel.uid), "to"),
+        Settings::WhatsApp(_) => (text_payload::whatsapp(&map, &channel.uid), "number"),
+    };
+    let text = match text {
+        Ok(t) => t,
         Err(problems) => return invalid(&problems),
     };
-    match queue_email(&state, *channel, token, email).await {
-        Ok(answer) => HttpResponse::Ok().json(answer),
-        Err(_) => unavailable(),
-    }
+    generic_text::send(&state, *channel, token, text, field)
+        .await
+        .unwrap_or_else(|_| unavailable())
 }
 
 /// Commits the message and its send job in one write; answers the seed's success body.
@@ -143,6 +159,7 @@ async fn queue_email(
         .store
         .write(move |conn| -> Result<Value, StoreError> {
             let new = NewMessage {
+                channel: "email",
                 contact_id: None,
                 enrollment_id: None,
                 position: None,

@@ -2,17 +2,21 @@
 //! WhatsApp instances through providers), each with bearer tokens that let an
 //! application send through `POST /api/integration/generic` (seed 002, Sendeasy's).
 //!
-//! A channel's settings are shown back; its credentials (an SMTP password) are sealed
-//! with the install's vault key and never shown back in full.
+//! A channel's settings are shown back; its credentials (an SMTP password, a provider's
+//! token or secret) are sealed with the install's vault key and never shown back in full.
 
 pub mod api;
+pub mod callbacks;
 pub mod dkim;
 pub mod generic;
+pub mod generic_text;
 pub mod input;
+pub mod opt_outs;
 pub mod pages;
 pub mod payload;
 pub mod providers;
 pub mod store;
+pub mod text_payload;
 
 use serde_json::{Map, Value, json};
 
@@ -53,6 +57,8 @@ impl ChannelError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelKind {
     Email,
+    Sms,
+    WhatsApp,
 }
 
 impl ChannelKind {
@@ -60,6 +66,8 @@ impl ChannelKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Email => "email",
+            ChannelKind::Sms => "sms",
+            ChannelKind::WhatsApp => "whatsapp",
         }
     }
 
@@ -67,9 +75,26 @@ impl ChannelKind {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "email" => Some(ChannelKind::Email),
+            "sms" => Some(ChannelKind::Sms),
+            "whatsapp" => Some(ChannelKind::WhatsApp),
             _ => None,
         }
     }
+}
+
+/// An SMS number: a Twilio (or Twilio-compatible) account and the sender it texts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmsNumber {
+    pub account: providers::twilio::TwilioAccount,
+}
+
+/// A WhatsApp instance: a Cloud API phone number, and what Meta's webhooks are checked
+/// with (the app secret signs them; the verify token answers Meta's subscription check).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhatsAppNumber {
+    pub account: providers::whatsapp::WhatsAppAccount,
+    pub app_secret: String,
+    pub verify_token: String,
 }
 
 /// An email mailbox's own SMTP server; without one the install's `[smtp]` carries it.
@@ -127,6 +152,19 @@ impl Mailbox {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settings {
     Email(Mailbox),
+    Sms(SmsNumber),
+    WhatsApp(WhatsAppNumber),
+}
+
+impl Settings {
+    /// What sends through it.
+    pub fn kind(&self) -> ChannelKind {
+        match self {
+            Settings::Email(_) => ChannelKind::Email,
+            Settings::Sms(_) => ChannelKind::Sms,
+            Settings::WhatsApp(_) => ChannelKind::WhatsApp,
+        }
+    }
 }
 
 /// A channel as stored, credentials opened.
@@ -144,34 +182,72 @@ pub struct Channel {
 impl Channel {
     /// What sends through it.
     pub fn kind(&self) -> ChannelKind {
-        match self.settings {
-            Settings::Email(_) => ChannelKind::Email,
-        }
+        self.settings.kind()
     }
 
-    /// The API representation; a password only as whether one is set.
-    pub fn to_json(&self) -> Value {
-        let Settings::Email(m) = &self.settings;
-        let smtp = m.smtp.as_ref().map(|s| {
-            json!({
-                "host": s.host, "port": s.port, "tls": s.tls, "username": s.username,
-                "password": masked(&s.password),
-            })
-        });
-        json!({
+    /// The API representation; credentials only as whether they are set. `base_url` is
+    /// the install's public URL, which provider webhooks are configured with.
+    pub fn to_json(&self, base_url: &str) -> Value {
+        let mut out = json!({
             "id": self.uid,
             "kind": self.kind().as_str(),
             "name": self.name,
-            "fromName": m.from_name,
-            "fromAddress": m.from_address,
-            "replyTo": m.reply_to,
-            "ratePerSecond": m.rate_per_second,
-            "smtp": smtp,
-            "dns": m.dns_json(),
             "createdAt": iso_time(self.created_at),
             "updatedAt": iso_time(self.updated_at),
-        })
+        });
+        let fields = match &self.settings {
+            Settings::Email(m) => mailbox_json(m),
+            Settings::Sms(n) => json!({
+                "accountSid": n.account.account_sid,
+                "authToken": masked(&n.account.auth_token),
+                "from": n.account.from,
+                "messagingServiceSid": n.account.messaging_service_sid,
+                "baseUrl": n.account.base_url,
+                "webhookUrl": self.webhook_url(base_url),
+            }),
+            Settings::WhatsApp(w) => json!({
+                "phoneNumberId": w.account.phone_number_id,
+                "accessToken": masked(&w.account.access_token),
+                "appSecret": masked(&w.app_secret),
+                "verifyToken": w.verify_token,
+                "apiVersion": w.account.api_version,
+                "baseUrl": w.account.base_url,
+                "webhookUrl": self.webhook_url(base_url),
+            }),
+        };
+        if let (Value::Object(out), Value::Object(fields)) = (&mut out, fields) {
+            out.extend(fields);
+        }
+        out
     }
+
+    /// Where the provider posts status changes and inbound messages (STOP) for this
+    /// channel: given to Twilio with each message, entered by the owner in Meta's app.
+    pub fn webhook_url(&self, base_url: &str) -> String {
+        format!(
+            "{}/api/channels/{}/{}",
+            base_url.trim_end_matches('/'),
+            self.uid,
+            self.kind().as_str()
+        )
+    }
+}
+
+fn mailbox_json(m: &Mailbox) -> Value {
+    let smtp = m.smtp.as_ref().map(|s| {
+        json!({
+            "host": s.host, "port": s.port, "tls": s.tls, "username": s.username,
+            "password": masked(&s.password),
+        })
+    });
+    json!({
+        "fromName": m.from_name,
+        "fromAddress": m.from_address,
+        "replyTo": m.reply_to,
+        "ratePerSecond": m.rate_per_second,
+        "smtp": smtp,
+        "dns": m.dns_json(),
+    })
 }
 
 /// A credential as shown back: that it is set, and its last two characters when long.

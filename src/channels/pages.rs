@@ -116,11 +116,32 @@ fn text_input(label: &str, name: &str, value: &str, kind: &str) -> Markup {
     }
 }
 
+/// The sender, server and signing cells of a channel in the list.
+fn channel_row(c: &Channel) -> Markup {
+    match &c.settings {
+        Settings::Email(m) => html! {
+            td { (m.from_name) " <" (m.from_address) ">" }
+            td { @match &m.smtp { Some(s) => { code { (s.host) ":" (s.port) } } None => { span.muted { "this install's" } } } }
+            td { @if m.dkim.is_some() { span.badge.good { "signed" } } @else { span.badge.bad { "not signed" } } }
+        },
+        Settings::Sms(n) => html! {
+            td { (n.account.from.as_deref().or(n.account.messaging_service_sid.as_deref()).unwrap_or("")) }
+            td { code { (n.account.base_url) } }
+            td { span.muted { "—" } }
+        },
+        Settings::WhatsApp(w) => html! {
+            td { "phone number id " (w.account.phone_number_id) }
+            td { code { (w.account.base_url) "/" (w.account.api_version) } }
+            td { span.muted { "—" } }
+        },
+    }
+}
+
 /// The mailbox fields, filled from `channel` when editing.
 fn mailbox_fields(channel: Option<&Channel>) -> Markup {
-    let mailbox = channel.map(|c| {
-        let Settings::Email(m) = &c.settings;
-        m
+    let mailbox = channel.and_then(|c| match &c.settings {
+        Settings::Email(m) => Some(m),
+        _ => None,
     });
     let smtp = mailbox.and_then(|m| m.smtp.as_ref());
     let tls = smtp
@@ -163,13 +184,10 @@ async fn index(
             @else { div.table-wrap { table {
                 thead { tr { th { "Name" } th { "Kind" } th { "Sender" } th { "Server" } th { "DKIM" } } }
                 tbody { @for c in &channels {
-                    @let Settings::Email(m) = &c.settings;
                     tr {
                         td { a href=(page_of(&c.uid)) { (c.name) } }
-                        td { "email" }
-                        td { (m.from_name) " <" (m.from_address) ">" }
-                        td { @match &m.smtp { Some(s) => { code { (s.host) ":" (s.port) } } None => { span.muted { "this install's" } } } }
-                        td { @if m.dkim.is_some() { span.badge.good { "signed" } } @else { span.badge.bad { "not signed" } } }
+                        td { (c.kind().as_str()) }
+                        (channel_row(c))
                     }
                 } }
             } } }
@@ -211,7 +229,9 @@ async fn create(
 }
 
 fn dkim_card(channel: &Channel, manage: bool, csrf: &str) -> Markup {
-    let Settings::Email(m) = &channel.settings;
+    let Settings::Email(m) = &channel.settings else {
+        return html! {};
+    };
     let dns = m.dns_json();
     let action = format!("{}/dkim", page_of(&channel.uid));
     html! {
@@ -288,8 +308,7 @@ async fn show(
                     button type="submit" { "Save" }
                 }
                 (danger_button(&format!("{}/delete", page_of(&channel.uid)), "Its tokens will answer CHANNEL_NOT_FOUND. Delete?", &csrf, "Delete mailbox"))
-            } @else {
-                @let Settings::Email(m) = &channel.settings;
+            } @else if let Settings::Email(m) = &channel.settings {
                 p { (m.from_name) " <" (m.from_address) ">" }
             }
         }

@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::dkim::{Algorithm, DkimKey};
 use super::input::ChannelInput;
-use super::{Channel, ChannelError, ChannelKind, Mailbox, Settings, SmtpServer, TokenInfo};
+use super::providers::{twilio::TwilioAccount, whatsapp::WhatsAppAccount};
+use super::{Channel, ChannelError, ChannelKind, Mailbox, Settings, SmsNumber, SmtpServer};
+use super::{TokenInfo, WhatsAppNumber};
 use crate::auth::secrets::{new_token, token_hash};
 use crate::kinds::WorkspaceId;
 use crate::store::StoreError;
@@ -36,6 +38,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Channel> {
         .unwrap_or_default();
     let settings = match ChannelKind::parse(&kind) {
         Some(ChannelKind::Email) | None => Settings::Email(mailbox(&settings, &credentials)),
+        Some(ChannelKind::Sms) => Settings::Sms(sms(&settings, &credentials)),
+        Some(ChannelKind::WhatsApp) => Settings::WhatsApp(whatsapp(&settings, &credentials)),
     };
     Ok(Channel {
         id: r.get(0)?,
@@ -77,6 +81,40 @@ fn mailbox(s: &Map<String, Value>, c: &Map<String, Value>) -> Mailbox {
     }
 }
 
+fn optional(m: &Map<String, Value>, key: &str) -> Option<String> {
+    m.get(key).and_then(Value::as_str).map(String::from)
+}
+
+fn sms(s: &Map<String, Value>, c: &Map<String, Value>) -> SmsNumber {
+    SmsNumber {
+        account: TwilioAccount {
+            base_url: text(s, "baseUrl"),
+            account_sid: text(s, "accountSid"),
+            auth_token: text(c, "authToken"),
+            from: optional(s, "from"),
+            messaging_service_sid: optional(s, "messagingServiceSid"),
+        },
+    }
+}
+
+fn whatsapp(s: &Map<String, Value>, c: &Map<String, Value>) -> WhatsAppNumber {
+    WhatsAppNumber {
+        account: WhatsAppAccount {
+            base_url: text(s, "baseUrl"),
+            api_version: text(s, "apiVersion"),
+            phone_number_id: text(s, "phoneNumberId"),
+            access_token: text(c, "accessToken"),
+        },
+        app_secret: text(c, "appSecret"),
+        verify_token: text(s, "verifyToken"),
+    }
+}
+
+/// A random secret for a channel (a WhatsApp verify token the owner did not choose).
+pub fn fresh_secret() -> String {
+    new_token("hv_")
+}
+
 fn dkim_key(s: &Map<String, Value>, c: &Map<String, Value>) -> Option<DkimKey> {
     let d = s.get("dkim")?.as_object()?;
     Some(DkimKey {
@@ -88,8 +126,27 @@ fn dkim_key(s: &Map<String, Value>, c: &Map<String, Value>) -> Option<DkimKey> {
 }
 
 /// The stored forms of a channel's settings: what is shown back, and what is sealed.
+/// What a channel stores in the clear (shown back) and what it seals.
 fn stored(settings: &Settings) -> (Value, Value) {
-    let Settings::Email(m) = settings;
+    let m = match settings {
+        Settings::Email(m) => m,
+        Settings::Sms(n) => {
+            let a = &n.account;
+            return (
+                json!({"baseUrl": a.base_url, "accountSid": a.account_sid, "from": a.from,
+                       "messagingServiceSid": a.messaging_service_sid}),
+                json!({"authToken": a.auth_token}),
+            );
+        }
+        Settings::WhatsApp(w) => {
+            let a = &w.account;
+            return (
+                json!({"baseUrl": a.base_url, "apiVersion": a.api_version,
+                       "phoneNumberId": a.phone_number_id, "verifyToken": w.verify_token}),
+                json!({"accessToken": a.access_token, "appSecret": w.app_secret}),
+            );
+        }
+    };
     let smtp = m
         .smtp
         .as_ref()
@@ -163,13 +220,27 @@ pub fn set_dkim(
     channel: &Channel,
     key: Option<DkimKey>,
 ) -> Result<Channel, ChannelError> {
-    let Settings::Email(mut mailbox) = channel.settings.clone();
+    let Settings::Email(mut mailbox) = channel.settings.clone() else {
+        return Err(ChannelError::invalid(
+            "kind",
+            "only an email mailbox signs with DKIM",
+        ));
+    };
     mailbox.dkim = key;
     let input = ChannelInput {
         name: channel.name.clone(),
         settings: Settings::Email(mailbox),
     };
     update(conn, channel.workspace_id, &channel.uid, &input)
+}
+
+/// A channel by its public id in any workspace: for provider webhooks, which carry no
+/// workspace and are believed only once their signature checks with its credentials.
+pub fn by_uid(conn: &Connection, uid: &str) -> Result<Option<Channel>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM channels WHERE uid = ?1"))?
+        .query_row([uid], from_row)
+        .optional()?)
 }
 
 /// One channel of the workspace.

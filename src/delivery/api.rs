@@ -174,6 +174,7 @@ fn queue(
         &crate::templates::OptOutUrls::default(),
     );
     let new = messages::NewMessage {
+        channel: "email",
         contact_id: contact.as_ref().map(|c| c.id),
         enrollment_id: None,
         position: None,

@@ -14,8 +14,7 @@ use crate::config::SmtpConfig;
 struct Mailers(Mutex<HashMap<i64, (Mailbox, Mailer)>>);
 
 /// The SMTP settings a mailbox sends with.
-fn smtp_config(channel: &Channel, install: &SmtpConfig) -> SmtpConfig {
-    let Settings::Email(m) = &channel.settings;
+fn smtp_config(m: &Mailbox, install: &SmtpConfig) -> SmtpConfig {
     let mut config = install.clone();
     if let Some(s) = &m.smtp {
         config.host = s.host.clone();
@@ -38,13 +37,15 @@ pub fn for_channel(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<Mailer> {
     let cache = store.instance().cache::<Mailers>();
-    let Settings::Email(m) = &channel.settings;
+    let Settings::Email(m) = &channel.settings else {
+        anyhow::bail!("channel {} is not an email mailbox", channel.uid);
+    };
     if let Some((built_from, mailer)) = cache.0.lock().expect("mailers").get(&channel.id)
         && built_from == m
     {
         return Ok(mailer.clone());
     }
-    let mut mailer = Mailer::new(&smtp_config(channel, install), data_dir)?;
+    let mut mailer = Mailer::new(&smtp_config(m, install), data_dir)?;
     if let Some(reply_to) = &m.reply_to {
         mailer = mailer.with_reply_to(reply_to)?;
     }

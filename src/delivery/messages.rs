@@ -77,10 +77,14 @@ impl FromSql for MessageStatus {
     }
 }
 
-/// One outgoing email.
+/// One outgoing message: an email, an SMS or a WhatsApp message.
 #[derive(Debug, Clone)]
 pub struct MessageRow {
     pub id: i64,
+    /// `email`, `sms` or `whatsapp`.
+    pub channel: String,
+    /// What the provider last reported after accepting it (`delivered`, `read`, …).
+    pub provider_status: Option<String>,
     pub uid: String,
     pub workspace_id: WorkspaceId,
     pub contact_id: Option<i64>,
@@ -108,10 +112,12 @@ impl MessageRow {
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.uid,
+            "channel": self.channel,
             "to": self.to_address,
             "subject": self.subject,
             "kind": self.kind,
             "status": self.status,
+            "providerStatus": self.provider_status,
             "reason": self.reason,
             "attempts": self.attempts,
             "createdAt": iso_time(self.created_at),
@@ -120,7 +126,7 @@ impl MessageRow {
     }
 }
 
-const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context, channel_id, envelope";
+const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context, channel_id, envelope, channel, provider_status";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -147,11 +153,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         envelope: r
             .get::<_, Option<String>>(18)?
             .and_then(|e| serde_json::from_str(&e).ok()),
+        channel: r.get(19)?,
+        provider_status: r.get(20)?,
     })
 }
 
 /// Where a message comes from.
 pub struct NewMessage<'a> {
+    /// `email`, `sms` or `whatsapp`.
+    pub channel: &'a str,
     pub contact_id: Option<i64>,
     pub enrollment_id: Option<i64>,
     pub position: Option<&'a str>,
@@ -195,8 +205,8 @@ pub fn create(
     };
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context, channel_id, envelope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13, ?14, ?15)",
+            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context, channel_id, envelope, channel)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?
         .execute(params![
             uuid::Uuid::now_v7().to_string(),
@@ -213,7 +223,8 @@ pub fn create(
             template_id,
             context,
             m.channel_id,
-            m.envelope
+            m.envelope,
+            m.channel
         ])?;
     let id = (n == 1).then(|| conn.last_insert_rowid());
     if let Some(id) = id {
@@ -223,7 +234,7 @@ pub fn create(
 }
 
 /// Tells webhook endpoints that listen about a message's new state.
-fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
+pub(crate) fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
     let ws: Option<WorkspaceId> = conn
         .prepare_cached("SELECT workspace_id FROM messages WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -234,18 +245,25 @@ fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), StoreError> {
     }
 }
 
-/// [`announce`] when the workspace is already known (a message just created).
+/// [`announce`] when the workspace is already known (a message just created). Endpoints
+/// scoped to the message's channel hear it too.
 fn announce_in(conn: &Connection, ws: WorkspaceId, id: i64, event: &str) -> Result<(), StoreError> {
-    if !crate::webhooks::outbox::wants(conn, ws, event, None)? {
+    let channel: Option<String> = conn
+        .prepare_cached(
+            "SELECT c.uid FROM messages m JOIN channels c ON c.id = m.channel_id WHERE m.id = ?1",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    if !crate::webhooks::outbox::wants(conn, ws, event, channel.as_deref())? {
         return Ok(());
     }
     let Some(row) = get(conn, id)? else {
         return Ok(());
     };
-    let mut message = row.to_json();
-    message["channel"] = json!("email");
+    let message = row.to_json();
     let about = crate::webhooks::outbox::About {
         contact_id: row.contact_id,
+        channel: channel.as_deref(),
         ..Default::default()
     };
     crate::webhooks::outbox::emit(conn, ws, event, about, || json!({"message": message}))

@@ -1,4 +1,5 @@
-//! Outgoing messages: the SMTP (or outbox) mailer, message rows with their status,
+//! Outgoing messages: the SMTP (or outbox) mailer and the SMS / WhatsApp providers,
+//! message rows with their status,
 //! suppressions, one-click unsubscribe, and the send job.
 
 pub mod api;
@@ -10,6 +11,8 @@ pub mod mailer;
 pub mod messages;
 pub mod optout;
 pub mod pages;
+pub mod provider_status;
 pub mod send;
 pub mod test_send;
+pub mod text_send;
 pub mod unsubscribe;

@@ -19,7 +19,7 @@ enum Prepared {
     Send(Box<MessageRow>, Option<OptOutLinks>, Option<Box<Channel>>),
 }
 
-fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreError> {
+pub(crate) fn finish(conn: &rusqlite::Connection, job: &ClaimedJob) -> Result<(), StoreError> {
     jobs::complete(conn, job)?.map_err(|stale| StoreError::Commit(stale.to_string()))
 }
 
@@ -103,6 +103,12 @@ pub async fn process(
             }
         }
     };
+    if let Some(text) = channel
+        .as_ref()
+        .filter(|c| c.kind() != crate::channels::ChannelKind::Email)
+    {
+        return send_text(ctx, job, *message, (**text).clone()).await;
+    }
     let outcome = match channel {
         None => mailer.send(&outgoing(&message, unsubscribe_url)).await,
         Some(channel) => {
@@ -129,6 +135,29 @@ pub async fn process(
         .write(move |conn| record_outcome(conn, &held, id, ws, &to, outcome))
         .await?;
     if recorded {
+        ctx.wakeup.wake();
+    }
+    Ok(())
+}
+
+/// Sends an SMS or WhatsApp message held by `job` and records what the provider said.
+async fn send_text(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    message: MessageRow,
+    channel: Channel,
+) -> Result<(), JobError> {
+    let callback = channel.webhook_url(&ctx.config.base_url());
+    let allow = ctx.config.webhooks.allow_private_targets;
+    let id = message.id;
+    let outcome =
+        super::text_send::send_blocking(&ctx.store, channel, message, callback, allow).await;
+    let held = job.clone();
+    let retry = ctx
+        .store
+        .write(move |conn| super::provider_status::record_attempt(conn, &held, id, &outcome, true))
+        .await?;
+    if retry {
         ctx.wakeup.wake();
     }
     Ok(())
@@ -202,6 +231,16 @@ fn verdict(conn: &rusqlite::Connection, message: &MessageRow) -> Result<Verdict,
         return Ok(Verdict::Close(
             MessageStatus::Failed,
             "its channel was deleted before it was sent".into(),
+        ));
+    }
+    if message.channel != "email"
+        && let Some(channel_id) = message.channel_id
+        && let Some(keyword) =
+            crate::channels::opt_outs::keyword(conn, channel_id, &message.to_address)?
+    {
+        return Ok(Verdict::Close(
+            MessageStatus::Skipped,
+            format!("the recipient opted out of this channel ({keyword})"),
         ));
     }
     if let Some(reason) = messages::suppression(conn, message.workspace_id, &message.to_address)? {

@@ -51,6 +51,7 @@ pub async fn queue(
     store
         .write(move |conn| -> Result<String, TestSendError> {
             let new = NewMessage {
+                channel: "email",
                 contact_id: None,
                 enrollment_id: None,
                 position: None,

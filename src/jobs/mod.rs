@@ -154,6 +154,33 @@ pub fn enqueue(
     Ok(conn.last_insert_rowid())
 }
 
+/// Adds a job already claimed by the caller for `lease_ms`, for work a request does at
+/// once but that must not be lost: if the process dies before the caller finishes it,
+/// the lease runs out and a worker takes the job like any other.
+pub fn enqueue_claimed(
+    conn: &Connection,
+    workspace: Option<WorkspaceId>,
+    kind: &JobKind,
+    lease_ms: i64,
+    max_attempts: u32,
+) -> Result<ClaimedJob, StoreError> {
+    let payload = serde_json::to_string(kind).expect("job kinds serialize");
+    let now = crate::store::here().now_ms();
+    conn.prepare_cached(
+        "INSERT INTO jobs (workspace_id, kind, payload, due_at, max_attempts, created_at, status, fence, attempts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', 1, 1)",
+    )?
+    .execute(params![workspace, kind.label(), payload, now + lease_ms, max_attempts, now])?;
+    scheduler::note(scheduler::Queue::Jobs);
+    Ok(ClaimedJob {
+        id: conn.last_insert_rowid(),
+        fence: 1,
+        attempts: 1,
+        max_attempts: max_attempts as i64,
+        kind: kind.clone(),
+    })
+}
+
 /// Whether a job of this kind (same arguments) is waiting or running.
 pub fn queued(conn: &Connection, kind: &JobKind) -> Result<bool, StoreError> {
     Ok(conn

@@ -259,6 +259,7 @@ fn queue_confirmation(
     );
     let to = contact.email.clone().unwrap_or_default();
     let new = NewMessage {
+        channel: "email",
         contact_id: Some(contact.id),
         enrollment_id: None,
         position: None,

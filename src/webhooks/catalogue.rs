@@ -82,12 +82,22 @@ pub const CATALOGUE: &[EventType] = &[
     ev(
         "message.queued",
         "an outgoing message is queued",
-        "message {id, channel, to, subject, kind, status, reason, attempts, createdAt, sentAt}",
+        "message {id, channel, to, subject, kind, status, providerStatus, reason, attempts, createdAt, sentAt}",
     ),
     ev(
         "message.sent",
-        "the mail server accepted a message",
-        "message {id, channel, to, subject, kind, status, reason, attempts, createdAt, sentAt}",
+        "the mail server or the SMS / WhatsApp provider accepted a message",
+        "message {id, channel, to, subject, kind, status, providerStatus, reason, attempts, createdAt, sentAt}",
+    ),
+    ev(
+        "message.delivered",
+        "the SMS / WhatsApp provider reported a message delivered to the phone",
+        "message {…, providerStatus: delivered}",
+    ),
+    ev(
+        "message.read",
+        "WhatsApp reported a message read",
+        "message {…, providerStatus: read}",
     ),
     ev(
         "message.failed",

@@ -38,6 +38,8 @@ const FEATURES: &[&str] = &[
 /// Files inside a feature that speak HTTP, beyond `api.rs`, `pages.rs` and `pages/`.
 const ADAPTER_FILES: &[&str] = &[
     "channels/generic.rs",
+    "channels/generic_text.rs",
+    "channels/callbacks.rs",
     "events/v1.rs",
     "events/v1_sync.rs",
     "events/sources/hook.rs",

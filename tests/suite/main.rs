@@ -16,6 +16,7 @@ mod automations_ui;
 mod bad_input;
 mod channels;
 mod channels_crash;
+mod channels_text;
 mod channels_ui;
 mod config_cli;
 mod contacts_import;
