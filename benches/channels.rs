@@ -7,12 +7,25 @@
 //! 2. End to end: 10,000 sends through the API until all are at a local SMTP sink, DKIM
 //!    signed, against lettre sending the same messages, signed with the same kind of key,
 //!    straight to the same sink over as many pooled connections. Goal: at least 0.5x.
+//! 3. SMS end to end: seed 002's SMS payload through an SMS channel whose provider is a
+//!    local stand-in speaking Twilio's Messages API (`tests/suite/support/twilio.rs`), 64
+//!    connections, 2 s warm-up + 10 s; each 200 means the stand-in accepted the message.
+//!    Beside it, the same requests made straight to the stand-in with Herald's Twilio
+//!    client from 64 threads. Goal: at least 1,000 messages/s, every 200'd one at the
+//!    stand-in once.
 //!
 //! Run with `cargo bench --bench channels`; it exits non-zero when a goal is missed.
 
 mod common;
 #[path = "../tests/suite/support/smtp.rs"]
 mod smtp;
+/// The Twilio stand-in and the HTTP server under it, as the tests use them.
+mod support {
+    #[path = "../../tests/suite/support/stub_server.rs"]
+    pub mod stub_server;
+    #[path = "../../tests/suite/support/twilio.rs"]
+    pub mod twilio;
+}
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -307,5 +320,97 @@ fn main() -> ExitCode {
     );
     accepted(&mut verdicts);
     end_to_end(&mut verdicts);
+    sms_end_to_end(&mut verdicts);
     verdicts.finish()
+}
+
+fn sms_body(n: u64) -> String {
+    json!({"to": format!("+1555{:07}", n % 10_000_000), "body": format!("Your code: {n}")}).to_string()
+}
+
+/// Herald's Twilio client straight to the stand-in from `threads` threads for `for_how_long`.
+fn sms_baseline(twilio: &support::twilio::FakeTwilio, threads: usize, for_how_long: Duration) -> f64 {
+    use herald::channels::providers::twilio::{TwilioAccount, send};
+    let account = TwilioAccount {
+        base_url: twilio.base_url(),
+        account_sid: twilio.account_sid().to_string(),
+        auth_token: twilio.auth_token().to_string(),
+        from: Some("+15005550006".into()),
+        messaging_service_sid: None,
+    };
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let account = account.clone();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .into();
+                let mut n = 0u64;
+                while started.elapsed() < for_how_long {
+                    let i = t as u64 * 1_000_000 + n;
+                    let to = format!("+1666{:07}", i % 10_000_000);
+                    send(&agent, &account, &to, &format!("Your code: {i}"), &[], None).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn sms_end_to_end(verdicts: &mut Verdicts) {
+    println!("\n== 3. SMS end to end ({CONNS} connections, 2 s warm-up + 10 s) ==");
+    let twilio = support::twilio::FakeTwilio::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = workspace_with_key(&data, "Bench");
+    let server = Server::start(
+        &data,
+        &[
+            ("HERALD_SERVER__BASE_URL", "https://herald.bench.example"),
+            ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
+            ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ],
+    );
+    let channel = api(
+        server.port,
+        &key,
+        "/api/channels",
+        json!({"kind": "sms", "name": "Codes", "accountSid": twilio.account_sid(),
+               "authToken": twilio.auth_token(), "from": "+15005550006",
+               "baseUrl": twilio.base_url()}),
+    );
+    let id = channel["id"].as_str().unwrap();
+    let token = api(server.port, &key, &format!("/api/channels/{id}/tokens"), json!({}))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let make: MakeRequest = Arc::new(move |n| bearer_post(&token, &sms_body(n)));
+    let r = run_load(server.port, CONNS, Duration::from_secs(2), Duration::from_secs(10), make);
+    let at_twilio = twilio.messages().len() as u64;
+    println!(
+        "  generic SMS: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({} non-2xx, {} errors); {} answered 200, {} at the stand-in",
+        r.rate(),
+        r.p(50.0),
+        r.p(99.0),
+        r.total_non_ok,
+        r.errors,
+        r.total_ok,
+        at_twilio
+    );
+    server.stop();
+    let base = sms_baseline(&twilio, CONNS, Duration::from_secs(5));
+    println!("  Herald's Twilio client straight to the stand-in ({CONNS} threads): {base:.0}/s");
+    verdicts.figure(
+        "SMS end to end through the Twilio stand-in",
+        r.rate(),
+        "messages/s",
+        base,
+        ">= 1000 messages/s",
+        Some(r.rate() >= 1000.0 && r.total_non_ok == 0 && at_twilio >= r.total_ok),
+    );
 }

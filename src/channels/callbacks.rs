@@ -20,13 +20,13 @@ use crate::store::StoreError;
 
 /// Routes of the provider webhooks.
 pub fn routes(r: &mut Routes<'_>) {
-    r.post("/api/channels/{id}/sms", Access::Public, twilio_hook)
+    r.post("/api/channels/{id}/sms", Access::Signed, twilio_hook)
         .get(
             "/api/channels/{id}/whatsapp",
-            Access::Public,
+            Access::Signed,
             whatsapp_verify,
         )
-        .post("/api/channels/{id}/whatsapp", Access::Public, whatsapp_hook);
+        .post("/api/channels/{id}/whatsapp", Access::Signed, whatsapp_hook);
 }
 
 fn refused(message: &str) -> HttpResponse {

@@ -38,7 +38,7 @@ pub async fn enforce<B: MessageBody + 'static>(
 
 fn admit(state: &AppState, spec: &RouteSpec, req: &ServiceRequest) -> Result<(), Error> {
     match spec.access {
-        Access::Public | Access::Token | Access::Bearer => Ok(()),
+        Access::Public | Access::Token | Access::Bearer | Access::Signed => Ok(()),
         Access::Api(need) => admit_api(state, spec, need, req).map_err(|e| {
             if spec.enveloped() {
                 e.enveloped().into()

@@ -22,6 +22,9 @@ pub enum Access {
     /// Anyone presenting a channel token as `Authorization: Bearer`; the handler checks
     /// it and refuses a missing or wrong one with 401, as seed 002 answers.
     Bearer,
+    /// A provider's webhook (Twilio, Meta), signed with the channel's own credentials;
+    /// the handler checks the signature and refuses a missing or wrong one with 403.
+    Signed,
     /// The JSON API: an API key or a signed-in session, with this need.
     Api(Need),
     /// A UI page: a signed-in session, with this need.
@@ -34,6 +37,7 @@ impl Access {
             Access::Public => "public".into(),
             Access::Token => "token".into(),
             Access::Bearer => "bearer".into(),
+            Access::Signed => "signed".into(),
             Access::Api(need) => format!("api:{}", need_label(need)),
             Access::Page(need) => format!("page:{}", need_label(need)),
         }

@@ -285,6 +285,8 @@ fn check(who: Who, route: &Route, path: &str, owned: bool, response: Response) {
         ("public" | "token", _) => assert!(!refused && !to_login, "{what}: {status}"),
         // Nobody in this walk holds a channel token: every caller is refused alike.
         ("bearer", _) => assert_eq!(status, 401, "{what}"),
+        // Nor does anyone sign as Twilio or Meta would.
+        ("signed", _) => assert!(status == 403 || status == 404, "{what}: {status}"),
         (a, Who::Nobody) if a.starts_with("api") => assert_eq!(status, 401, "{what}"),
         (_, Who::Nobody) => assert!(to_login, "{what}: {status} {location}"),
         (a, Who::Member) if a.ends_with("manage") => assert_eq!(status, 403, "{what}"),
@@ -328,6 +330,10 @@ fn assert_the_table_follows_the_model(table: &[Route]) {
     for route in table.iter().filter(|r| r.changes_state) {
         let what = format!("{} {} is {}", route.method, route.path, route.access);
         match route.access.as_str() {
+            "signed" => assert!(
+                route.path.starts_with("/api/channels/{id}/"),
+                "{what}: only provider webhooks are signed"
+            ),
             "public" | "token" | "bearer" => assert!(
                 ["/login", "/logout"].contains(&route.path.as_str())
                     || [

@@ -282,7 +282,6 @@ fn the_smtp_password_is_sealed_at_rest_and_kept_when_an_update_leaves_it_out() {
             json!({"kind": "fax", "name": "X", "fromAddress": "a@b.test"}),
             "kind",
         ),
-        (json!({"kind": "sms", "name": "X"}), "kind"),
         (
             mailbox(json!({"smtp": {"host": "h", "port": 0}})),
             "smtp.port",

@@ -153,3 +153,130 @@ fn kill_9_while_generic_sends_flow_loses_none_and_sends_none_twice() {
         received.len()
     );
 }
+
+/// Eight clients text through the SMS channel until the server goes away; answers the
+/// numbers whose message got a 200.
+fn text_until_killed(
+    herald: &Herald,
+    token: &str,
+    accepted: Arc<Mutex<HashSet<String>>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..8)
+        .map(|t| {
+            let (url, token, accepted) = (
+                herald.url("/api/integration/generic"),
+                token.to_string(),
+                accepted.clone(),
+            );
+            std::thread::spawn(move || {
+                let client = Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap();
+                for i in (t..100_000).step_by(8) {
+                    let to = format!("+1555{i:07}");
+                    let body = json!({"to": to, "body": format!("Code {i}")});
+                    match client.post(&url).bearer_auth(&token).json(&body).send() {
+                        Ok(r) if r.status() == 200 => {
+                            accepted.lock().unwrap().insert(to);
+                        }
+                        Ok(r) => panic!("{}: {}", r.status(), r.text().unwrap_or_default()),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_while_texts_are_in_flight_sends_every_acknowledged_one_once_and_none_twice() {
+    let twilio = support::twilio::FakeTwilio::start();
+    let mut herald = Herald::start_with(&[
+        ("HERALD_RATELIMIT__REQUESTS_PER_SECOND", "0"),
+        ("HERALD_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+    ]);
+    let api = Api::new(&herald, "Acme");
+    let channel: Value = api
+        .post(
+            "/api/channels",
+            &json!({"kind": "sms", "name": "Codes", "accountSid": twilio.account_sid(),
+                    "authToken": twilio.auth_token(), "from": "+15005550006",
+                    "baseUrl": twilio.base_url()}),
+        )
+        .json()
+        .unwrap();
+    let made: Value = api
+        .post(
+            &format!("/api/channels/{}/tokens", channel["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .json()
+        .unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    let accepted = Arc::new(Mutex::new(HashSet::new()));
+    let senders = text_until_killed(&herald, &token, accepted.clone());
+    wait_for(
+        "some texts acknowledged",
+        Duration::from_secs(60),
+        || accepted.lock().unwrap().len(),
+        |a| *a >= 300,
+    );
+    herald.crash();
+    for s in senders {
+        s.join().unwrap();
+    }
+    herald.spawn();
+    let conn = rusqlite::Connection::open(herald.db_path()).unwrap();
+    wait_for(
+        "every text to be final",
+        Duration::from_secs(120),
+        || {
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM messages WHERE status IN ('queued', 'sending')",
+            ) + count(
+                &conn,
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'send_message' AND status IN ('pending', 'running')",
+            )
+        },
+        |left| *left == 0,
+    );
+    let at_twilio: Vec<String> = twilio.messages().into_iter().map(|m| m.to).collect();
+    let distinct: HashSet<&String> = at_twilio.iter().collect();
+    assert_eq!(distinct.len(), at_twilio.len(), "no text went out twice");
+    let accepted = accepted.lock().unwrap().clone();
+    for to in &accepted {
+        let status: String = conn
+            .query_row(
+                "SELECT status FROM messages WHERE to_address = ?1",
+                [to],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(status, "sent", "{to} was acknowledged");
+        assert!(
+            distinct.contains(to),
+            "{to} was acknowledged and reached Twilio"
+        );
+    }
+    // Caught mid-call (no answer given): failed as interrupted, never sent again.
+    let interrupted = count(
+        &conn,
+        "SELECT COUNT(*) FROM messages WHERE status = 'failed' AND reason LIKE '%interrupted%'",
+    );
+    let failed = count(
+        &conn,
+        "SELECT COUNT(*) FROM messages WHERE status = 'failed'",
+    );
+    assert_eq!(failed, interrupted, "only interrupted texts fail");
+    assert!(
+        interrupted <= 8,
+        "at most one per client was in flight ({interrupted})"
+    );
+    println!(
+        "{} acknowledged, {interrupted} interrupted, {} at Twilio",
+        accepted.len(),
+        at_twilio.len()
+    );
+}

@@ -91,7 +91,12 @@ fn the_seeds_sms_goes_out_through_twilio_and_its_status_callbacks_are_believed_w
     let herald = start();
     let api = Api::new(&herald, "Acme");
     let channel = sms_channel(&api, &twilio);
-    assert!(channel["authToken"].as_str().unwrap().starts_with("********"));
+    assert!(
+        channel["authToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("********")
+    );
     assert!(
         !channel.to_string().contains(twilio.auth_token()),
         "{channel}"
@@ -102,6 +107,12 @@ fn the_seeds_sms_goes_out_through_twilio_and_its_status_callbacks_are_believed_w
         "{webhook}"
     );
     let token = token(&api, &channel);
+    // Someone subscribes to what happens to messages.
+    let (status, hook) = status_and_json(api.post(
+        "/v1/webhooks",
+        &json!({"name": "CRM", "url": "https://crm.example.com/hooks", "events": ["message.*"]}),
+    ));
+    assert_eq!(status, 201, "{hook}");
 
     let (status, answer) = generic(
         &herald,
@@ -131,6 +142,10 @@ fn the_seeds_sms_goes_out_through_twilio_and_its_status_callbacks_are_believed_w
 
     assert_eq!(twilio.send_status_callback(&sid, "delivered", None), 200);
     assert_eq!(message(&api, id)["providerStatus"], "delivered");
+    let fired: String = herald.query(
+        "SELECT COALESCE(group_concat(event_type, ' '), '') FROM (SELECT event_type FROM webhook_messages ORDER BY id)",
+    );
+    assert_eq!(fired, "message.queued message.sent message.delivered");
     // A late "sent" does not move it back.
     assert_eq!(twilio.send_status_callback(&sid, "sent", None), 200);
     assert_eq!(message(&api, id)["providerStatus"], "delivered");
