@@ -19,13 +19,11 @@
 mod common;
 #[path = "../tests/suite/support/smtp.rs"]
 mod smtp;
-/// The Twilio stand-in and the HTTP server under it, as the tests use them.
-mod support {
-    #[path = "../../tests/suite/support/stub_server.rs"]
-    pub mod stub_server;
-    #[path = "../../tests/suite/support/twilio.rs"]
-    pub mod twilio;
-}
+// The Twilio stand-in and the HTTP server under it, as the tests use them.
+#[path = "../tests/suite/support/stub_server.rs"]
+mod stub_server;
+#[path = "../tests/suite/support/twilio.rs"]
+mod twilio;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -325,11 +323,12 @@ fn main() -> ExitCode {
 }
 
 fn sms_body(n: u64) -> String {
-    json!({"to": format!("+1555{:07}", n % 10_000_000), "body": format!("Your code: {n}")}).to_string()
+    json!({"to": format!("+1555{:07}", n % 10_000_000), "body": format!("Your code: {n}")})
+        .to_string()
 }
 
 /// Herald's Twilio client straight to the stand-in from `threads` threads for `for_how_long`.
-fn sms_baseline(twilio: &support::twilio::FakeTwilio, threads: usize, for_how_long: Duration) -> f64 {
+fn sms_baseline(twilio: &twilio::FakeTwilio, threads: usize, for_how_long: Duration) -> f64 {
     use herald::channels::providers::twilio::{TwilioAccount, send};
     let account = TwilioAccount {
         base_url: twilio.base_url(),
@@ -364,7 +363,7 @@ fn sms_baseline(twilio: &support::twilio::FakeTwilio, threads: usize, for_how_lo
 
 fn sms_end_to_end(verdicts: &mut Verdicts) {
     println!("\n== 3. SMS end to end ({CONNS} connections, 2 s warm-up + 10 s) ==");
-    let twilio = support::twilio::FakeTwilio::start();
+    let twilio = twilio::FakeTwilio::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = workspace_with_key(&data, "Bench");
@@ -385,12 +384,23 @@ fn sms_end_to_end(verdicts: &mut Verdicts) {
                "baseUrl": twilio.base_url()}),
     );
     let id = channel["id"].as_str().unwrap();
-    let token = api(server.port, &key, &format!("/api/channels/{id}/tokens"), json!({}))["token"]
+    let token = api(
+        server.port,
+        &key,
+        &format!("/api/channels/{id}/tokens"),
+        json!({}),
+    )["token"]
         .as_str()
         .unwrap()
         .to_string();
     let make: MakeRequest = Arc::new(move |n| bearer_post(&token, &sms_body(n)));
-    let r = run_load(server.port, CONNS, Duration::from_secs(2), Duration::from_secs(10), make);
+    let r = run_load(
+        server.port,
+        CONNS,
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+        make,
+    );
     let at_twilio = twilio.messages().len() as u64;
     println!(
         "  generic SMS: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({} non-2xx, {} errors); {} answered 200, {} at the stand-in",
