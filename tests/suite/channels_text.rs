@@ -91,7 +91,12 @@ fn the_seeds_sms_goes_out_through_twilio_and_its_status_callbacks_are_believed_w
     let herald = start();
     let api = Api::new(&herald, "Acme");
     let channel = sms_channel(&api, &twilio);
-    assert!(channel["authToken"].as_str().unwrap().starts_with("********"));
+    assert!(
+        channel["authToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("********")
+    );
     assert!(
         !channel.to_string().contains(twilio.auth_token()),
         "{channel}"
