@@ -13,6 +13,7 @@ pub mod generic_text;
 pub mod input;
 pub mod opt_outs;
 pub mod pages;
+mod pages_text;
 pub mod payload;
 pub mod providers;
 pub mod store;

@@ -1,14 +1,17 @@
-//! Settings → Channels: the workspace's mailboxes, a form for a new one, and a mailbox's
-//! page (its settings, DKIM with the records to publish, its tokens). A token is shown on
-//! the one page that makes or rotates it. Members see everything but no button that
-//! changes anything.
+//! Settings → Channels: the workspace's channels, forms for a new mailbox, SMS number or
+//! WhatsApp instance, and a channel's page (its settings; for a mailbox DKIM with the
+//! records to publish and a test send, for SMS and WhatsApp the webhook to configure at
+//! the provider; its tokens). A token is shown on the one page that makes or rotates it.
+//! Members see everything but no button that changes anything. The SMS and WhatsApp
+//! markup and form reading live in `pages_text.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
 use super::dkim::{self, Algorithm};
-use super::{Channel, ChannelError, Settings, TokenInfo, input, store};
+use super::pages_text::{self, noun};
+use super::{Channel, ChannelError, ChannelKind, Settings, TokenInfo, input, opt_outs, store};
 use crate::auth::policy::Need;
 use crate::http::extract::SignedIn;
 use crate::http::routes::{Access, Routes};
@@ -55,7 +58,9 @@ impl From<ChannelError> for PageError {
 
 type Pairs = web::Form<Vec<(String, String)>>;
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+/// The value of form field `name`, empty when the form has none (shared with
+/// `pages_text.rs`).
+pub(super) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -75,9 +80,19 @@ fn find(state: &AppState, user: &SignedIn, uid: &str) -> Result<Channel, PageErr
         .ok_or(ChannelError::NotFound)?)
 }
 
-/// The form's fields as the API's JSON: a blank SMTP host means the install's server, a
-/// blank password keeps the one stored.
-fn body_of(pairs: &[(String, String)]) -> Map<String, Value> {
+/// The form's fields as the API's JSON for a channel of `kind` (the form's hidden `kind`
+/// field when creating, the channel's own when editing).
+fn body_of(kind: &str, pairs: &[(String, String)]) -> Map<String, Value> {
+    match ChannelKind::parse(kind) {
+        Some(k @ (ChannelKind::Sms | ChannelKind::WhatsApp)) => pages_text::body_of(k, pairs),
+        Some(ChannelKind::Email) => mailbox_body(pairs),
+        None => Map::from_iter([("kind".to_string(), json!(kind))]),
+    }
+}
+
+/// The mailbox form's fields as the API's JSON: a blank SMTP host means the install's
+/// server, a blank password keeps the one stored.
+fn mailbox_body(pairs: &[(String, String)]) -> Map<String, Value> {
     let f = |n: &str| field(pairs, n).trim().to_string();
     let mut m = Map::new();
     m.insert("kind".into(), json!("email"));
@@ -110,7 +125,8 @@ fn body_of(pairs: &[(String, String)]) -> Map<String, Value> {
     m
 }
 
-fn text_input(label: &str, name: &str, value: &str, kind: &str) -> Markup {
+/// A labelled input (shared with `pages_text.rs`).
+pub(super) fn text_input(label: &str, name: &str, value: &str, kind: &str) -> Markup {
     html! {
         label { (label) input type=(kind) name=(name) value=(value); }
     }
@@ -148,6 +164,7 @@ fn mailbox_fields(channel: Option<&Channel>) -> Markup {
         .map(|s| format!("{:?}", s.tls).to_lowercase())
         .unwrap_or("starttls".into());
     html! {
+        input type="hidden" name="kind" value="email";
         (text_input("Name", "name", channel.map_or("", |c| c.name.as_str()), "text"))
         (text_input("Sender name", "from_name", mailbox.map_or("", |m| m.from_name.as_str()), "text"))
         (text_input("Sender address", "from_address", mailbox.map_or("", |m| m.from_address.as_str()), "email"))
@@ -199,7 +216,8 @@ async fn index(
                 (mailbox_fields(None))
                 button type="submit" { "Create mailbox" }
             }
-        } }
+        }
+        (pages_text::new_forms(BASE, &user.0.csrf_token)) }
     };
     Ok(render(&req, Some(&nav), "Channels", body))
 }
@@ -210,7 +228,11 @@ async fn create(
     form: Pairs,
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
-    let parsed = match input::parse_new(&body_of(&form)) {
+    let kind = match field(&form, "kind") {
+        "" => "email",
+        k => k,
+    };
+    let parsed = match input::parse_new(&body_of(kind, &form)) {
         Ok(p) => p,
         Err(e) => return Ok(redirect(BASE, Flash::error(e.to_string()))),
     };
@@ -219,13 +241,28 @@ async fn create(
         .store
         .write(move |c| store::create(c, ws, &parsed))
         .await?;
+    let next = match made.kind() {
+        ChannelKind::Email => "Give it a DKIM key next.",
+        ChannelKind::Sms => "Set its webhook at Twilio next.",
+        ChannelKind::WhatsApp => "Set its webhook in your Meta app next.",
+    };
     Ok(redirect(
         &page_of(&made.uid),
         Flash::success(format!(
-            "Mailbox {} created. Give it a DKIM key next.",
+            "{} {} created. {next}",
+            capitalized(noun(made.kind())),
             made.name
         )),
     ))
+}
+
+/// `s` with its first letter upper case, for a noun that starts a message.
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn dkim_card(channel: &Channel, manage: bool, csrf: &str) -> Markup {
@@ -264,7 +301,7 @@ fn tokens_card(channel: &Channel, tokens: &[TokenInfo], manage: bool, csrf: &str
     html! {
         section.card {
             h2 { "Tokens (" (tokens.len()) ")" }
-            p { "An application sends through this mailbox with " code { "POST /api/integration/generic" } " and " code { "Authorization: Bearer <token>" } "." }
+            p { "An application sends through this channel with " code { "POST /api/integration/generic" } " and " code { "Authorization: Bearer <token>" } "." }
             @if !tokens.is_empty() { div.table-wrap { table {
                 thead { tr { th { "Name" } th { "Starts with" } th { "Created" } th { "Last used" } @if manage { th { "" } } } }
                 tbody { @for t in tokens { tr {
@@ -285,6 +322,33 @@ fn tokens_card(channel: &Channel, tokens: &[TokenInfo], manage: bool, csrf: &str
     }
 }
 
+/// The channel's settings: its edit form and delete button for a manager, what it is
+/// for anyone else.
+fn settings_card(channel: &Channel, manage: bool, csrf: &str) -> Markup {
+    let page = page_of(&channel.uid);
+    html! {
+        section.card {
+            h2 { (channel.name) }
+            @if manage {
+                form method="post" action=(page) {
+                    (csrf_input(csrf))
+                    @match channel.kind() {
+                        ChannelKind::Email => (mailbox_fields(Some(channel))),
+                        ChannelKind::Sms => (pages_text::sms_fields(Some(channel))),
+                        ChannelKind::WhatsApp => (pages_text::whatsapp_fields(Some(channel))),
+                    }
+                    button type="submit" { "Save" }
+                }
+                (danger_button(&format!("{page}/delete"), "Its tokens will answer CHANNEL_NOT_FOUND. Delete?", csrf, &format!("Delete {}", noun(channel.kind()))))
+            } @else if let Settings::Email(m) = &channel.settings {
+                p { (m.from_name) " <" (m.from_address) ">" }
+            } @else {
+                (pages_text::summary(channel))
+            }
+        }
+    }
+}
+
 async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -295,32 +359,25 @@ async fn show(
     let channel = find(&state, &user, &id)?;
     let cid = channel.id;
     let tokens = state.store.read(|c| store::tokens(c, cid))?;
+    let opted_out = state.store.read(|c| opt_outs::count(c, cid))?;
     let manage = user.0.role.can_manage();
     let csrf = user.0.csrf_token.clone();
     let body = html! {
         p { a href=(BASE) { "← Channels" } }
-        section.card {
-            h2 { (channel.name) }
-            @if manage {
-                form method="post" action=(page_of(&channel.uid)) {
+        (settings_card(&channel, manage, &csrf))
+        @if channel.kind() == ChannelKind::Email {
+            @if manage { section.card {
+                h2 { "Send a test" }
+                form method="post" action=(format!("{}/test", page_of(&channel.uid))) {
                     (csrf_input(&csrf))
-                    (mailbox_fields(Some(&channel)))
-                    button type="submit" { "Save" }
+                    label { "To" input type="email" name="to" required; }
+                    button type="submit" { "Send a test" }
                 }
-                (danger_button(&format!("{}/delete", page_of(&channel.uid)), "Its tokens will answer CHANNEL_NOT_FOUND. Delete?", &csrf, "Delete mailbox"))
-            } @else if let Settings::Email(m) = &channel.settings {
-                p { (m.from_name) " <" (m.from_address) ">" }
-            }
+            } }
+            (dkim_card(&channel, manage, &csrf))
+        } @else {
+            (pages_text::provider_card(&channel, &state.config.base_url(), opted_out))
         }
-        @if manage { section.card {
-            h2 { "Send a test" }
-            form method="post" action=(format!("{}/test", page_of(&channel.uid))) {
-                (csrf_input(&csrf))
-                label { "To" input type="email" name="to" required; }
-                button type="submit" { "Send a test" }
-            }
-        } }
-        (dkim_card(&channel, manage, &csrf))
         (tokens_card(&channel, &tokens, manage, &csrf))
     };
     Ok(render(&req, Some(&nav), &channel.name, body))
@@ -335,7 +392,8 @@ async fn update(
     user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
     let current = find(&state, &user, &id)?;
     let page = page_of(&current.uid);
-    let parsed = match input::parse_update(&body_of(&form), &current) {
+    let kind = current.kind();
+    let parsed = match input::parse_update(&body_of(kind.as_str(), &form), &current) {
         Ok(p) => p,
         Err(e) => return Ok(redirect(&page, Flash::error(e.to_string()))),
     };
@@ -344,7 +402,10 @@ async fn update(
         .store
         .write(move |c| store::update(c, ws, &current.uid, &parsed))
         .await?;
-    Ok(redirect(&page, Flash::success("Mailbox saved.")))
+    Ok(redirect(
+        &page,
+        Flash::success(format!("{} saved.", capitalized(noun(kind)))),
+    ))
 }
 
 async fn delete(
@@ -355,12 +416,16 @@ async fn delete(
 ) -> Result<HttpResponse, PageError> {
     user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
     let channel = find(&state, &user, &id)?;
+    let kind = channel.kind();
     let ws = user.0.workspace.id;
     state
         .store
         .write(move |c| store::delete(c, ws, &channel.uid))
         .await?;
-    Ok(redirect(BASE, Flash::success("Mailbox deleted.")))
+    Ok(redirect(
+        BASE,
+        Flash::success(format!("{} deleted.", capitalized(noun(kind)))),
+    ))
 }
 
 async fn make_dkim(
@@ -372,6 +437,12 @@ async fn make_dkim(
     user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
     let channel = find(&state, &user, &id)?;
     let page = page_of(&channel.uid);
+    if channel.kind() != ChannelKind::Email {
+        return Ok(redirect(
+            &page,
+            Flash::error("Only a mailbox signs with DKIM."),
+        ));
+    }
     let selector = field(&form, "selector").trim().to_string();
     let Some(algorithm) = Algorithm::parse(field(&form, "algorithm")) else {
         return Ok(redirect(&page, Flash::error("Pick RSA or Ed25519.")));
@@ -490,6 +561,12 @@ async fn send_test(
     user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
     let channel = find(&state, &user, &id)?;
     let page = page_of(&channel.uid);
+    if channel.kind() != ChannelKind::Email {
+        return Ok(redirect(
+            &page,
+            Flash::error("Only a mailbox sends a test email."),
+        ));
+    }
     let to = field(&form, "to").trim();
     if !input::is_email(to) {
         return Ok(redirect(
