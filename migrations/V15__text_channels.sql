@@ -13,3 +13,7 @@ CREATE TABLE channel_opt_outs (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (channel_id, address)
 ) WITHOUT ROWID;
+
+-- What a template is written for: an email (subject, HTML, text) or the text body of an
+-- SMS or a WhatsApp message.
+ALTER TABLE templates ADD COLUMN kind TEXT NOT NULL DEFAULT 'email';

@@ -91,7 +91,7 @@ pub fn parse_definition(
         crate::templates::store::get(conn, ws, uid)
             .ok()
             .flatten()
-            .is_some()
+            .map(|t| t.kind)
     };
     let list = |uid: &str| {
         crate::lists::store::get(conn, ws, uid)
@@ -109,7 +109,7 @@ pub fn parse_definition(
         crate::channels::store::get(conn, ws, uid)
             .ok()
             .flatten()
-            .is_some()
+            .map(|c| c.kind().as_str().to_string())
     };
     let known = definition::Known {
         template: &template,

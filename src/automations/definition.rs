@@ -159,6 +159,17 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<String>,
     },
+    /// An SMS to the contact's phone: an `sms` template through an SMS channel.
+    Sms {
+        template: String,
+        channel: String,
+    },
+    /// A WhatsApp message to the contact's phone: a `whatsapp` template through a
+    /// WhatsApp instance.
+    Whatsapp {
+        template: String,
+        channel: String,
+    },
     Wait {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duration: Option<String>,
@@ -205,6 +216,8 @@ impl Step {
     pub fn kind(&self) -> &'static str {
         match self {
             Step::Email { .. } => "email",
+            Step::Sms { .. } => "sms",
+            Step::Whatsapp { .. } => "whatsapp",
             Step::Wait { .. } => "wait",
             Step::Branch { .. } => "branch",
             Step::UpdateContact { .. } => "update_contact",
@@ -259,11 +272,12 @@ pub fn parse(value: Value) -> Result<Definition, Invalid> {
 /// What validation looks up in the workspace: whether a template, a list or a segment
 /// with this public id exists there.
 pub struct Known<'a> {
-    pub template: &'a dyn Fn(&str) -> bool,
+    /// The kind (`email`, `sms`, `whatsapp`) of a template of the workspace.
+    pub template: &'a dyn Fn(&str) -> Option<String>,
     pub list: &'a dyn Fn(&str) -> bool,
     pub segment: &'a dyn Fn(&str) -> bool,
-    /// An email channel (mailbox) of the workspace.
-    pub channel: &'a dyn Fn(&str) -> bool,
+    /// The kind of a channel of the workspace.
+    pub channel: &'a dyn Fn(&str) -> Option<String>,
 }
 
 /// Checks what shape alone cannot: names, durations, depth, known templates, lists and
@@ -385,7 +399,13 @@ fn validate_steps(
         }
         match step {
             Step::Email { template, channel } => {
-                validate_email(&here, template, channel.as_deref(), known)?
+                validate_message(&here, "email", template, channel.as_deref(), known)?
+            }
+            Step::Sms { template, channel } => {
+                validate_message(&here, "sms", template, Some(channel), known)?
+            }
+            Step::Whatsapp { template, channel } => {
+                validate_message(&here, "whatsapp", template, Some(channel), known)?
             }
             Step::Wait { duration, until } => {
                 validate_wait(&here, duration.as_deref(), until.as_deref())?
@@ -436,28 +456,40 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
 
 /// An email step names a template that exists, and either the install's sender
 /// (`"email"`, or no channel) or a mailbox of the workspace.
-fn validate_email(
+/// A message step names a template and a channel of its own kind (an email step may
+/// leave the channel out, or say `"email"`, for the install's sender).
+fn validate_message(
     here: &str,
+    kind: &str,
     template: &str,
     channel: Option<&str>,
     known: &Known<'_>,
 ) -> Result<(), Invalid> {
-    if !(known.template)(template) {
-        return Err(invalid(
-            format!("{here}.template"),
-            format!("no template with id '{template}'"),
-        ));
+    match (known.template)(template) {
+        None => {
+            return Err(invalid(
+                format!("{here}.template"),
+                format!("no template with id '{template}'"),
+            ));
+        }
+        Some(k) if k != kind => {
+            return Err(invalid(
+                format!("{here}.template"),
+                format!("'{template}' is an {k} template; this step sends {kind}"),
+            ));
+        }
+        Some(_) => {}
     }
-    if let Some(channel) = channel
-        && channel != "email"
-        && !(known.channel)(channel)
-    {
-        return Err(invalid(
+    let Some(channel) = channel.filter(|c| !(kind == "email" && *c == "email")) else {
+        return Ok(());
+    };
+    match (known.channel)(channel) {
+        Some(k) if k == kind => Ok(()),
+        _ => Err(invalid(
             format!("{here}.channel"),
-            format!("no email channel with id '{channel}'"),
-        ));
+            format!("no {kind} channel with id '{channel}'"),
+        )),
     }
-    Ok(())
 }
 
 /// A wait has exactly one of a readable duration or a readable ISO 8601 time.

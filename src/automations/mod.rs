@@ -14,6 +14,7 @@ pub mod definition;
 pub mod engine;
 pub mod list_steps;
 pub mod listing;
+pub mod message_steps;
 pub mod pages;
 pub mod runner;
 pub mod signing;

@@ -9,11 +9,12 @@ use serde_json::{Map, Value, json};
 use super::announce::{News, tell};
 use super::conditions::{Subject, holds};
 use super::definition::{self, Position, Step, parse_duration};
+use super::message_steps::{MessageStep, Scope};
 use super::store;
+use crate::channels::ChannelKind;
 use crate::contacts::{
     Contact, ContactError, ContactPatch, fields, normalize_tags, store as contacts,
 };
-use crate::delivery::messages::{self, Content, NewMessage};
 use crate::events::ingest::{Origin, record_contact_change};
 use crate::jobs::{self, ClaimedJob, JobContext, JobError, JobKind};
 use crate::kinds::WorkspaceId;
@@ -67,7 +68,7 @@ fn load(conn: &Connection, id: i64) -> Result<Option<Enrollment>, StoreError> {
         .optional()?)
 }
 
-fn record(
+pub(super) fn record(
     conn: &Connection,
     id: i64,
     position: &Position,
@@ -80,7 +81,7 @@ fn record(
     Ok(())
 }
 
-fn finish(
+pub(super) fn finish(
     conn: &Connection,
     id: i64,
     state: EnrollmentState,
@@ -261,7 +262,15 @@ impl Run<'_> {
     /// Runs the one step at `pos`.
     fn step(&mut self, step: &Step, pos: &Position) -> Result<Flow, RunError> {
         match step {
-            Step::Email { template, channel } => self.email(pos, template, channel.as_deref()),
+            Step::Email { template, channel } => {
+                self.message(pos, ChannelKind::Email, template, channel.as_deref())
+            }
+            Step::Sms { template, channel } => {
+                self.message(pos, ChannelKind::Sms, template, Some(channel))
+            }
+            Step::Whatsapp { template, channel } => {
+                self.message(pos, ChannelKind::WhatsApp, template, Some(channel))
+            }
             Step::Wait { duration, until } => self.wait(pos, duration.as_deref(), until.as_deref()),
             Step::Branch { condition, .. } => self.branch(pos, condition),
             Step::UpdateContact {
@@ -293,27 +302,28 @@ impl Run<'_> {
         Ok(Flow::Next(definition::next_position(self.steps, pos)))
     }
 
-    /// Queues the email (or records why not); stops when that failed the enrollment.
-    fn email(
+    /// Queues the message (or records why not); stops when that failed the enrollment.
+    fn message(
         &mut self,
         pos: &Position,
+        kind: ChannelKind,
         template: &str,
         channel: Option<&str>,
     ) -> Result<Flow, RunError> {
-        let email = EmailStep {
+        let step = MessageStep {
             pos,
+            kind,
             template,
             channel,
         };
-        send_email(
-            self.conn,
-            self.id,
-            self.enrollment,
-            &self.contact,
-            &email,
-            &self.event,
-            &self.variables,
-        )?;
+        let scope = Scope {
+            ws: self.enrollment.ws,
+            enrollment_id: self.id,
+            contact: &self.contact,
+            event: &self.event,
+            variables: &self.variables,
+        };
+        super::message_steps::send(self.conn, &scope, &step)?;
         if state_of(self.conn, self.id)? == EnrollmentState::Failed {
             return Ok(Flow::Stop);
         }
@@ -424,123 +434,10 @@ impl Run<'_> {
 }
 
 /// The enrollment's state as stored now (a step may have just changed it).
-fn state_of(conn: &Connection, id: i64) -> Result<EnrollmentState, StoreError> {
+pub(super) fn state_of(conn: &Connection, id: i64) -> Result<EnrollmentState, StoreError> {
     Ok(conn
         .prepare_cached("SELECT state FROM enrollments WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?)
-}
-
-/// What an email step names.
-struct EmailStep<'a> {
-    pos: &'a Position,
-    template: &'a str,
-    /// A mailbox's id; `None` or `"email"` for the install's sender.
-    channel: Option<&'a str>,
-}
-
-/// The mailbox row an email step sends by: `Ok(None)` for the install's sender, `Err`
-/// with the reason when the mailbox was deleted since the automation was saved.
-fn step_channel(
-    conn: &Connection,
-    enrollment: &Enrollment,
-    channel: Option<&str>,
-) -> Result<Result<Option<i64>, String>, RunError> {
-    let Some(uid) = channel.filter(|c| *c != "email") else {
-        return Ok(Ok(None));
-    };
-    Ok(
-        match crate::channels::store::get(conn, enrollment.ws, uid)? {
-            Some(c) => Ok(Some(c.id)),
-            None => Err(format!("channel '{uid}' no longer exists")),
-        },
-    )
-}
-
-/// An email step that cannot send: recorded failed, and the enrollment fails with why.
-fn fail_email(conn: &Connection, id: i64, pos: &Position, error: &str) -> Result<(), RunError> {
-    record(
-        conn,
-        id,
-        pos,
-        "email",
-        "failed",
-        Some(json!({"error": error})),
-    )?;
-    finish(conn, id, EnrollmentState::Failed, Some(error))?;
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn send_email(
-    conn: &Connection,
-    id: i64,
-    enrollment: &Enrollment,
-    contact: &Contact,
-    step: &EmailStep<'_>,
-    event: &Map<String, Value>,
-    variables: &Map<String, Value>,
-) -> Result<(), RunError> {
-    let (pos, template_uid) = (step.pos, step.template);
-    let channel_id = match step_channel(conn, enrollment, step.channel)? {
-        Ok(c) => c,
-        Err(error) => return fail_email(conn, id, pos, &error),
-    };
-    let Some(template) = crate::templates::store::get(conn, enrollment.ws, template_uid)? else {
-        let error = format!("template '{template_uid}' no longer exists");
-        return fail_email(conn, id, pos, &error);
-    };
-    let Some(to) = contact.email.clone() else {
-        record(
-            conn,
-            id,
-            pos,
-            "email",
-            "skipped",
-            Some(json!({"reason": "the contact has no email"})),
-        )?;
-        return Ok(());
-    };
-    let urls = crate::delivery::footer::links_for(&contact.uid);
-    // Rendered by the send job, off the writer thread; a template that fails to render
-    // fails that message with the reason.
-    let context = crate::templates::context(contact, event, variables, &urls).to_string();
-    let position = pos.render();
-    let created = messages::create(
-        conn,
-        enrollment.ws,
-        &NewMessage {
-            channel: "email",
-            contact_id: Some(contact.id),
-            enrollment_id: Some(id),
-            position: Some(&position),
-            kind: "marketing",
-            to: &to,
-            content: Content::Deferred {
-                template_id: template.id,
-                context,
-            },
-            channel_id,
-            envelope: None,
-        },
-    )?;
-    if let Some(message_id) = created {
-        jobs::enqueue(
-            conn,
-            Some(enrollment.ws),
-            &JobKind::SendMessage { message_id },
-            crate::store::here().now_ms(),
-            jobs::max_attempts(),
-        )?;
-        record(
-            conn,
-            id,
-            pos,
-            "email",
-            "queued",
-            Some(json!({"template": template.uid})),
-        )?;
-    }
-    Ok(())
 }
 
 fn update_contact(

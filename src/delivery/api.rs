@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::messages::{self, MessageStatus};
 use crate::auth::policy::Need;
+use crate::channels::ChannelKind;
 use crate::http::ApiError;
 use crate::http::extract::ApiCaller;
 use crate::http::idempotency::{self, IdempotencyKey};
@@ -108,9 +109,6 @@ fn parse_send(m: &Map<String, Value>) -> Result<SendRequest, ApiError> {
     match (&to, &contact) {
         (None, None) => return Err(bad("to", "or contactId is required")),
         (Some(_), Some(_)) => return Err(bad("to", "and contactId cannot both be given")),
-        (Some(t), None) if !crate::channels::input::is_email(t) => {
-            return Err(bad("to", "must be an email address"));
-        }
         _ => {}
     }
     let variables = match m.get("variables") {
@@ -127,25 +125,50 @@ fn parse_send(m: &Map<String, Value>) -> Result<SendRequest, ApiError> {
     })
 }
 
-/// The recipient: the contact named (which must have an email), or a bare address.
+/// The recipient: the contact named (which must have the email or phone number the
+/// channel sends to), or a bare address of that kind.
 fn recipient(
     conn: &rusqlite::Connection,
     ws: crate::kinds::WorkspaceId,
     r: &SendRequest,
+    kind: ChannelKind,
 ) -> Result<(Option<crate::contacts::Contact>, String), ApiError> {
+    let email = kind == ChannelKind::Email;
     match (&r.contact, &r.to) {
         (Some(uid), _) => {
             let contact = crate::contacts::store::get(conn, ws, uid)
                 .map_err(|_| bad("contactId", "names no contact of this workspace"))?;
-            let to = contact
-                .email
-                .clone()
-                .ok_or_else(|| bad("contactId", "names a contact without an email"))?;
+            let to = if email {
+                &contact.email
+            } else {
+                &contact.phone
+            };
+            let to = to.clone().ok_or_else(|| {
+                let what = if email { "an email" } else { "a phone number" };
+                bad("contactId", &format!("names a contact without {what}"))
+            })?;
             Ok((Some(contact), to))
         }
-        (None, Some(to)) => Ok((None, to.clone())),
+        (None, Some(to)) if email => match crate::channels::input::is_email(to) {
+            true => Ok((None, to.clone())),
+            false => Err(bad("to", "must be an email address")),
+        },
+        (None, Some(to)) => match crate::contacts::normalize_phone(to) {
+            Ok(phone) if to.starts_with('+') => Ok((None, phone)),
+            _ => Err(bad("to", "must be an E.164 phone number like +14155550123")),
+        },
         (None, None) => Err(bad("to", "or contactId is required")),
     }
+}
+
+/// Someone to render the template for when no contact is named.
+fn bare(to: &str, kind: ChannelKind) -> crate::contacts::Contact {
+    let mut someone = crate::contacts::Contact::with_email(to);
+    if kind != ChannelKind::Email {
+        someone.email = None;
+        someone.phone = Some(to.to_string());
+    }
+    someone
 }
 
 /// Queues the message and its send job; answers the body to send back.
@@ -163,10 +186,19 @@ fn queue(
                 .ok_or_else(|| bad("channel", "names no channel of this workspace"))?,
         ),
     };
-    let (contact, to) = recipient(conn, ws, r)?;
-    let someone = contact
-        .clone()
-        .unwrap_or_else(|| crate::contacts::Contact::with_email(&to));
+    let kind = channel.as_ref().map_or(ChannelKind::Email, |c| c.kind());
+    if template.kind != kind.as_str() {
+        return Err(bad(
+            "template",
+            &format!(
+                "is an {} template; this channel sends {}",
+                template.kind,
+                kind.as_str()
+            ),
+        ));
+    }
+    let (contact, to) = recipient(conn, ws, r, kind)?;
+    let someone = contact.clone().unwrap_or_else(|| bare(&to, kind));
     let context = crate::templates::context(
         &someone,
         &Map::new(),
@@ -174,7 +206,7 @@ fn queue(
         &crate::templates::OptOutUrls::default(),
     );
     let new = messages::NewMessage {
-        channel: "email",
+        channel: kind.as_str(),
         contact_id: contact.as_ref().map(|c| c.id),
         enrollment_id: None,
         position: None,

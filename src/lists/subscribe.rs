@@ -225,6 +225,7 @@ pub fn announce_joined(
 /// The double opt-in email as a new workspace starts with it.
 pub fn default_confirmation_template() -> TemplateInput {
     TemplateInput {
+        kind: "email".into(),
         name: "Double opt-in confirmation".into(),
         subject: "Please confirm your subscription".into(),
         html: "<p>Hi {{contact.firstName}},</p>\n\n<p>Please confirm that you want to receive our emails{{#if lists}} ({{lists}}){{/if}}.</p>\n\n<p><a href=\"{{confirm_url}}\">Yes, subscribe me</a></p>\n\n<p>If you did not sign up, ignore this email: nothing happens unless you confirm.</p>".into(),

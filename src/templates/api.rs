@@ -33,16 +33,30 @@ pub fn routes(r: &mut Routes<'_>) {
 }
 
 fn input(body: &Map<String, Value>) -> Result<TemplateInput, ApiError> {
-    only_fields(body, &["name", "subject", "html", "text"], "template")?;
+    only_fields(
+        body,
+        &["name", "kind", "subject", "html", "text"],
+        "template",
+    )?;
     let required = |key: &str| {
         opt_string(body, key, "")
             .and_then(|v| v.ok_or_else(|| ApiError::bad_request(format!("{key} is required"))))
     };
+    let kind = opt_string(body, "kind", "")?.unwrap_or_else(|| "email".into());
+    let email = kind == "email";
+    let part = |key: &str| {
+        if email {
+            required(key)
+        } else {
+            Ok(opt_string(body, key, "")?.unwrap_or_default())
+        }
+    };
     let input = TemplateInput {
         name: required("name")?,
-        subject: required("subject")?,
-        html: required("html")?,
+        subject: part("subject")?,
+        html: part("html")?,
         text: opt_string(body, "text", "")?,
+        kind,
     };
     store::validate(&input).map_err(ApiError::bad_request)?;
     Ok(input)

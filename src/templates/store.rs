@@ -7,10 +7,17 @@ use crate::kinds::WorkspaceId;
 use crate::kinds::time::iso_time;
 use crate::store::StoreError;
 
-/// An email template.
+/// The text body of an SMS is at most this long (ten segments, as the generic API takes).
+pub const MAX_SMS_TEXT: usize = 1600;
+/// A WhatsApp text message is at most this long.
+pub const MAX_WHATSAPP_TEXT: usize = 4096;
+
+/// A template: an email (subject, HTML, text), or the text of an SMS or WhatsApp message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     pub id: i64,
+    /// `email`, `sms` or `whatsapp`: which channels and steps may send it.
+    pub kind: String,
     pub uid: String,
     pub name: String,
     pub subject: String,
@@ -24,6 +31,7 @@ impl Template {
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.uid,
+            "kind": self.kind,
             "name": self.name,
             "subject": self.subject,
             "html": self.html,
@@ -37,6 +45,8 @@ impl Template {
 /// The editable parts of a template, already validated.
 #[derive(Debug, Clone)]
 pub struct TemplateInput {
+    /// `email`, `sms` or `whatsapp`.
+    pub kind: String,
     pub name: String,
     pub subject: String,
     pub html: String,
@@ -48,6 +58,7 @@ impl TemplateInput {
     pub fn draft(&self) -> Template {
         Template {
             id: 0,
+            kind: self.kind.clone(),
             uid: String::new(),
             name: self.name.clone(),
             subject: self.subject.clone(),
@@ -65,6 +76,29 @@ pub fn validate(input: &TemplateInput) -> Result<(), String> {
     if input.name.trim().is_empty() || input.name.chars().count() > 200 {
         return Err("name must be 1 to 200 characters".into());
     }
+    let limit = match input.kind.as_str() {
+        "email" => None,
+        "sms" => Some(MAX_SMS_TEXT),
+        "whatsapp" => Some(MAX_WHATSAPP_TEXT),
+        _ => return Err("kind must be \"email\", \"sms\" or \"whatsapp\"".into()),
+    };
+    if let Some(limit) = limit {
+        let text = input.text.as_deref().unwrap_or("");
+        if text.trim().is_empty() || text.chars().count() > limit {
+            return Err(format!(
+                "text must be 1 to {limit} characters for an {} template",
+                input.kind
+            ));
+        }
+        if !input.subject.is_empty() || !input.html.is_empty() {
+            return Err(format!(
+                "an {} template has only a text, no subject or html",
+                input.kind
+            ));
+        }
+        super::check(text, "text")?;
+        return super::trial_render(&input.draft());
+    }
     if input.subject.trim().is_empty() || input.subject.len() > 998 {
         return Err("subject must be 1 to 998 characters".into());
     }
@@ -79,7 +113,7 @@ pub fn validate(input: &TemplateInput) -> Result<(), String> {
     super::trial_render(&input.draft())
 }
 
-const COLUMNS: &str = "id, uid, name, subject, html, text, created_at, updated_at";
+const COLUMNS: &str = "id, uid, name, subject, html, text, created_at, updated_at, kind";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
     Ok(Template {
@@ -91,6 +125,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
         text: r.get(5)?,
         created_at: r.get(6)?,
         updated_at: r.get(7)?,
+        kind: r.get(8)?,
     })
 }
 
@@ -136,10 +171,10 @@ pub fn create(
     let now = crate::store::here().now_ms();
     let uid = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached(
-        "INSERT INTO templates (uid, workspace_id, name, subject, html, text, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO templates (uid, workspace_id, name, subject, html, text, created_at, updated_at, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
     )?
-    .execute(params![uid, ws, input.name.trim(), input.subject, input.html, input.text, now])?;
+    .execute(params![uid, ws, input.name.trim(), input.subject, input.html, input.text, now, input.kind])?;
     Ok(get(conn, ws, &uid)?.expect("just inserted"))
 }
 

@@ -522,3 +522,106 @@ fn channel_settings_are_checked_field_by_field() {
     let sealed: String = herald.query("SELECT credentials FROM channels WHERE kind = 'sms'");
     assert!(!sealed.contains("secret-token-123456"));
 }
+
+#[test]
+fn an_automations_sms_step_texts_the_contacts_phone_from_an_sms_template() {
+    let twilio = FakeTwilio::start();
+    let herald = start();
+    let api = Api::new(&herald, "Acme");
+    let channel = sms_channel(&api, &twilio);
+    let mailbox = created(
+        &api,
+        json!({"kind": "email", "name": "Support", "fromAddress": "support@acme.test"}),
+    );
+    let (status, answer) = status_and_json(api.post(
+        "/api/templates",
+        &json!({"name": "Too long", "kind": "sms", "text": "x".repeat(1601)}),
+    ));
+    assert_eq!(status, 400, "{answer}");
+    let text = api.post_ok(
+        "/api/templates",
+        &json!({"name": "Welcome text", "kind": "sms", "text": "Hi {{contact.firstName}}, welcome!"}),
+    );
+    assert_eq!(text["kind"], "sms");
+    let email = api.post_ok(
+        "/api/templates",
+        &json!({"name": "Welcome", "subject": "Welcome", "html": "<p>Hi</p>"}),
+    );
+    let automation = |template: &Value, channel: &Value| {
+        json!({"name": "Welcome", "status": "active", "trigger": {"type": "event", "event": "signUp"},
+               "steps": [{"type": "sms", "template": template["id"], "channel": channel["id"]}]})
+    };
+    for (template, channel, says) in [
+        (&email, &channel, "is an email template"),
+        (&text, &mailbox, "no sms channel"),
+    ] {
+        let (status, answer) =
+            status_and_json(api.post("/api/automations", &automation(template, channel)));
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
+    }
+    let (status, answer) =
+        status_and_json(api.post("/api/automations", &automation(&text, &channel)));
+    assert_eq!(status, 201, "{answer}");
+
+    let (status, answer) = status_and_json(api.post(
+        "/api/contacts",
+        &json!({"email": "ada@example.com", "firstName": "Ada", "phone": "+5511999999999"}),
+    ));
+    assert!(status == 200 || status == 201, "{answer}");
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": "ada@example.com", "eventName": "signUp"}),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    let sent = twilio.wait_for(1, std::time::Duration::from_secs(20));
+    assert_eq!(sent[0].to, "+5511999999999");
+    assert_eq!(sent[0].body.as_deref(), Some("Hi Ada, welcome!"));
+    assert_eq!(
+        sent[0].status_callback.as_deref(),
+        channel["webhookUrl"].as_str()
+    );
+
+    // Without a phone number the step is skipped, and nothing is texted.
+    let r = api.post(
+        "/api/events/send",
+        &json!({"email": "bob@example.com", "eventName": "signUp"}),
+    );
+    assert_eq!(r.status(), 200);
+    support::api::wait_until(
+        "the step to be skipped",
+        std::time::Duration::from_secs(20),
+        || {
+            herald.query::<i64>(
+            "SELECT COUNT(*) FROM enrollment_steps WHERE step_type = 'sms' AND outcome = 'skipped'",
+        ) == 1
+        },
+    );
+    assert_eq!(twilio.messages().len(), 1);
+
+    // One transactional text from the template, to a bare number or to a contact.
+    let send = |body: Value| status_and_json(api.post("/api/v1/messages", &body));
+    let (status, answer) =
+        send(json!({"template": text["id"], "to": "5511", "channel": channel["id"]}));
+    assert_eq!(
+        (status, answer["details"]["field"].as_str()),
+        (400, Some("to")),
+        "{answer}"
+    );
+    let (status, answer) =
+        send(json!({"template": email["id"], "to": "+5511977776666", "channel": channel["id"]}));
+    assert_eq!(
+        (status, answer["details"]["field"].as_str()),
+        (400, Some("template")),
+        "{answer}"
+    );
+    let (status, answer) =
+        send(json!({"template": text["id"], "to": "+5511977776666", "channel": channel["id"]}));
+    assert_eq!(status, 201, "{answer}");
+    let sent = twilio.wait_for(2, std::time::Duration::from_secs(20));
+    assert_eq!(sent[1].to, "+5511977776666");
+    assert_eq!(sent[1].body.as_deref(), Some("Hi , welcome!"));
+}

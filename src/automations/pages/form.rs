@@ -290,6 +290,14 @@ fn overlay_steps(steps: &mut [Step], prefix: &str, fields: &Fields) {
                     *template = v.to_string();
                 }
             }
+            Step::Sms { template, channel } | Step::Whatsapp { template, channel } => {
+                if let Some(v) = get("template") {
+                    *template = v.to_string();
+                }
+                if let Some(v) = get("channel") {
+                    *channel = v.trim().to_string();
+                }
+            }
             Step::Wait { duration, until } => overlay_wait(duration, until, &get),
             Step::Branch {
                 condition,

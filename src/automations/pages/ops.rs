@@ -13,6 +13,14 @@ pub(super) fn new_step(kind: &str) -> Option<Step> {
             template: String::new(),
             channel: None,
         },
+        "sms" => Step::Sms {
+            template: String::new(),
+            channel: String::new(),
+        },
+        "whatsapp" => Step::Whatsapp {
+            template: String::new(),
+            channel: String::new(),
+        },
         "wait" => Step::Wait {
             duration: Some("1d".into()),
             until: None,

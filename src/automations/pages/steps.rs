@@ -16,8 +16,10 @@ pub(super) struct StepCtx<'a> {
     pub error: Option<(String, String)>,
 }
 
-const KINDS: [(&str, &str); 8] = [
+const KINDS: [(&str, &str); 10] = [
     ("email", "Email"),
+    ("sms", "SMS"),
+    ("whatsapp", "WhatsApp"),
     ("wait", "Wait"),
     ("branch", "Branch"),
     ("update_contact", "Update contact"),
@@ -101,6 +103,18 @@ fn item(step: &Step, pos: &str, i: usize, len: usize, ctx: &StepCtx) -> Markup {
 fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
     let name = |field: &str| format!("s.{pos}.{field}");
     match step {
+        Step::Sms { template, channel } | Step::Whatsapp { template, channel } => html! {
+            label { "Template"
+                select name=(name("template")) {
+                    option value="" { "— choose a template —" }
+                    @for (uid, label) in ctx.templates { option value=(uid) selected[uid == template] { (label) } }
+                    @if !template.is_empty() && !ctx.templates.iter().any(|(uid, _)| uid == template) {
+                        option value=(template) selected { "(missing template " (template) ")" }
+                    }
+                }
+            }
+            label { "Channel id" input type="text" name=(name("channel")) value=(channel) placeholder="ch_… (Settings → Channels)"; }
+        },
         Step::Email { template, .. } => html! {
             label { "Template"
                 select name=(name("template")) {

@@ -94,6 +94,14 @@ fn step_summary(steps: &[Step], prefix: &str, templates: &HashMap<String, String
                 li {
                     code { (pos) } " "
                     @match step {
+                        Step::Sms { template, channel } | Step::Whatsapp { template, channel } => {
+                            "Send " (step.kind()) " "
+                            @match templates.get(template) {
+                                Some(name) => { a href=(format!("/templates/{template}")) { (name) } }
+                                None => { span.badge.bad { "missing template " (template) } }
+                            }
+                            " through " code { (channel) }
+                        }
                         Step::Email { template, .. } => {
                             "Send email "
                             @match templates.get(template) {

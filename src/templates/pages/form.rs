@@ -34,11 +34,19 @@ pub(super) struct TemplateForm {
     text: String,
     #[serde(default)]
     op: String,
+    /// What the template is for; the email form has no field for it.
+    #[serde(default = "email_kind")]
+    kind: String,
+}
+
+fn email_kind() -> String {
+    "email".into()
 }
 
 impl TemplateForm {
     fn input(&self) -> TemplateInput {
         TemplateInput {
+            kind: self.kind.clone(),
             name: self.name.trim().to_string(),
             subject: self.subject.clone(),
             html: self.html.clone(),
@@ -160,6 +168,7 @@ pub(super) async fn new_page(
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "templates")?;
     let input = TemplateInput {
+        kind: "email".into(),
         name: String::new(),
         subject: String::new(),
         html: STARTER_HTML.into(),
@@ -205,6 +214,7 @@ pub(super) async fn edit_page(
     })?;
     let (t, used_by, purpose) = found.ok_or(PageError::NotFound)?;
     let input = TemplateInput {
+        kind: t.kind.clone(),
         name: t.name.clone(),
         subject: t.subject.clone(),
         html: t.html.clone(),
