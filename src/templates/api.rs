@@ -32,7 +32,9 @@ pub fn routes(r: &mut Routes<'_>) {
         );
 }
 
-fn input(body: &Map<String, Value>) -> Result<TemplateInput, ApiError> {
+/// A template from a body; `kind` defaults to `stored_kind` (a new template: email), and
+/// a template's kind never changes.
+fn input(body: &Map<String, Value>, stored_kind: Option<&str>) -> Result<TemplateInput, ApiError> {
     only_fields(
         body,
         &["name", "kind", "subject", "html", "text"],
@@ -42,7 +44,14 @@ fn input(body: &Map<String, Value>) -> Result<TemplateInput, ApiError> {
         opt_string(body, key, "")
             .and_then(|v| v.ok_or_else(|| ApiError::bad_request(format!("{key} is required"))))
     };
-    let kind = opt_string(body, "kind", "")?.unwrap_or_else(|| "email".into());
+    let kind =
+        opt_string(body, "kind", "")?.unwrap_or_else(|| stored_kind.unwrap_or("email").to_string());
+    if stored_kind.is_some_and(|k| k != kind) {
+        return Err(
+            ApiError::bad_request("kind cannot change; make a new template")
+                .with_details(json!({"field": "kind"})),
+        );
+    }
     let email = kind == "email";
     let part = |key: &str| {
         if email {
@@ -76,7 +85,7 @@ async fn create(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input(&object_body(&req, &body)?)?;
+    let input = input(&object_body(&req, &body)?, None)?;
     let ws = caller.workspace_id;
     let t = state
         .store
@@ -104,9 +113,11 @@ async fn update(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input(&object_body(&req, &body)?)?;
     let ws = caller.workspace_id;
     let uid = id.into_inner();
+    let stored = state.store.read(|c| store::get(c, ws, &uid))?;
+    let stored = stored.ok_or_else(|| ApiError::not_found("Template not found"))?;
+    let input = input(&object_body(&req, &body)?, Some(&stored.kind))?;
     let t = state
         .store
         .write(move |conn| store::update(conn, ws, &uid, &input))

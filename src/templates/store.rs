@@ -178,7 +178,8 @@ pub fn create(
     Ok(get(conn, ws, &uid)?.expect("just inserted"))
 }
 
-/// Replaces a template's parts; `None` if it does not exist.
+/// Replaces a template's parts; `None` if it does not exist (or is of another kind: a
+/// template's kind never changes).
 pub fn update(
     conn: &Connection,
     ws: WorkspaceId,
@@ -188,7 +189,7 @@ pub fn update(
     let n = conn
         .prepare_cached(
             "UPDATE templates SET name = ?3, subject = ?4, html = ?5, text = ?6, updated_at = ?7
-             WHERE workspace_id = ?1 AND uid = ?2",
+             WHERE workspace_id = ?1 AND uid = ?2 AND kind = ?8",
         )?
         .execute(params![
             ws,
@@ -197,7 +198,8 @@ pub fn update(
             input.subject,
             input.html,
             input.text,
-            crate::store::here().now_ms()
+            crate::store::here().now_ms(),
+            input.kind
         ])?;
     if n == 0 { Ok(None) } else { get(conn, ws, uid) }
 }

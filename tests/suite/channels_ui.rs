@@ -4,7 +4,8 @@
 //! it; a member sees the pages but no button that changes anything, and is refused if it
 //! posts anyway. The same for an SMS number and a WhatsApp instance: made and edited
 //! through their forms (an empty credential keeps the stored one), their pages show the
-//! webhook to configure at the provider, and a bad field is named and makes nothing.
+//! webhook to configure at the provider, and a bad field is named and makes nothing. An
+//! SMS text template is written in the editor and keeps its kind.
 
 use crate::support;
 
@@ -343,4 +344,63 @@ fn an_owner_sets_up_sms_and_whatsapp_in_the_ui_and_a_member_only_looks() {
         &[("csrf_token", &member_csrf), ("name", "Mine")],
     );
     assert_eq!(status, 403, "and is refused if it posts anyway");
+}
+
+#[test]
+fn an_owner_writes_an_sms_text_template_in_the_editor_and_its_kind_stays() {
+    let herald = Herald::start();
+    let (browser, api) = herald.owner_signed_in("owner@acme.test", "Acme", "owner-password");
+    let page = page_html(&herald, &browser, "/templates/new?kind=sms");
+    assert!(page.contains("Text of the SMS"), "{page}");
+    assert!(!page.contains("name=\"subject\""), "an SMS has no subject");
+    let csrf = page_csrf(&herald, &browser, "/templates/new?kind=sms");
+    let (status, _, body) = post(
+        &herald,
+        &browser,
+        "/templates/new",
+        &[
+            ("csrf_token", &csrf),
+            ("op", "save"),
+            ("kind", "sms"),
+            ("name", "Code"),
+            ("text", ""),
+        ],
+    );
+    assert_eq!(status, 422, "an empty text is refused: {body}");
+    let (status, to, _) = post(
+        &herald,
+        &browser,
+        "/templates/new",
+        &[
+            ("csrf_token", &csrf),
+            ("op", "save"),
+            ("kind", "sms"),
+            ("name", "Code"),
+            ("text", "Your code is {{variables.code}}"),
+        ],
+    );
+    assert_eq!(status, 303);
+    let uid = to.trim_start_matches("/templates/").to_string();
+    let stored = api.get(&format!("/api/templates/{uid}"));
+    assert_eq!(stored["kind"], "sms", "{stored}");
+    // Its edit page is the text editor again, and the API keeps its kind.
+    let edit = page_html(&herald, &browser, &to);
+    assert!(
+        edit.contains("Text of the SMS") && edit.contains("Your code is"),
+        "{edit}"
+    );
+    let r = api.put(
+        &format!("/api/templates/{uid}"),
+        &json!({"name": "Code", "text": "New {{variables.code}}"}),
+    );
+    assert_eq!(r.status(), 200);
+    let r = api.put(
+        &format!("/api/templates/{uid}"),
+        &json!({"name": "Code", "kind": "email", "subject": "s", "html": "h"}),
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        api.get(&format!("/api/templates/{uid}"))["text"],
+        "New {{variables.code}}"
+    );
 }

@@ -124,10 +124,16 @@ fn editor(
         }
         form.card #template-form method="post" action=(action) data-live-preview="/templates/preview" {
             (csrf_input(token))
+            input type="hidden" name="kind" value=(input.kind);
             label { "Name" input type="text" name="name" value=(input.name) required maxlength="200"; }
-            label { "Subject" input type="text" name="subject" value=(input.subject) required placeholder="Welcome, {{contact.firstName}}!"; }
-            label { "HTML" textarea name="html" rows="14" spellcheck="false" { (input.html) } }
-            label { "Text " span.muted { "(optional: derived from the HTML when empty)" } textarea name="text" rows="6" { (input.text.clone().unwrap_or_default()) } }
+            @if input.kind == "email" {
+                label { "Subject" input type="text" name="subject" value=(input.subject) required placeholder="Welcome, {{contact.firstName}}!"; }
+                label { "HTML" textarea name="html" rows="14" spellcheck="false" { (input.html) } }
+                label { "Text " span.muted { "(optional: derived from the HTML when empty)" } textarea name="text" rows="6" { (input.text.clone().unwrap_or_default()) } }
+            } @else {
+                label { "Text of the " (if input.kind == "sms" { "SMS" } else { "WhatsApp message" }) " " span.muted { "(at most " (if input.kind == "sms" { store::MAX_SMS_TEXT } else { store::MAX_WHATSAPP_TEXT }) " characters)" }
+                    textarea name="text" rows="6" required { (input.text.clone().unwrap_or_default()) } }
+            }
             p.muted { "Templates see " code { "contact.*" } ", " code { "event.*" } ", " code { "variables.*" } ", " code { "unsubscribe_url" } " and " code { "preferences_url" } "; a missing value renders empty. Marketing emails also get a footer with both links." }
             div.row {
                 button type="submit" name="op" value="save" { "Save" }
@@ -160,18 +166,35 @@ fn editor(
     }
 }
 
-/// `GET /templates/new`
+/// Which kind of template `/templates/new` starts.
+#[derive(Deserialize)]
+pub(super) struct NewQuery {
+    kind: Option<String>,
+}
+
+/// `GET /templates/new`, `?kind=sms` or `?kind=whatsapp` for the text of a message.
 pub(super) async fn new_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: SignedIn,
+    query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, PageError> {
     let nav = user.nav(&state, "templates")?;
+    let kind = query
+        .kind
+        .as_deref()
+        .filter(|k| matches!(*k, "sms" | "whatsapp"))
+        .unwrap_or("email");
+    let email = kind == "email";
     let input = TemplateInput {
-        kind: "email".into(),
+        kind: kind.into(),
         name: String::new(),
         subject: String::new(),
-        html: STARTER_HTML.into(),
+        html: if email {
+            STARTER_HTML.into()
+        } else {
+            String::new()
+        },
         text: None,
     };
     let rendered = preview(&state, &input).await;

@@ -55,7 +55,7 @@ async fn list(
     let ws = user.0.workspace.id;
     let rows = state.store.read(|conn| store::list_with_users(conn, ws))?;
     let body = html! {
-        p { a.button href="/templates/new" { "New template" } }
+        p { a.button href="/templates/new" { "New template" } " " a.button href="/templates/new?kind=sms" { "New SMS text" } " " a.button href="/templates/new?kind=whatsapp" { "New WhatsApp text" } }
         @if rows.is_empty() {
             p.empty { "No templates yet. A template is the subject, HTML and text of an email, in Handlebars syntax: " code { "{{contact.firstName}}" } "." }
         } @else {
