@@ -398,15 +398,23 @@ fn validate_steps(
             ));
         }
         match step {
-            Step::Email { template, channel } => {
-                validate_message(&here, "email", template, channel.as_deref(), known)?
-            }
+            Step::Email { template, channel } => super::step_checks::validate_message(
+                &here,
+                "email",
+                template,
+                channel.as_deref(),
+                known,
+            )?,
             Step::Sms { template, channel } => {
-                validate_message(&here, "sms", template, Some(channel), known)?
+                super::step_checks::validate_message(&here, "sms", template, Some(channel), known)?
             }
-            Step::Whatsapp { template, channel } => {
-                validate_message(&here, "whatsapp", template, Some(channel), known)?
-            }
+            Step::Whatsapp { template, channel } => super::step_checks::validate_message(
+                &here,
+                "whatsapp",
+                template,
+                Some(channel),
+                known,
+            )?,
             Step::Wait { duration, until } => {
                 validate_wait(&here, duration.as_deref(), until.as_deref())?
             }
@@ -447,7 +455,7 @@ fn validate_steps(
 }
 
 /// A validation error at `path`.
-fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(super) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         path: path.into(),
         message: message.into(),
@@ -456,42 +464,6 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
 
 /// An email step names a template that exists, and either the install's sender
 /// (`"email"`, or no channel) or a mailbox of the workspace.
-/// A message step names a template and a channel of its own kind (an email step may
-/// leave the channel out, or say `"email"`, for the install's sender).
-fn validate_message(
-    here: &str,
-    kind: &str,
-    template: &str,
-    channel: Option<&str>,
-    known: &Known<'_>,
-) -> Result<(), Invalid> {
-    match (known.template)(template) {
-        None => {
-            return Err(invalid(
-                format!("{here}.template"),
-                format!("no template with id '{template}'"),
-            ));
-        }
-        Some(k) if k != kind => {
-            return Err(invalid(
-                format!("{here}.template"),
-                format!("'{template}' is an {k} template; this step sends {kind}"),
-            ));
-        }
-        Some(_) => {}
-    }
-    let Some(channel) = channel.filter(|c| !(kind == "email" && *c == "email")) else {
-        return Ok(());
-    };
-    match (known.channel)(channel) {
-        Some(k) if k == kind => Ok(()),
-        _ => Err(invalid(
-            format!("{here}.channel"),
-            format!("no {kind} channel with id '{channel}'"),
-        )),
-    }
-}
-
 /// A wait has exactly one of a readable duration or a readable ISO 8601 time.
 fn validate_wait(here: &str, duration: Option<&str>, until: Option<&str>) -> Result<(), Invalid> {
     match (duration, until) {

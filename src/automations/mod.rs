@@ -19,6 +19,7 @@ pub mod pages;
 pub mod runner;
 pub mod signing;
 pub mod state;
+pub mod step_checks;
 pub mod store;
 pub mod timers;
 pub mod webhook;

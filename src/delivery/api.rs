@@ -30,6 +30,7 @@ pub fn routes(r: &mut Routes<'_>) {
 #[derive(Deserialize)]
 struct Query {
     status: Option<String>,
+    channel: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,
 }
@@ -63,11 +64,19 @@ async fn index(
                 .with_details(json!({"field": "cursor"}))
         })?),
     };
+    let channel = query.channel.as_deref().filter(|c| !c.is_empty());
+    if channel.is_some_and(|c| crate::channels::ChannelKind::parse(c).is_none()) {
+        return Err(bad("channel", "must be email, sms or whatsapp"));
+    }
+    let filter = messages::Filter {
+        status: status.as_deref(),
+        channel,
+    };
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let ws = caller.workspace_id;
     let rows = state
         .store
-        .read(|c| messages::list(c, ws, status.as_deref(), before, limit))?;
+        .read(|c| messages::list(c, ws, &filter, before, limit))?;
     let next = (rows.len() == limit as usize)
         .then(|| rows.last().map(|m| m.id.to_string()))
         .flatten();

@@ -367,16 +367,28 @@ pub fn suppress(
 pub fn list(
     conn: &Connection,
     ws: WorkspaceId,
-    status: Option<&str>,
+    filter: &Filter<'_>,
     before_id: Option<i64>,
     limit: u32,
 ) -> Result<Vec<MessageRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3)
+           AND (?5 IS NULL OR channel = ?5)
          ORDER BY id DESC LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![ws, status, before_id, limit], from_row)?;
+    let rows = stmt.query_map(
+        params![ws, filter.status, before_id, limit, filter.channel],
+        from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Which messages a list shows: of one status, of one kind of channel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filter<'a> {
+    pub status: Option<&'a str>,
+    /// `email`, `sms` or `whatsapp`.
+    pub channel: Option<&'a str>,
 }
 
 /// One message of the workspace by public id.

@@ -1,4 +1,6 @@
-//! The Outbox page: every message with its real status (failed is never shown as sent).
+//! The messages page (`/outbox`): every message of every channel with its real status
+//! (failed is never shown as sent), what the provider last reported, and why it failed;
+//! filtered by status and by channel.
 
 use crate::auth::policy::Need;
 use crate::http::routes::{Access, Routes};
@@ -23,8 +25,12 @@ pub fn routes(r: &mut Routes<'_>) {
 #[derive(Deserialize)]
 struct Query {
     status: Option<String>,
+    channel: Option<String>,
     before: Option<i64>,
 }
+
+/// The channel kinds the page filters by.
+const CHANNELS: [&str; 3] = ["email", "sms", "whatsapp"];
 
 async fn outbox(
     state: web::Data<AppState>,
@@ -35,14 +41,27 @@ async fn outbox(
     let nav = user.nav(&state, "outbox")?;
     let ws = user.0.workspace.id;
     let status = query.status.clone().filter(|s| !s.is_empty());
-    let filter = status.clone();
+    let channel = query
+        .channel
+        .clone()
+        .filter(|c| CHANNELS.contains(&c.as_str()));
+    let filter = messages::Filter {
+        status: status.as_deref(),
+        channel: channel.as_deref(),
+    };
     let before = query.before;
     let (rows, counts) = state.store.read(|conn| {
         Ok::<_, crate::store::StoreError>((
-            messages::list(conn, ws, filter.as_deref(), before, 50)?,
+            messages::list(conn, ws, &filter, before, 50)?,
             messages::counts(conn, ws)?,
         ))
     })?;
+    let keep = |s: &str| {
+        format!(
+            "/outbox?status={s}&channel={}",
+            channel.clone().unwrap_or_default()
+        )
+    };
     let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
     let body = html! {
         @if state.mailer.is_outbox() {
@@ -50,32 +69,56 @@ async fn outbox(
         }
         div.stats {
             @for s in ["queued", "sending", "sent", "failed", "skipped"] {
-                a.stat href=(format!("/outbox?status={s}")) { span.num { (count(s)) } span.label { (s) } }
+                a.stat href=(keep(s)) { span.num { (count(s)) } span.label { (s) } }
+            }
+        }
+        p.filters {
+            "Channel: "
+            a href=(format!("/outbox?status={}", status.clone().unwrap_or_default())) { @if channel.is_none() { strong { "all" } } @else { "all" } }
+            @for c in CHANNELS {
+                " · " a href=(format!("/outbox?status={}&channel={c}", status.clone().unwrap_or_default())) { @if channel.as_deref() == Some(c) { strong { (c) } } @else { (c) } }
             }
         }
         @if rows.is_empty() {
             p.empty { "No messages." }
         } @else {
             div.table-wrap { table {
-                thead { tr { th { "Created" } th { "To" } th { "Subject" } th { "Status" } th { "Reason" } } }
+                thead { tr { th { "Created" } th { "Channel" } th { "To" } th { "Message" } th { "Status" } th { "Reason" } } }
                 tbody {
                     @for m in &rows {
                         tr {
                             td { (format_time(m.created_at)) }
+                            td { (m.channel) }
                             td { (m.to_address) }
-                            td { a href=(format!("/outbox/{}", m.uid)) { (m.subject) } }
-                            td { span class=(match m.status.as_str() { "sent" => "badge good", "failed" => "badge bad", _ => "badge warn" }) { (m.status) } }
+                            td { a href=(format!("/outbox/{}", m.uid)) { (summary(m)) } }
+                            td {
+                                span class=(match m.status.as_str() { "sent" => "badge good", "failed" => "badge bad", _ => "badge warn" }) { (m.status) }
+                                @if let Some(p) = &m.provider_status { " " span.muted { (p) } }
+                            }
                             td { (m.reason.clone().unwrap_or_default()) }
                         }
                     }
                 }
             } }
             @if rows.len() == 50 {
-                div.pager { a href=(format!("/outbox?status={}&before={}", status.clone().unwrap_or_default(), rows.last().map_or(0, |m| m.id))) { "Older →" } }
+                div.pager { a href=(format!("{}&before={}", keep(status.as_deref().unwrap_or("")), rows.last().map_or(0, |m| m.id))) { "Older →" } }
             }
         }
     };
-    Ok(render(&req, Some(&nav), "Outbox", body))
+    Ok(render(&req, Some(&nav), "Messages", body))
+}
+
+/// What a row shows of a message: an email's subject, the start of a text's body.
+fn summary(m: &messages::MessageRow) -> String {
+    if m.channel == "email" {
+        return m.subject.clone();
+    }
+    let text: String = m.text.chars().take(60).collect();
+    if text.is_empty() {
+        "(to be rendered)".into()
+    } else {
+        text
+    }
 }
 
 async fn message(
@@ -92,10 +135,15 @@ async fn message(
         .ok_or(PageError::NotFound)?;
     let body = html! {
         section.card {
-            p { "To " strong { (m.to_address) } " · " (m.status) @if let Some(r) = &m.reason { " · " (r) } }
-            p { "Subject: " (m.subject) }
-            iframe.email-preview sandbox="" srcdoc=(m.html) {}
-            h3 { "Text part" }
+            p { (m.channel) " to " strong { (m.to_address) } " · " (m.status)
+                @if let Some(p) = &m.provider_status { " · provider: " (p) }
+                @if let Some(r) = &m.reason { " · " (r) } }
+            p.muted { "Created " (format_time(m.created_at)) @if let Some(at) = m.sent_at { " · sent " (format_time(at)) } " · " (m.attempts) " attempt(s)" }
+            @if m.channel == "email" {
+                p { "Subject: " (m.subject) }
+                iframe.email-preview sandbox="" srcdoc=(m.html) {}
+                h3 { "Text part" }
+            }
             pre.props { (m.text) }
         }
     };

@@ -625,3 +625,49 @@ fn an_automations_sms_step_texts_the_contacts_phone_from_an_sms_template() {
     assert_eq!(sent[1].to, "+5511977776666");
     assert_eq!(sent[1].body.as_deref(), Some("Hi , welcome!"));
 }
+
+#[test]
+fn the_messages_page_and_api_list_every_channel_and_filter_by_one() {
+    let twilio = FakeTwilio::start();
+    let herald = start();
+    let (browser, api) = herald.owner_signed_in("owner@acme.test", "Acme", "owner-password");
+    let token = token(&api, &sms_channel(&api, &twilio));
+    let (status, _) = generic(
+        &herald,
+        &token,
+        json!({"to": "+5511999999999", "body": "Your code: 4711"}),
+    );
+    assert_eq!(status, 200);
+    let template = api.post_ok(
+        "/api/templates",
+        &json!({"name": "Receipt", "subject": "Your receipt", "html": "<p>Thanks</p>"}),
+    );
+    let (status, answer) = status_and_json(api.post(
+        "/api/v1/messages",
+        &json!({"template": template["id"], "to": "buyer@example.com"}),
+    ));
+    assert_eq!(status, 201, "{answer}");
+
+    let channels = |query: &str| -> Vec<String> {
+        api.get(&format!("/api/messages{query}"))["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["channel"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(channels(""), ["email", "sms"]);
+    assert_eq!(channels("?channel=sms"), ["sms"]);
+    assert_eq!(channels("?channel=email"), ["email"]);
+    let (status, answer) = status_and_json(api.get_response("/api/messages?channel=fax"));
+    assert_eq!(status, 400, "{answer}");
+
+    let page = support::page_html(&herald, &browser, "/outbox?channel=sms");
+    assert!(
+        page.contains("Your code: 4711"),
+        "the text is listed: {page}"
+    );
+    assert!(!page.contains("Your receipt"), "email is filtered out");
+    let all = support::page_html(&herald, &browser, "/outbox");
+    assert!(all.contains("Your code: 4711") && all.contains("Your receipt"));
+}

@@ -100,31 +100,30 @@ fn item(step: &Step, pos: &str, i: usize, len: usize, ctx: &StepCtx) -> Markup {
     }
 }
 
+/// The template picker of a message step, keeping a template that no longer exists.
+fn template_select(name: &str, template: &str, ctx: &StepCtx) -> Markup {
+    html! {
+        label { "Template"
+            select name=(name) {
+                option value="" { "— choose a template —" }
+                @for (uid, label) in ctx.templates { option value=(uid) selected[uid == template] { (label) } }
+                @if !template.is_empty() && !ctx.templates.iter().any(|(uid, _)| uid == template) {
+                    option value=(template) selected { "(missing template " (template) ")" }
+                }
+            }
+        }
+    }
+}
+
 fn step_inputs(step: &Step, pos: &str, ctx: &StepCtx) -> Markup {
     let name = |field: &str| format!("s.{pos}.{field}");
     match step {
         Step::Sms { template, channel } | Step::Whatsapp { template, channel } => html! {
-            label { "Template"
-                select name=(name("template")) {
-                    option value="" { "— choose a template —" }
-                    @for (uid, label) in ctx.templates { option value=(uid) selected[uid == template] { (label) } }
-                    @if !template.is_empty() && !ctx.templates.iter().any(|(uid, _)| uid == template) {
-                        option value=(template) selected { "(missing template " (template) ")" }
-                    }
-                }
-            }
+            (template_select(&name("template"), template, ctx))
             label { "Channel id" input type="text" name=(name("channel")) value=(channel) placeholder="ch_… (Settings → Channels)"; }
         },
         Step::Email { template, .. } => html! {
-            label { "Template"
-                select name=(name("template")) {
-                    option value="" { "— choose a template —" }
-                    @for (uid, label) in ctx.templates { option value=(uid) selected[uid == template] { (label) } }
-                    @if !template.is_empty() && !ctx.templates.iter().any(|(uid, _)| uid == template) {
-                        option value=(template) selected { "(missing template " (template) ")" }
-                    }
-                }
-            }
+            (template_select(&name("template"), template, ctx))
             @if ctx.templates.is_empty() { p.muted { "No templates yet: " a href="/templates/new" { "create one" } " first." } }
         },
         Step::Wait { duration, until } => html! {
