@@ -248,6 +248,10 @@ pub(crate) fn announce(conn: &Connection, id: i64, event: &str) -> Result<(), St
 /// [`announce`] when the workspace is already known (a message just created). Endpoints
 /// scoped to the message's channel hear it too.
 fn announce_in(conn: &Connection, ws: WorkspaceId, id: i64, event: &str) -> Result<(), StoreError> {
+    // Every send passes here several times: ask the cached subscriptions first.
+    if !crate::webhooks::outbox::wants_on_any_channel(conn, ws, event)? {
+        return Ok(());
+    }
     let channel: Option<String> = conn
         .prepare_cached(
             "SELECT c.uid FROM messages m JOIN channels c ON c.id = m.channel_id WHERE m.id = ?1",

@@ -101,6 +101,18 @@ pub fn wants(
         .any(|s| s.wants(event, channel)))
 }
 
+/// Whether some endpoint of the workspace subscribes to `event` on any channel: lets a
+/// caller skip finding out which channel something happened on when nobody listens.
+pub fn wants_on_any_channel(
+    conn: &Connection,
+    ws: WorkspaceId,
+    event: &str,
+) -> Result<bool, StoreError> {
+    Ok(subscriptions(conn, ws)?
+        .iter()
+        .any(|s| s.events.iter().any(|p| covers(p, event))))
+}
+
 /// What an outbox message is about, besides its workspace.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct About<'a> {
