@@ -17,3 +17,7 @@ CREATE TABLE channel_opt_outs (
 -- What a template is written for: an email (subject, HTML, text) or the text body of an
 -- SMS or a WhatsApp message.
 ALTER TABLE templates ADD COLUMN kind TEXT NOT NULL DEFAULT 'email';
+
+-- Each status a message went through, with when and why: a JSON array of
+-- {at, status | providerStatus, reason?}, appended by the update that changes it.
+ALTER TABLE messages ADD COLUMN history TEXT;

@@ -85,6 +85,8 @@ pub struct MessageRow {
     pub channel: String,
     /// What the provider last reported after accepting it (`delivered`, `read`, …).
     pub provider_status: Option<String>,
+    /// Every status it went through: `[{at, status | providerStatus, reason}]`.
+    pub history: Value,
     pub uid: String,
     pub workspace_id: WorkspaceId,
     pub contact_id: Option<i64>,
@@ -119,6 +121,17 @@ impl MessageRow {
             "status": self.status,
             "providerStatus": self.provider_status,
             "reason": self.reason,
+            "history": self.history.as_array().map(|h| {
+                h.iter()
+                    .map(|e| {
+                        let mut e = e.clone();
+                        if let Some(at) = e["at"].as_i64() {
+                            e["at"] = json!(iso_time(at));
+                        }
+                        e
+                    })
+                    .collect::<Vec<_>>()
+            }),
             "attempts": self.attempts,
             "createdAt": iso_time(self.created_at),
             "sentAt": self.sent_at.map(iso_time),
@@ -126,7 +139,7 @@ impl MessageRow {
     }
 }
 
-const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context, channel_id, envelope, channel, provider_status";
+const COLUMNS: &str = "id, uid, workspace_id, contact_id, enrollment_id, kind, to_address, subject, html, text, status, reason, attempts, created_at, sent_at, template_id, render_context, channel_id, envelope, channel, provider_status, history";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -155,6 +168,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             .and_then(|e| serde_json::from_str(&e).ok()),
         channel: r.get(19)?,
         provider_status: r.get(20)?,
+        history: r
+            .get::<_, Option<String>>(21)?
+            .and_then(|h| serde_json::from_str(&h).ok())
+            .unwrap_or_else(|| json!([])),
     })
 }
 
@@ -205,8 +222,9 @@ pub fn create(
     };
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context, channel_id, envelope, channel)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13, ?14, ?15, ?16)",
+            "INSERT OR IGNORE INTO messages (uid, workspace_id, contact_id, enrollment_id, position, kind, to_address, subject, html, text, status, created_at, updated_at, template_id, render_context, channel_id, envelope, channel, history)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12, ?13, ?14, ?15, ?16,
+                     json_array(json_object('at', ?11, 'status', 'queued')))",
         )?
         .execute(params![
             uuid::Uuid::now_v7().to_string(),
@@ -299,7 +317,9 @@ pub fn set_status(
     conn.prepare_cached(
         "UPDATE messages SET status = ?2, reason = ?3, updated_at = ?4,
                 attempts = attempts + (CASE WHEN ?2 = 'sending' THEN 1 ELSE 0 END),
-                sent_at = CASE WHEN ?2 = 'sent' THEN ?4 ELSE sent_at END
+                sent_at = CASE WHEN ?2 = 'sent' THEN ?4 ELSE sent_at END,
+                history = json_insert(COALESCE(history, '[]'), '$[#]',
+                                      json_object('at', ?4, 'status', ?2, 'reason', ?3))
          WHERE id = ?1",
     )?
     .execute(params![id, status, reason, now])?;

@@ -146,6 +146,17 @@ async fn message(
             }
             pre.props { (m.text) }
         }
+        section.card {
+            h3 { "History" }
+            ol.history { @for e in m.history.as_array().into_iter().flatten() {
+                li {
+                    (format_time(e["at"].as_i64().unwrap_or(0))) " · "
+                    @if let Some(s) = e["status"].as_str() { strong { (s) } }
+                    @if let Some(p) = e["providerStatus"].as_str() { "provider: " strong { (p) } }
+                    @if let Some(r) = e["reason"].as_str() { " · " (r) }
+                }
+            } }
+        }
     };
     Ok(render(&req, Some(&nav), "Message", body))
 }

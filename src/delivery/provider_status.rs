@@ -23,8 +23,13 @@ fn rank(status: &str) -> u8 {
 }
 
 fn set_provider_status(conn: &Connection, id: i64, status: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE messages SET provider_status = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, status, crate::store::here().now_ms()])?;
+    conn.prepare_cached(
+        "UPDATE messages SET provider_status = ?2, updated_at = ?3,
+                history = json_insert(COALESCE(history, '[]'), '$[#]',
+                                      json_object('at', ?3, 'providerStatus', ?2))
+         WHERE id = ?1",
+    )?
+    .execute(params![id, status, crate::store::here().now_ms()])?;
     Ok(())
 }
 

@@ -149,6 +149,28 @@ fn the_seeds_sms_goes_out_through_twilio_and_its_status_callbacks_are_believed_w
     // A late "sent" does not move it back.
     assert_eq!(twilio.send_status_callback(&sid, "sent", None), 200);
     assert_eq!(message(&api, id)["providerStatus"], "delivered");
+    let history: Vec<String> = message(&api, id)["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["status"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| format!("provider {}", e["providerStatus"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "queued",
+            "sending",
+            "provider queued",
+            "sent",
+            "provider delivered"
+        ],
+        "every step, in order, a late one left out"
+    );
 
     // Unsigned, or signed with another token: refused, nothing changes.
     let forged = Client::new()
