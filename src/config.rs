@@ -26,7 +26,17 @@ pub struct Config {
     pub forms: FormsConfig,
     pub smtp: SmtpConfig,
     pub webhooks: WebhooksConfig,
+    pub dns: DnsConfig,
     pub log: LogConfig,
+}
+
+/// Where Herald asks DNS questions of its own (checking a mailbox's published DKIM record).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Name servers as `ip:port`; empty asks the ones the system is configured with
+    /// (`/etc/resolv.conf`).
+    pub servers: Vec<String>,
 }
 
 /// Outgoing mail. With no `host`, mail goes to the outbox folder in the data directory.

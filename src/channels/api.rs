@@ -28,6 +28,11 @@ pub fn routes(r: &mut Routes<'_>) {
             set_dkim,
         )
         .post("/api/channels/{id}/test", Access::Api(Need::Manage), test)
+        .post(
+            "/api/channels/{id}/dkim/check",
+            Access::Api(Need::Manage),
+            check_dkim,
+        )
         .delete(
             "/api/channels/{id}/dkim",
             Access::Api(Need::Manage),
@@ -277,6 +282,24 @@ async fn remove_dkim(
         .write(move |c| store::set_dkim(c, &channel, None))
         .await?;
     Ok(HttpResponse::Ok().json(detailed(&state, &channel)?))
+}
+
+/// `POST /api/channels/{id}/dkim/check`: asks DNS whether the mailbox's DKIM record is
+/// published, answered `{name, status: ok | missing | mismatch | unreachable, message,
+/// found[]}`.
+async fn check_dkim(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let channel = find(&state, &caller, &id)?;
+    let super::Settings::Email(mailbox) = &channel.settings else {
+        return Err(ChannelError::invalid("kind", "only an email mailbox signs with DKIM").into());
+    };
+    let (name, published) = super::dns_check::check(&state.config.dns, mailbox)
+        .await
+        .ok_or_else(|| ChannelError::invalid("dkim", "the mailbox has no DKIM key yet"))?;
+    Ok(HttpResponse::Ok().json(super::dns_check::to_json(&name, &published)))
 }
 
 /// `POST /api/channels/{id}/test` `{to}`: one email through the mailbox, answered with

@@ -8,11 +8,13 @@
 pub mod api;
 pub mod callbacks;
 pub mod dkim;
+pub mod dns_check;
 pub mod generic;
 pub mod generic_text;
 pub mod input;
 pub mod opt_outs;
 pub mod pages;
+mod pages_dkim;
 mod pages_text;
 pub mod payload;
 pub mod providers;

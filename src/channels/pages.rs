@@ -9,7 +9,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
-use super::dkim::{self, Algorithm};
 use super::pages_text::{self, noun};
 use super::{Channel, ChannelError, ChannelKind, Settings, TokenInfo, input, opt_outs, store};
 use crate::auth::policy::Need;
@@ -29,7 +28,16 @@ pub fn routes(r: &mut Routes<'_>) {
         .get(&at(""), Access::Page(Need::Read), show)
         .post(&at(""), Access::Page(Need::Manage), update)
         .post(&at("/delete"), Access::Page(Need::Manage), delete)
-        .post(&at("/dkim"), Access::Page(Need::Manage), make_dkim)
+        .post(
+            &at("/dkim"),
+            Access::Page(Need::Manage),
+            super::pages_dkim::make_dkim,
+        )
+        .post(
+            &at("/dkim/check"),
+            Access::Page(Need::Manage),
+            super::pages_dkim::check_dkim,
+        )
         .post(&at("/test"), Access::Page(Need::Manage), send_test)
         .post(&at("/tokens"), Access::Page(Need::Manage), new_token)
         .post(
@@ -56,7 +64,7 @@ impl From<ChannelError> for PageError {
     }
 }
 
-type Pairs = web::Form<Vec<(String, String)>>;
+pub(super) type Pairs = web::Form<Vec<(String, String)>>;
 
 /// The value of form field `name`, empty when the form has none (shared with
 /// `pages_text.rs`).
@@ -68,11 +76,11 @@ pub(super) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn page_of(uid: &str) -> String {
+pub(super) fn page_of(uid: &str) -> String {
     format!("{BASE}/{uid}")
 }
 
-fn find(state: &AppState, user: &SignedIn, uid: &str) -> Result<Channel, PageError> {
+pub(super) fn find(state: &AppState, user: &SignedIn, uid: &str) -> Result<Channel, PageError> {
     let ws = user.0.workspace.id;
     Ok(state
         .store
@@ -278,6 +286,7 @@ fn dkim_card(channel: &Channel, manage: bool, csrf: &str) -> Markup {
                 Some(k) => {
                     p { "Every message is signed with the " (k.algorithm.as_str()) " key, selector " code { (k.selector) } ". Publish this TXT record:" }
                     dl { dt { "Name" } dd { code { (k.dns_name(m.domain())) } } dt { "Value" } dd { code.wrap { (k.dns_record()) } } }
+                    @if manage { form method="post" action=(format!("{action}/check")) { (csrf_input(csrf)) button type="submit" { "Check the published record" } } }
                 }
                 None => { p.notice.warn role="status" { "Not signed yet: Gmail and Yahoo want DKIM from bulk senders." } }
             }
@@ -425,45 +434,6 @@ async fn delete(
     Ok(redirect(
         BASE,
         Flash::success(format!("{} deleted.", capitalized(noun(kind)))),
-    ))
-}
-
-async fn make_dkim(
-    state: web::Data<AppState>,
-    user: SignedIn,
-    id: web::Path<String>,
-    form: Pairs,
-) -> Result<HttpResponse, PageError> {
-    user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
-    let channel = find(&state, &user, &id)?;
-    let page = page_of(&channel.uid);
-    if channel.kind() != ChannelKind::Email {
-        return Ok(redirect(
-            &page,
-            Flash::error("Only a mailbox signs with DKIM."),
-        ));
-    }
-    let selector = field(&form, "selector").trim().to_string();
-    let Some(algorithm) = Algorithm::parse(field(&form, "algorithm")) else {
-        return Ok(redirect(&page, Flash::error("Pick RSA or Ed25519.")));
-    };
-    if !dkim::valid_selector(&selector) {
-        return Ok(redirect(
-            &page,
-            Flash::error("The selector must be a DNS label (letters, digits, -)."),
-        ));
-    }
-    let made = web::block(move || dkim::generate(&selector, algorithm))
-        .await
-        .map_err(|_| PageError::BadRequest("key generation was interrupted".into()))?
-        .map_err(PageError::BadRequest)?;
-    state
-        .store
-        .write(move |c| store::set_dkim(c, &channel, Some(made)))
-        .await?;
-    Ok(redirect(
-        &page,
-        Flash::success("DKIM key made: publish the record below."),
     ))
 }
 

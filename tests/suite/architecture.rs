@@ -40,6 +40,7 @@ const ADAPTER_FILES: &[&str] = &[
     "channels/generic.rs",
     "channels/generic_text.rs",
     "channels/callbacks.rs",
+    "channels/pages_dkim.rs",
     "channels/pages_text.rs",
     "events/v1.rs",
     "events/v1_sync.rs",

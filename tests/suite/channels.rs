@@ -1,8 +1,9 @@
 //! Channels and seed 002's `POST /api/integration/generic`: email mailboxes managed over
 //! `/api/channels` with their SMTP password sealed at rest, tokens shown once and rotated,
 //! every error code of the generic endpoint, mail arriving at a real SMTP server with the
-//! mailbox's sender and the sender's envelope, and workspaces kept apart. Herald runs in
-//! this process on a manual clock.
+//! mailbox's sender and the sender's envelope, and workspaces kept apart; the published
+//! DKIM record checked against a real DNS exchange with a local name server. Herald runs
+//! in this process on a manual clock.
 
 use crate::support;
 
@@ -585,4 +586,89 @@ fn a_transactional_send_from_a_template_is_idempotent() {
         assert_eq!(status, 400, "{bad}: {answer}");
         assert_eq!(answer["details"]["field"], field, "{answer}");
     }
+}
+
+#[test]
+fn the_published_dkim_record_is_checked_against_dns_on_demand() {
+    let dns = support::dns::FakeDns::start();
+    let install = SmtpSink::start();
+    let server = dns.addr.to_string();
+    let herald = InProcessHerald::start_with_smtp(install.port, |config| {
+        config.ratelimit.requests_per_second = 0.0;
+        config.dns.servers = vec![server];
+    });
+    let api = Api::new(&herald, "Acme");
+    let channel = create_channel(&api, mailbox(json!({})));
+    let id = channel["id"].as_str().unwrap();
+    let check = || status_and_json(api.post(&format!("/api/channels/{id}/dkim/check"), &json!({})));
+    let (status, answer) = check();
+    assert_eq!(status, 400, "no key yet: {answer}");
+
+    let record = sign_with(&api, id, json!({"algorithm": "rsa", "selector": "s1"}));
+    let name = record["name"].as_str().unwrap();
+    assert_eq!(name, "s1._domainkey.acme.test");
+    let (status, answer) = check();
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("missing")),
+        "{answer}"
+    );
+
+    dns.set_txt(
+        name,
+        &["v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAold"],
+    );
+    let (_, answer) = check();
+    assert_eq!(answer["status"], "mismatch", "{answer}");
+    assert!(
+        answer["found"][0].as_str().unwrap().contains("AQEAold"),
+        "{answer}"
+    );
+
+    // The real record, longer than one 255-byte DNS string: read back whole.
+    let value = record["value"].as_str().unwrap();
+    assert!(value.len() > 255);
+    dns.set_txt(name, &["v=spf1 -all", value]);
+    let (_, answer) = check();
+    assert_eq!(answer["status"], "ok", "{answer}");
+
+    // An SMS channel has no DKIM to check.
+    let other = create_channel(
+        &api,
+        json!({"kind": "sms", "name": "Codes", "accountSid": "AC1", "authToken": "t", "from": "+15005550006"}),
+    );
+    let sms = other["id"].as_str().unwrap();
+    let (status, _) =
+        status_and_json(api.post(&format!("/api/channels/{sms}/dkim/check"), &json!({})));
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn an_unreachable_name_server_is_reported_not_waited_on_forever() {
+    let install = SmtpSink::start();
+    // Nothing answers on this port: the check gives up after its timeout.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let herald = InProcessHerald::start_with_smtp(install.port, |config| {
+        config.ratelimit.requests_per_second = 0.0;
+        config.dns.servers = vec![closed.to_string()];
+    });
+    let api = Api::new(&herald, "Acme");
+    let channel = create_channel(&api, mailbox(json!({})));
+    let id = channel["id"].as_str().unwrap();
+    sign_with(&api, id, json!({"algorithm": "ed25519"}));
+    let started = std::time::Instant::now();
+    let (status, answer) =
+        status_and_json(api.post(&format!("/api/channels/{id}/dkim/check"), &json!({})));
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("unreachable")),
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "bounded by the check's timeout"
+    );
 }

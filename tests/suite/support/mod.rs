@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dkim_verify;
+pub mod dns;
 pub mod in_process;
 pub mod receiver;
 pub mod smtp;
