@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::providers::{StatusUpdate, twilio, whatsapp};
-use super::{Channel, Settings, opt_outs, store};
+use super::{Channel, ChannelKind, Settings, opt_outs, store};
 use crate::delivery::provider_status;
 use crate::http::routes::{Access, Routes};
 use crate::http::state::AppState;
@@ -43,8 +43,28 @@ fn unavailable() -> HttpResponse {
         .json(json!({"error": "UNAVAILABLE", "message": "The database is unavailable, try again"}))
 }
 
-fn channel(state: &AppState, uid: &str) -> Result<Option<Channel>, StoreError> {
-    state.store.read(|c| store::by_uid(c, uid))
+/// Why a webhook's channel could not be had: no such channel of that kind, or no store.
+enum Missing {
+    Channel,
+    Store,
+}
+
+impl Missing {
+    fn answer(self) -> HttpResponse {
+        match self {
+            Missing::Channel => not_found(),
+            Missing::Store => unavailable(),
+        }
+    }
+}
+
+/// The channel a webhook names, of the kind its path says.
+fn channel(state: &AppState, uid: &str, kind: ChannelKind) -> Result<Channel, Missing> {
+    match state.store.read(|c| store::by_uid(c, uid)) {
+        Ok(Some(c)) if c.kind() == kind => Ok(c),
+        Ok(_) => Err(Missing::Channel),
+        Err(_) => Err(Missing::Store),
+    }
 }
 
 /// What one webhook asks of the store.
@@ -98,10 +118,9 @@ async fn twilio_hook(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let found = match channel(&state, &id) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
-        Err(_) => return unavailable(),
+    let found = match channel(&state, &id, ChannelKind::Sms) {
+        Ok(c) => c,
+        Err(missing) => return missing.answer(),
     };
     let Settings::Sms(number) = &found.settings else {
         return not_found();
@@ -157,10 +176,9 @@ async fn whatsapp_verify(
     id: web::Path<String>,
     query: web::Query<Verify>,
 ) -> HttpResponse {
-    let found = match channel(&state, &id) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
-        Err(_) => return unavailable(),
+    let found = match channel(&state, &id, ChannelKind::WhatsApp) {
+        Ok(c) => c,
+        Err(missing) => return missing.answer(),
     };
     let Settings::WhatsApp(number) = &found.settings else {
         return not_found();
@@ -183,10 +201,9 @@ async fn whatsapp_hook(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let found = match channel(&state, &id) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
-        Err(_) => return unavailable(),
+    let found = match channel(&state, &id, ChannelKind::WhatsApp) {
+        Ok(c) => c,
+        Err(missing) => return missing.answer(),
     };
     let Settings::WhatsApp(number) = &found.settings else {
         return not_found();

@@ -80,6 +80,23 @@ pub(super) fn page_of(uid: &str) -> String {
     format!("{BASE}/{uid}")
 }
 
+/// The mailbox a mailbox-only form (DKIM, send a test) posts to, once its CSRF token
+/// checks: `Ok(Err(..))` is the redirect back saying `why` when the channel is not one.
+pub(super) fn mailbox_form(
+    state: &AppState,
+    user: &SignedIn,
+    uid: &str,
+    form: &[(String, String)],
+    why: &str,
+) -> Result<Result<Channel, HttpResponse>, PageError> {
+    user.check_csrf(field(form, crate::ui::csrf::FIELD))?;
+    let channel = find(state, user, uid)?;
+    if channel.kind() != ChannelKind::Email {
+        return Ok(Err(redirect(&page_of(&channel.uid), Flash::error(why))));
+    }
+    Ok(Ok(channel))
+}
+
 pub(super) fn find(state: &AppState, user: &SignedIn, uid: &str) -> Result<Channel, PageError> {
     let ws = user.0.workspace.id;
     Ok(state
@@ -528,15 +545,17 @@ async fn send_test(
     id: web::Path<String>,
     form: Pairs,
 ) -> Result<HttpResponse, PageError> {
-    user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
-    let channel = find(&state, &user, &id)?;
+    let channel = match mailbox_form(
+        &state,
+        &user,
+        &id,
+        &form,
+        "Only a mailbox sends a test email.",
+    )? {
+        Ok(c) => c,
+        Err(back) => return Ok(back),
+    };
     let page = page_of(&channel.uid);
-    if channel.kind() != ChannelKind::Email {
-        return Ok(redirect(
-            &page,
-            Flash::error("Only a mailbox sends a test email."),
-        ));
-    }
     let to = field(&form, "to").trim();
     if !input::is_email(to) {
         return Ok(redirect(

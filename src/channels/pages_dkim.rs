@@ -4,8 +4,10 @@
 use actix_web::{HttpResponse, web};
 
 use super::dkim::{self, Algorithm};
-use super::pages::{Pairs, field, find, page_of};
-use super::{ChannelKind, Settings, store};
+use super::pages::{Pairs, field, mailbox_form, page_of};
+use super::{Settings, store};
+
+const NOT_A_MAILBOX: &str = "Only a mailbox signs with DKIM.";
 use crate::http::extract::SignedIn;
 use crate::http::state::AppState;
 use crate::ui::components::redirect;
@@ -18,14 +20,13 @@ pub(super) async fn check_dkim(
     id: web::Path<String>,
     form: Pairs,
 ) -> Result<HttpResponse, PageError> {
-    user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
-    let channel = find(&state, &user, &id)?;
+    let channel = match mailbox_form(&state, &user, &id, &form, NOT_A_MAILBOX)? {
+        Ok(c) => c,
+        Err(back) => return Ok(back),
+    };
     let page = page_of(&channel.uid);
     let Settings::Email(mailbox) = &channel.settings else {
-        return Ok(redirect(
-            &page,
-            Flash::error("Only a mailbox signs with DKIM."),
-        ));
+        return Ok(redirect(&page, Flash::error(NOT_A_MAILBOX)));
     };
     let Some((name, found)) = super::dns_check::check(&state.config.dns, mailbox).await else {
         return Ok(redirect(&page, Flash::error("Make a DKIM key first.")));
@@ -49,15 +50,11 @@ pub(super) async fn make_dkim(
     id: web::Path<String>,
     form: Pairs,
 ) -> Result<HttpResponse, PageError> {
-    user.check_csrf(field(&form, crate::ui::csrf::FIELD))?;
-    let channel = find(&state, &user, &id)?;
+    let channel = match mailbox_form(&state, &user, &id, &form, NOT_A_MAILBOX)? {
+        Ok(c) => c,
+        Err(back) => return Ok(back),
+    };
     let page = page_of(&channel.uid);
-    if channel.kind() != ChannelKind::Email {
-        return Ok(redirect(
-            &page,
-            Flash::error("Only a mailbox signs with DKIM."),
-        ));
-    }
     let selector = field(&form, "selector").trim().to_string();
     let Some(algorithm) = Algorithm::parse(field(&form, "algorithm")) else {
         return Ok(redirect(&page, Flash::error("Pick RSA or Ed25519.")));

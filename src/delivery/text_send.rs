@@ -5,7 +5,7 @@
 //! a burst of messages reuses its connections instead of resolving the host each time.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::messages::MessageRow;
@@ -115,7 +115,6 @@ pub async fn send_blocking(
     allow_private: bool,
 ) -> Result<Sent, ProviderError> {
     let store = store.clone();
-    let channel = Arc::new(channel);
     tokio::task::spawn_blocking(move || {
         send(&store, &channel, &message, &callback_url, allow_private)
     })

@@ -19,11 +19,13 @@ fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-/// Eight clients send until the server goes away; answers the recipients it accepted.
+/// Eight clients send through the token until the server goes away; `message(i)` is the
+/// recipient and body of send `i`. Collects the recipients whose send got a 200.
 fn send_until_killed(
     herald: &Herald,
     token: &str,
     accepted: Arc<Mutex<HashSet<String>>>,
+    message: fn(usize) -> (String, Value),
 ) -> Vec<std::thread::JoinHandle<()>> {
     (0..8)
         .map(|t| {
@@ -38,8 +40,7 @@ fn send_until_killed(
                     .build()
                     .unwrap();
                 for i in (t..100_000).step_by(8) {
-                    let to = format!("customer{i}@example.com");
-                    let body = json!({"to": to, "subject": "Order {i}", "body": "Thanks"});
+                    let (to, body) = message(i);
                     match client.post(&url).bearer_auth(&token).json(&body).send() {
                         Ok(r) if r.status() == 200 => {
                             accepted.lock().unwrap().insert(to);
@@ -51,6 +52,18 @@ fn send_until_killed(
             })
         })
         .collect()
+}
+
+fn email(i: usize) -> (String, Value) {
+    let to = format!("customer{i}@example.com");
+    let body = json!({"to": to, "subject": "Order {i}", "body": "Thanks"});
+    (to, body)
+}
+
+fn text(i: usize) -> (String, Value) {
+    let to = format!("+1555{i:07}");
+    let body = json!({"to": to, "body": format!("Code {i}")});
+    (to, body)
 }
 
 #[test]
@@ -75,7 +88,7 @@ fn kill_9_while_generic_sends_flow_loses_none_and_sends_none_twice() {
         .unwrap();
     let token = made["token"].as_str().unwrap().to_string();
     let accepted = Arc::new(Mutex::new(HashSet::new()));
-    let senders = send_until_killed(&herald, &token, accepted.clone());
+    let senders = send_until_killed(&herald, &token, accepted.clone(), email);
     wait_for(
         "some sends accepted and some delivered",
         Duration::from_secs(60),
@@ -154,41 +167,6 @@ fn kill_9_while_generic_sends_flow_loses_none_and_sends_none_twice() {
     );
 }
 
-/// Eight clients text through the SMS channel until the server goes away; answers the
-/// numbers whose message got a 200.
-fn text_until_killed(
-    herald: &Herald,
-    token: &str,
-    accepted: Arc<Mutex<HashSet<String>>>,
-) -> Vec<std::thread::JoinHandle<()>> {
-    (0..8)
-        .map(|t| {
-            let (url, token, accepted) = (
-                herald.url("/api/integration/generic"),
-                token.to_string(),
-                accepted.clone(),
-            );
-            std::thread::spawn(move || {
-                let client = Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap();
-                for i in (t..100_000).step_by(8) {
-                    let to = format!("+1555{i:07}");
-                    let body = json!({"to": to, "body": format!("Code {i}")});
-                    match client.post(&url).bearer_auth(&token).json(&body).send() {
-                        Ok(r) if r.status() == 200 => {
-                            accepted.lock().unwrap().insert(to);
-                        }
-                        Ok(r) => panic!("{}: {}", r.status(), r.text().unwrap_or_default()),
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect()
-}
-
 #[test]
 fn kill_9_while_texts_are_in_flight_sends_every_acknowledged_one_once_and_none_twice() {
     let twilio = support::twilio::FakeTwilio::start();
@@ -215,7 +193,7 @@ fn kill_9_while_texts_are_in_flight_sends_every_acknowledged_one_once_and_none_t
         .unwrap();
     let token = made["token"].as_str().unwrap().to_string();
     let accepted = Arc::new(Mutex::new(HashSet::new()));
-    let senders = text_until_killed(&herald, &token, accepted.clone());
+    let senders = send_until_killed(&herald, &token, accepted.clone(), text);
     wait_for(
         "some texts acknowledged",
         Duration::from_secs(60),
